@@ -1,0 +1,21 @@
+"""GET /healthz: no auth; 200 while the database answers, 503 otherwise."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..db.engine import ping
+from ..keys import ENGINE, STASIS, STORE
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    database_ok = await ping(app[ENGINE])
+    stasis = app.get(STASIS)
+    body = {
+        "status": "ok" if database_ok else "degraded",
+        "database": "ok" if database_ok else "unreachable",
+        "ari": "disabled" if stasis is None else ("connected" if stasis.connected else "connecting"),
+        "pending_records": app[STORE].pending,
+    }
+    return web.json_response(body, status=200 if database_ok else 503)

@@ -1,0 +1,76 @@
+"""The aiohttp app factory: settings in, a wired application out. Everything that starts and
+stops (database pool, answer spool, ARI listener) is a cleanup context, so shutdown runs in
+reverse order: the ARI app drains first, then the spool flushes, then the pool closes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .api.auth import bearer_middleware
+from .api.errors import error_middleware
+from .api.health import healthz
+from .api.ratings import get_ratings
+from .ari.client import AriClient
+from .ari.stasis import StasisApp
+from .config import Settings
+from .db.catalog import SurveyCatalog
+from .db.engine import create_engine, create_sessionmaker
+from .db.store import SurveyStore
+from .keys import ENGINE, SESSIONS, SETTINGS, STASIS, STORE
+from .survey.timing import Timing
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[SETTINGS].database_url)
+    app[ENGINE] = engine
+    app[SESSIONS] = create_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir)
+    await store.start()
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.ari_password is not None
+    client = AriClient(
+        settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app
+    )
+    await client.start()
+    stasis = StasisApp(
+        client,
+        app[STORE],
+        SurveyCatalog(app[SESSIONS], default_survey=settings.default_survey),
+        timing=Timing(
+            no_input_timeout=settings.no_input_timeout,
+            inter_digit_timeout=settings.inter_digit_timeout,
+            max_retries=settings.max_retries,
+        ),
+        default_language=settings.default_language,
+    )
+    app[STASIS] = stasis
+    await stasis.start()
+    yield
+    await stasis.stop(grace=settings.shutdown_grace)
+    await client.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    app = web.Application(middlewares=[error_middleware, bearer_middleware(token)])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(store_ctx)
+    if settings.ari_enabled:
+        app.cleanup_ctx.append(ari_ctx)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ratings", get_ratings)
+    return app

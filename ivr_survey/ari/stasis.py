@@ -1,0 +1,273 @@
+"""The Stasis adapter: ARI events in, survey events to the state machine, its actions out over REST.
+
+Each caller's channel gets one worker task fed by a queue, so that one call's events are handled in
+order while calls run concurrently and a slow call never stalls the others. An answer is committed
+(database or spool) before the next prompt is asked for. Whatever goes wrong inside one call ends
+that call's survey cleanly: what was answered is kept and the caller is hung up (or, when the
+survey never began, sent back to the dialplan).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..db.catalog import SurveyCatalog
+from ..db.store import SurveyStore
+from ..survey.actions import (
+    Action,
+    CancelTimer,
+    Finish,
+    Hangup,
+    Play,
+    SaveAnswer,
+    StartTimer,
+    StopPlayback,
+)
+from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, PlaybackStarted, Start, TimerFired
+from ..survey.session import SurveySession
+from ..survey.timing import Timing
+from .args import parse_args
+from .client import AriClient, AriError
+
+log = logging.getLogger(__name__)
+
+_GONE = ("ChannelHangupRequest", "StasisEnd", "ChannelDestroyed")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _channel_of(event: dict[str, Any]) -> str | None:
+    if "channel" in event:
+        return event["channel"].get("id")
+    target = event.get("playback", {}).get("target_uri", "")
+    return target.removeprefix("channel:") if target.startswith("channel:") else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Ends the worker: the channel left the app."""
+
+
+class CallSurvey:
+    """One caller in the survey."""
+
+    def __init__(self, app: StasisApp, start_event: dict[str, Any]) -> None:
+        self.app = app
+        self.channel: dict[str, Any] = start_event["channel"]
+        self.channel_id: str = self.channel["id"]
+        self.args = parse_args(start_event.get("args", []))
+        self.linkedid = self.channel_id  # until Asterisk tells us the call's linkedid
+        self.language = app.default_language
+        self.session: SurveySession | None = None
+        self.inbox: asyncio.Queue[Event | _Stop] = asyncio.Queue()
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_dtmf: tuple[str, str] | None = None
+        self.task = asyncio.create_task(self._run(), name=f"survey-{self.channel_id}")
+
+    # ARI -> survey events (called from the websocket reader: must not block)
+    def feed(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "ChannelDtmfReceived":
+            stamp = (event.get("timestamp", ""), event["digit"])
+            if stamp == self._last_dtmf:  # the same event delivered twice is one keypress
+                return
+            self._last_dtmf = stamp
+            self.inbox.put_nowait(Digit(event["digit"]))
+        elif kind == "PlaybackStarted":
+            self.inbox.put_nowait(PlaybackStarted(event["playback"]["id"]))
+        elif kind == "PlaybackFinished":
+            self.inbox.put_nowait(PlaybackFinished(event["playback"]["id"], ok=event["playback"]["state"] == "done"))
+        elif kind in _GONE:
+            self.inbox.put_nowait(HungUp())
+            if kind != "ChannelHangupRequest":
+                self.inbox.put_nowait(_Stop())
+
+    def abort(self, reason: str) -> None:
+        self.inbox.put_nowait(Failed(reason))
+
+    async def _run(self) -> None:
+        try:
+            try:
+                await self._begin()
+            except Exception:
+                log.exception("call %s: survey could not start", self.linkedid)
+                await self._best_effort(self.app.client.continue_in_dialplan(self.channel_id))
+                return
+            while True:
+                item = await self.inbox.get()
+                if isinstance(item, _Stop):
+                    break
+                await self._handle(item)
+        finally:
+            self._cancel_timer()
+            self.app.calls.pop(self.channel_id, None)
+
+    async def _begin(self) -> None:
+        app = self.app
+        linkedid = await app.client.get_variable(self.channel_id, "CHANNEL(linkedid)")
+        self.linkedid = linkedid or self.channel_id
+        definition = await app.catalog.get(self.args.survey)
+        self.language = self.args.lang or self.channel.get("language") or app.default_language
+        self.session = SurveySession(
+            definition, language=self.language, timing=app.timing, playback_prefix=f"{self.channel_id}-pb-"
+        )
+        log.info(
+            "call %s: survey %s v%d for operator %s (channel %s)",
+            self.linkedid, definition.name, definition.version, self.args.operator or "unknown", self.channel_id,
+        )
+        await app.store.record_start(
+            linkedid=self.linkedid,
+            survey=definition.name,
+            survey_version=definition.version,
+            channel="ari",
+            language=self.language,
+            args=self.args.raw,
+            started_at=_now(),
+            channel_uniqueid=self.channel_id,
+            caller_number=self.channel.get("caller", {}).get("number") or None,
+            operator=self.args.operator,
+            queue=self.args.queue,
+        )
+        await app.client.answer(self.channel_id)
+        await self._handle(Start())
+
+    async def _handle(self, event: Event) -> None:
+        assert self.session is not None
+        try:
+            await self._execute(self.session.handle(event))
+        except Exception:
+            log.exception("call %s: survey handler failed on %s; ending the survey", self.linkedid, event)
+            for action in self.session.handle(Failed("handler error")):
+                await self._best_effort(self._do(action))
+
+    async def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            await self._do(action)
+
+    async def _do(self, action: Action) -> None:
+        client = self.app.client
+        match action:
+            case SaveAnswer():
+                # Committed (or spooled) before anything else is played: a keypress is never lost.
+                await self.app.store.record_answer(
+                    linkedid=self.linkedid,
+                    position=action.position,
+                    question=action.question,
+                    digits=action.digits,
+                    score=action.score,
+                    attempts=action.attempts,
+                    answered_at=_now(),
+                )
+            case Finish():
+                log.info("call %s: survey %s", self.linkedid, action.status)
+                await self.app.store.record_finish(linkedid=self.linkedid, status=action.status, ended_at=_now())
+            case Play():
+                try:
+                    await client.play(self.channel_id, action.playback_id, f"sound:{action.sound}", lang=self.language)
+                except AriError as exc:
+                    # A gone channel ends the survey; any other refusal must not trap the caller.
+                    gone = exc.status == 404
+                    log.warning("call %s: play %s refused (%s)", self.linkedid, action.sound, exc.status)
+                    self.inbox.put_nowait(HungUp() if gone else PlaybackFinished(action.playback_id, ok=False))
+            case StopPlayback():
+                await self._best_effort(client.stop_playback(action.playback_id))
+            case StartTimer():
+                self._cancel_timer()
+                self._timer = asyncio.get_running_loop().call_later(
+                    action.seconds, self.inbox.put_nowait, TimerFired(action.token)
+                )
+            case CancelTimer():
+                self._cancel_timer()
+            case Hangup():
+                await self._best_effort(client.hangup(self.channel_id))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def _best_effort(self, coro: Any) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            log.warning("call %s: %s", self.linkedid, exc)
+
+
+class StasisApp:
+    def __init__(
+        self,
+        client: AriClient,
+        store: SurveyStore,
+        catalog: SurveyCatalog,
+        *,
+        timing: Timing,
+        default_language: str = "en",
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.catalog = catalog
+        self.timing = timing
+        self.default_language = default_language
+        self.calls: dict[str, CallSurvey] = {}
+        self.connected = False
+        self.draining = False
+        self._stop = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(
+            self.client.listen(self.on_event, on_connected=self._on_connected, stop=self._stop),
+            name="ari-listener",
+        )
+
+    def _on_connected(self) -> None:
+        self.connected = True
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        channel_id = _channel_of(event)
+        if channel_id is None:
+            return
+        if event.get("type") == "StasisStart":
+            if self.draining:
+                # Shutting down: the caller goes on in the dialplan instead of into a survey we cannot finish.
+                task = asyncio.create_task(self._continue(channel_id))
+                self._side_tasks.add(task)
+                task.add_done_callback(self._side_tasks.discard)
+            elif channel_id not in self.calls:  # a replayed StasisStart starts nothing new
+                self.calls[channel_id] = CallSurvey(self, event)
+            return
+        call = self.calls.get(channel_id)
+        if call is not None:
+            call.feed(event)
+
+    async def _continue(self, channel_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.continue_in_dialplan(channel_id)
+
+    async def stop(self, *, grace: float) -> None:
+        """Stop taking calls, let surveys in progress finish within `grace` seconds, end the rest."""
+        self.draining = True
+        tasks = [c.task for c in self.calls.values()]
+        if tasks:
+            log.info("waiting up to %.0f s for %d surveys in progress", grace, len(tasks))
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for call in list(self.calls.values()):
+                call.abort("shutdown")
+            if pending:
+                _, stuck = await asyncio.wait(pending, timeout=5.0)
+                for task in stuck:  # Asterisk never confirmed the hangup; nothing more to wait for
+                    task.cancel()
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        self.connected = False

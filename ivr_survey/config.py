@@ -1,0 +1,125 @@
+"""Settings from IVR_SURVEY_* environment variables (and an optional .env file).
+
+Built once by the CLI or the app factory, never at import, so tests can build their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "IVR_SURVEY_"
+
+# Drivers we test against; a bare scheme is mapped to the async driver we ship.
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class ConfigError(Exception):
+    """A one-line, secret-free description of a bad setting."""
+
+
+def normalise_database_url(raw: str) -> str:
+    """Accept the usual spellings and return a URL for one of our async drivers."""
+    try:
+        url: URL = make_url(raw)
+    except ArgumentError:
+        raise ValueError("not a database URL (expected e.g. sqlite+aiosqlite:///./ivr_survey.db)") from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(f"unsupported driver {url.drivername!r} (use sqlite+aiosqlite or postgresql+asyncpg)")
+    url = url.set(drivername=driver)
+    if driver.startswith("sqlite"):
+        if url.database and url.database != ":memory:":
+            parent = Path(url.database).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise ValueError(f"directory {parent} does not exist")
+    elif not url.database:
+        raise ValueError("PostgreSQL URL names no database")
+    return url.render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./ivr_survey.db"
+    http_host: str = "127.0.0.1"
+    http_port: Port = 8080
+    api_token: SecretStr | None = None
+
+    ari_url: str = "http://127.0.0.1:8088"
+    ari_user: str = "ivr-survey"
+    ari_password: SecretStr | None = None
+    ari_app: str = "ivr-survey"
+
+    # Survey timing; a survey definition says what is asked, these say how patiently.
+    no_input_timeout: Seconds = 5.0
+    inter_digit_timeout: Seconds = 3.0
+    max_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    default_language: str = "en"
+    default_survey: str = "default"
+
+    # Answers wait here while the database is unreachable.
+    spool_dir: Path = Path("./spool")
+    # How long SIGTERM waits for surveys in progress.
+    shutdown_grace: Seconds = 30.0
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("ari_url")
+    @classmethod
+    def _ari_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @property
+    def ari_enabled(self) -> bool:
+        return self.ari_password is not None
+
+    @property
+    def http_is_loopback(self) -> bool:
+        return self.http_host in {"127.0.0.1", "localhost", "::1"} or self.http_host.startswith("127.")
+
+
+_SECRET_FIELDS = {"api_token", "ari_password", "database_url"}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        message = err["msg"].removeprefix("Value error, ")
+        if field not in _SECRET_FIELDS and err.get("input") is not None and err["type"] != "value_error":
+            message += f" (got {err['input']!r})"
+        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {message}") from None

@@ -1,0 +1,156 @@
+"""Small async repository functions; every write is idempotent so that a replayed event or a
+replayed spool record stores nothing twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def operator_id(session: AsyncSession, *, code: str | None) -> int | None:
+    """The operator's id, created on first sight; None for an unknown operator."""
+    if not code:
+        return None
+    table = Operator.__table__
+    await session.execute(_insert(session, table).values(code=code).on_conflict_do_nothing(index_elements=["code"]))
+    return (await session.execute(select(Operator.id).where(Operator.code == code))).scalar_one()
+
+
+async def upsert_call(
+    session: AsyncSession,
+    *,
+    linkedid: str,
+    channel_uniqueid: str | None = None,
+    caller_number: str | None = None,
+    operator: str | None = None,
+    queue: str | None = None,
+    started_at: datetime | None = None,
+) -> int:
+    """The call row keyed by linkedid; whichever side writes first creates it, later writers only fill gaps."""
+    table = Call.__table__
+    values = {
+        "linkedid": linkedid,
+        "channel_uniqueid": channel_uniqueid,
+        "caller_number": caller_number,
+        "operator_id": await operator_id(session, code=operator),
+        "queue": queue,
+        "started_at": started_at,
+    }
+    stmt = _insert(session, table).values(**values)
+    fill = {col: func.coalesce(table.c[col], stmt.excluded[col]) for col in values if col != "linkedid"}
+    await session.execute(stmt.on_conflict_do_update(index_elements=["linkedid"], set_=fill))
+    return (await session.execute(select(Call.id).where(Call.linkedid == linkedid))).scalar_one()
+
+
+async def latest_survey_version(session: AsyncSession, *, name: str) -> SurveyVersion | None:
+    stmt = (
+        select(SurveyVersion)
+        .join(Survey, Survey.id == SurveyVersion.survey_id)
+        .where(Survey.name == name)
+        .order_by(SurveyVersion.version.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def survey_version_id(session: AsyncSession, *, name: str, version: int) -> int | None:
+    stmt = (
+        select(SurveyVersion.id)
+        .join(Survey, Survey.id == SurveyVersion.survey_id)
+        .where(Survey.name == name, SurveyVersion.version == version)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def start_response(
+    session: AsyncSession,
+    *,
+    linkedid: str,
+    survey: str,
+    survey_version: int,
+    channel: str,
+    language: str,
+    args: dict[str, Any],
+    started_at: datetime,
+    channel_uniqueid: str | None = None,
+    caller_number: str | None = None,
+    operator: str | None = None,
+    queue: str | None = None,
+) -> None:
+    """Record that the caller entered the survey (status in_progress). A second start for the call is ignored."""
+    version_id = await survey_version_id(session, name=survey, version=survey_version)
+    if version_id is None:
+        raise LookupError(f"survey {survey!r} version {survey_version} is not stored")
+    call_id = await upsert_call(
+        session,
+        linkedid=linkedid,
+        channel_uniqueid=channel_uniqueid,
+        caller_number=caller_number,
+        operator=operator,
+        queue=queue,
+        started_at=started_at,
+    )
+    stmt = _insert(session, SurveyResponse.__table__).values(
+        call_id=call_id,
+        survey_version_id=version_id,
+        channel=channel,
+        language=language,
+        status="in_progress",
+        args=args,
+        started_at=started_at,
+    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id"]))
+
+
+async def _response_id(session: AsyncSession, linkedid: str) -> int:
+    stmt = select(SurveyResponse.id).join(Call, Call.id == SurveyResponse.call_id).where(Call.linkedid == linkedid)
+    response_id = (await session.execute(stmt)).scalar_one_or_none()
+    if response_id is None:
+        raise LookupError(f"no survey response for call {linkedid}")
+    return response_id
+
+
+async def save_answer(
+    session: AsyncSession,
+    *,
+    linkedid: str,
+    position: int,
+    question: str,
+    digits: str | None,
+    score: float | None,
+    attempts: int,
+    answered_at: datetime,
+) -> bool:
+    """Store one answer; False when the same question of the call was already answered."""
+    stmt = _insert(session, SurveyAnswer.__table__).values(
+        response_id=await _response_id(session, linkedid),
+        position=position,
+        question=question,
+        digits=digits,
+        score=score,
+        attempts=attempts,
+        answered_at=answered_at,
+    )
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["response_id", "position"]))
+    return bool(result.rowcount)
+
+
+async def finish_response(session: AsyncSession, *, linkedid: str, status: str, ended_at: datetime) -> None:
+    """Give the response its final status once; a replay does not move ended_at."""
+    response_id = await _response_id(session, linkedid)
+    await session.execute(
+        update(SurveyResponse)
+        .where(SurveyResponse.id == response_id, SurveyResponse.status == "in_progress")
+        .values(status=status, ended_at=ended_at)
+    )

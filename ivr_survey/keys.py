@@ -1,0 +1,16 @@
+"""Typed keys for what the app factory puts on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .ari.stasis import StasisApp
+from .config import Settings
+from .db.store import SurveyStore
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+STORE = web.AppKey("store", SurveyStore)
+STASIS = web.AppKey("stasis", StasisApp)

@@ -1,0 +1,105 @@
+"""The command line as an operator meets it: one-line errors with exit code 2, and a clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_SURVEY_")}
+    env.update(IVR_SURVEY_SPOOL_DIR=str(tmp_path / "spool"), **extra)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ivr_survey.cli", *args], env=env, cwd=cwd, capture_output=True, text=True,
+        timeout=60,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"IVR_SURVEY_DATABASE_URL": "mysql://root:hunter2@db/x"},
+            "ivr-survey: IVR_SURVEY_DATABASE_URL: unsupported driver 'mysql' "
+            "(use sqlite+aiosqlite or postgresql+asyncpg)",
+        ),
+        ({"IVR_SURVEY_HTTP_PORT": "http"},
+         "ivr-survey: IVR_SURVEY_HTTP_PORT: Input should be a valid integer, unable to parse string as an integer "
+         "(got 'http')"),
+        ({"IVR_SURVEY_HTTP_HOST": "0.0.0.0"},
+         "ivr-survey: refusing to serve the API on 0.0.0.0 without IVR_SURVEY_API_TOKEN; set a token or bind to "
+         "127.0.0.1"),
+        ({"IVR_SURVEY_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+         "ivr-survey: database migration failed: "),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    proc = _run(["serve"], _env(tmp_path, **env), tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(expected)
+    assert proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
+    assert "hunter2" not in proc.stderr
+
+
+def test_migrate_on_a_fresh_database(tmp_path: Path) -> None:
+    proc = _run(["migrate"], _env(tmp_path), tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "database is up to date\n")
+    assert (tmp_path / "ivr_survey.db").exists()
+
+
+def test_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _run(["serve"], _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port)), tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith(f"ivr-survey: cannot listen on 127.0.0.1:{port}: ")
+    assert last.endswith("address already in use")
+
+
+async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr_survey.cli", "serve",
+        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port)), cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        body = None
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        body = (resp.status, await resp.json())
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+        assert body == (200, {"status": "ok", "database": "ok", "ari": "disabled", "pending_records": 0})
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

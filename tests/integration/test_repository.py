@@ -1,0 +1,100 @@
+"""Every write is idempotent: replaying an event stores nothing twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from ivr_survey.db import repository as repo
+from ivr_survey.db.models import Call, Operator, SurveyAnswer, SurveyResponse
+
+T0 = datetime(2026, 11, 26, 17, 56, 57, tzinfo=UTC)
+
+START = dict(
+    linkedid="1795715814.16",
+    survey="default",
+    survey_version=1,
+    channel="ari",
+    language="en",
+    args={"operator": "7001", "campaign": "x"},
+    started_at=T0,
+    channel_uniqueid="1795715814.17",
+    caller_number="79991234567",
+    operator="7001",
+    queue="sales",
+)
+
+
+async def test_start_answer_finish_twice_stores_once(sessions) -> None:
+    for _ in range(2):
+        async with sessions() as s, s.begin():
+            await repo.start_response(s, **START)
+    async with sessions() as s, s.begin():
+        first = await repo.save_answer(
+            s, linkedid=START["linkedid"], position=0, question="rating", digits="4", score=4.0, attempts=1,
+            answered_at=T0 + timedelta(seconds=1),
+        )
+    async with sessions() as s, s.begin():
+        again = await repo.save_answer(
+            s, linkedid=START["linkedid"], position=0, question="rating", digits="5", score=5.0, attempts=1,
+            answered_at=T0 + timedelta(seconds=2),
+        )
+    for seconds in (3, 9):
+        async with sessions() as s, s.begin():
+            await repo.finish_response(
+                s, linkedid=START["linkedid"], status="completed", ended_at=T0 + timedelta(seconds=seconds)
+            )
+    assert (first, again) == (True, False)
+
+    async with sessions() as s:
+        calls = (await s.execute(select(Call))).scalars().all()
+        responses = (await s.execute(select(SurveyResponse))).scalars().all()
+        answers = (await s.execute(select(SurveyAnswer))).scalars().all()
+        operators = (await s.execute(select(Operator.code))).scalars().all()
+    assert [(c.linkedid, c.channel_uniqueid, c.caller_number, c.queue) for c in calls] == [
+        ("1795715814.16", "1795715814.17", "79991234567", "sales")
+    ]
+    assert operators == ["7001"]
+    assert [(r.status, r.started_at, r.ended_at, r.args) for r in responses] == [
+        ("completed", T0, T0 + timedelta(seconds=3), {"operator": "7001", "campaign": "x"})
+    ]
+    assert [(a.position, a.question, a.digits, a.score, a.attempts) for a in answers] == [
+        (0, "rating", "4", 4.0, 1)
+    ]
+
+
+async def test_call_written_first_by_another_side_is_completed_not_replaced(sessions) -> None:
+    async with sessions() as s, s.begin():
+        await repo.upsert_call(s, linkedid="L1", caller_number="79990000001", started_at=T0)
+    async with sessions() as s, s.begin():
+        await repo.start_response(s, **{**START, "linkedid": "L1", "caller_number": "70000000000"})
+    async with sessions() as s:
+        call = (await s.execute(select(Call))).scalar_one()
+    # The first writer's values stay; the gaps are filled.
+    assert (call.caller_number, call.channel_uniqueid, call.queue) == ("79990000001", "1795715814.17", "sales")
+
+
+async def test_unknown_operator_is_stored_as_null(sessions) -> None:
+    async with sessions() as s, s.begin():
+        await repo.start_response(s, **{**START, "operator": None})
+    async with sessions() as s:
+        call = (await s.execute(select(Call))).scalar_one()
+        assert call.operator_id is None
+        assert (await s.execute(select(Operator))).first() is None
+
+
+async def test_unknown_survey_version_is_refused(sessions) -> None:
+    with pytest.raises(LookupError, match="survey 'nope' version 1 is not stored"):
+        async with sessions() as s, s.begin():
+            await repo.start_response(s, **{**START, "survey": "nope"})
+
+
+async def test_answer_without_response_is_refused(sessions) -> None:
+    with pytest.raises(LookupError, match="no survey response for call missing"):
+        async with sessions() as s, s.begin():
+            await repo.save_answer(
+                s, linkedid="missing", position=0, question="rating", digits="1", score=1.0, attempts=1,
+                answered_at=T0,
+            )
