@@ -39,8 +39,10 @@ async def migrate_database(settings: Settings) -> None:
         raise Fatal(f"database migration failed: {_one_line(exc)}") from None
 
 
-async def run_app(app: web.Application, settings: Settings, until: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Serve until SIGTERM/SIGINT (or until `until` returns), then shut down in order."""
+async def run_app(
+    app: web.Application, settings: Settings, until: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT (or until the `until` coroutine, started once serving, returns)."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
@@ -80,12 +82,92 @@ async def serve(settings: Settings, *, migrate: bool) -> None:
     await run_app(create_app(settings), settings)
 
 
+async def survey_command(settings: Settings, args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from .db.engine import create_engine, create_sessionmaker
+    from .db.repository import add_survey_version, list_surveys
+    from .survey.definition import SurveyDefinition, SurveyDefinitionError
+
+    definition = None
+    if args.survey_command == "add":
+        try:
+            data = json.loads(await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8"))
+            if args.name:
+                data["name"] = args.name
+            # The store numbers versions; validate the rest as it will be stored.
+            definition = SurveyDefinition.from_dict({**data, "version": 1}).to_dict()
+        except (OSError, ValueError) as exc:  # SurveyDefinitionError and JSON errors are ValueErrors
+            message = str(exc) if isinstance(exc, SurveyDefinitionError) else _one_line(exc)
+            raise Fatal(f"{args.file}: {message}") from None
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            if definition is not None:
+                version, created = await add_survey_version(
+                    session, name=definition["name"], definition=definition
+                )
+                state = "stored" if created else "unchanged, already stored"
+                print(f"survey {definition['name']!r} version {version} {state}")
+            else:
+                for name, version, stored in await list_surveys(session):
+                    keys = ", ".join(q["key"] for q in stored["questions"])
+                    print(f"{name}\tv{version}\t{keys}")
+    except Fatal:
+        raise
+    except Exception as exc:
+        raise Fatal(f"database error: {_one_line(exc)}") from None
+    finally:
+        await engine.dispose()
+
+
+async def demo(settings: Settings, *, calls: int | None, per_second: float, speed: float) -> None:
+    """The service on its own database with the simulated PBX in place of an Asterisk."""
+    import secrets
+
+    from pydantic import SecretStr
+
+    from .app import create_app
+    from .simulator.callers import SimulatedCallers
+    from .simulator.fake_asterisk import FakeAsterisk
+
+    password = secrets.token_urlsafe(16)
+    async with FakeAsterisk(user=settings.ari_user, password=password, app=settings.ari_app, speed=speed) as fake:
+        demo_settings = settings.model_copy(update={"ari_url": fake.base_url, "ari_password": SecretStr(password)})
+        await migrate_database(demo_settings)
+        app = create_app(demo_settings)
+        callers = SimulatedCallers(fake)
+
+        async def simulate() -> None:
+            await fake.wait_for_app(timeout=30)
+            log.info(
+                "simulated PBX at %s is calling in; watch http://%s:%d/ratings",
+                fake.base_url, settings.http_host, settings.http_port,
+            )
+            await callers.run(calls=calls, per_second=per_second)
+            await fake.wait_idle()
+            log.info("simulated calls done: %s", dict(callers.summary()))
+
+        await run_app(app, demo_settings, until=simulate)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr-survey", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="run the HTTP API and the ARI survey app")
     p_serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     sub.add_parser("migrate", help="apply database migrations")
+    p_demo = sub.add_parser("demo", help="run the service against the built-in simulated PBX")
+    p_demo.add_argument("--calls", type=int, default=None, help="stop after this many calls (default: run on)")
+    p_demo.add_argument("--per-second", type=float, default=0.5, help="new calls per second (default 0.5)")
+    p_demo.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    p_survey = sub.add_parser("survey", help="list survey definitions or add a new version")
+    survey_sub = p_survey.add_subparsers(dest="survey_command", required=True)
+    survey_sub.add_parser("list", help="every survey with its newest version")
+    p_add = survey_sub.add_parser("add", help="store FILE (JSON) as the next version of its survey")
+    p_add.add_argument("file")
+    p_add.add_argument("--name", help="survey name (overrides the file's)")
     return parser
 
 
@@ -97,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(migrate_database(settings))
             print("database is up to date")
+        elif args.command == "survey":
+            asyncio.run(survey_command(settings, args))
+        elif args.command == "demo":
+            asyncio.run(demo(settings, calls=args.calls, per_second=args.per_second, speed=args.speed))
         elif args.command == "serve":
             asyncio.run(serve(settings, migrate=not args.no_migrate))
     except (ConfigError, Fatal) as exc:

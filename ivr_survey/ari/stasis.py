@@ -96,7 +96,12 @@ class CallSurvey:
         try:
             try:
                 await self._begin()
-            except Exception:
+            except Exception as exc:
+                if isinstance(exc, AriError) and exc.status == 404:
+                    # Gone before we began (or a StasisStart replayed after the call): nothing to survey or store.
+                    log.info("call %s: channel %s gone before the survey began", self.linkedid, self.channel_id)
+                    return
+                # The caller must not sit in silence: the dialplan decides what happens next.
                 log.exception("call %s: survey could not start", self.linkedid)
                 await self._best_effort(self.app.client.continue_in_dialplan(self.channel_id))
                 return
@@ -113,6 +118,8 @@ class CallSurvey:
         app = self.app
         linkedid = await app.client.get_variable(self.channel_id, "CHANNEL(linkedid)")
         self.linkedid = linkedid or self.channel_id
+        # Answering first (as the traced app did) also proves the channel is still there.
+        await app.client.answer(self.channel_id)
         definition = await app.catalog.get(self.args.survey)
         self.language = self.args.lang or self.channel.get("language") or app.default_language
         self.session = SurveySession(
@@ -135,7 +142,6 @@ class CallSurvey:
             operator=self.args.operator,
             queue=self.args.queue,
         )
-        await app.client.answer(self.channel_id)
         await self._handle(Start())
 
     async def _handle(self, event: Event) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
+from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion, utcnow
 
 
 def _insert(session: AsyncSession, table: Table) -> Any:
@@ -154,3 +154,43 @@ async def finish_response(session: AsyncSession, *, linkedid: str, status: str, 
         .where(SurveyResponse.id == response_id, SurveyResponse.status == "in_progress")
         .values(status=status, ended_at=ended_at)
     )
+
+
+async def add_survey_version(session: AsyncSession, *, name: str, definition: dict[str, Any]) -> tuple[int, bool]:
+    """Store a new version of the named survey (creating the survey): (version, True). A definition equal to
+    the newest one adds nothing: (that version, False). Past versions are never changed, so answers keep the
+    meaning they were given under."""
+    await session.execute(
+        _insert(session, Survey.__table__).values(name=name, created_at=utcnow()).on_conflict_do_nothing(
+            index_elements=["name"]
+        )
+    )
+    survey_id = (await session.execute(select(Survey.id).where(Survey.name == name))).scalar_one()
+    newest = await latest_survey_version(session, name=name)
+    if newest is not None and {**newest.definition, "version": 0} == {**definition, "name": name, "version": 0}:
+        return newest.version, False
+    version = (newest.version if newest is not None else 0) + 1
+    session.add(
+        SurveyVersion(survey_id=survey_id, version=version, definition={**definition, "name": name, "version": version})
+    )
+    await session.flush()
+    return version, True
+
+
+async def list_surveys(session: AsyncSession) -> list[tuple[str, int, dict[str, Any]]]:
+    """(name, newest version, its definition) for every survey."""
+    newest = (
+        select(SurveyVersion.survey_id, func.max(SurveyVersion.version).label("version"))
+        .group_by(SurveyVersion.survey_id)
+        .subquery()
+    )
+    stmt = (
+        select(Survey.name, SurveyVersion.version, SurveyVersion.definition)
+        .join(newest, newest.c.survey_id == Survey.id)
+        .join(
+            SurveyVersion,
+            (SurveyVersion.survey_id == Survey.id) & (SurveyVersion.version == newest.c.version),
+        )
+        .order_by(Survey.name)
+    )
+    return [(r.name, r.version, r.definition) for r in (await session.execute(stmt)).all()]

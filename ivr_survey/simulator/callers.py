@@ -1,0 +1,166 @@
+"""Simulated callers: the fake Asterisk places calls to operators, lets them talk, sends the caller
+into the survey, and the caller presses keys the way callers do. Drives `ivr-survey demo` and bench/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fake_asterisk import FakeAsterisk
+
+log = logging.getLogger(__name__)
+
+# Prompts that ask something, and how a caller answers each (a key for each valid answer).
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "survey-rate": ("1", "2", "3", "4", "5"),
+    "survey-solved": ("1", "2"),
+    "survey-nps": tuple(str(n) for n in range(11)),
+}
+# Most callers are satisfied; a few are not.
+RATING_WEIGHTS = {"5": 45, "4": 27, "3": 13, "2": 8, "1": 7}
+
+
+@dataclass(frozen=True, slots=True)
+class CallerMix:
+    """Shares of caller behaviour; the rest of 1.0 rates at once."""
+
+    wrong_key_first: float = 0.10
+    silent: float = 0.08
+    hangs_up: float = 0.07
+
+    def pick(self, rng: random.Random) -> str:
+        roll = rng.random()
+        for behaviour, share in (
+            ("wrong_key_first", self.wrong_key_first),
+            ("silent", self.silent),
+            ("hangs_up", self.hangs_up),
+        ):
+            if roll < share:
+                return behaviour
+            roll -= share
+        return "rates"
+
+
+@dataclass
+class CallOutcome:
+    channel_id: str
+    linkedid: str
+    operator: str
+    behaviour: str
+    pressed: list[str] = field(default_factory=list)
+
+
+def _answer_for(sound: str, rng: random.Random) -> str:
+    if sound == "survey-rate":
+        keys, weights = zip(*RATING_WEIGHTS.items(), strict=True)
+        return rng.choices(keys, weights)[0]
+    if sound == "survey-nps":
+        return str(rng.choice(range(6, 11))) + "#"
+    return rng.choice(QUESTIONS[sound])
+
+
+class SimulatedCallers:
+    def __init__(
+        self,
+        fake: FakeAsterisk,
+        *,
+        operators: tuple[str, ...] = ("7001", "7002", "7003", "7004", "7005"),
+        queues: tuple[str | None, ...] = (None, "sales", "support"),
+        mix: CallerMix | None = None,
+        rng: random.Random | None = None,
+        think_time: tuple[float, float] = (0.4, 2.0),
+        talk_time: tuple[float, float] = (1.0, 4.0),
+        languages: tuple[str, ...] = ("en", "en", "ru"),
+    ) -> None:
+        self.fake = fake
+        self.operators = operators
+        self.queues = queues
+        self.mix = mix or CallerMix()
+        self.rng = rng or random.Random()
+        self.think_time = think_time
+        self.talk_time = talk_time
+        self.languages = languages
+        self.outcomes: list[CallOutcome] = []
+
+    def _wait(self, bounds: tuple[float, float]) -> float:
+        return self.rng.uniform(*bounds) / self.fake.speed
+
+    async def call(self) -> CallOutcome:
+        """One call: ring an operator, talk, then the caller is surveyed and behaves per the mix."""
+        operator = self.rng.choice(self.operators)
+        queue = self.rng.choice(self.queues)
+        behaviour = self.mix.pick(self.rng)
+        args = [f"operator={operator}"] + ([f"queue={queue}"] if queue else [])
+        await asyncio.sleep(self._wait(self.talk_time))
+        channel_id = await self.fake.place_call(
+            caller_number=f"7999{self.rng.randrange(10**7):07d}",
+            args=args,
+            language=self.rng.choice(self.languages),
+        )
+        outcome = CallOutcome(channel_id, self.fake.linkedid_of(channel_id), operator, behaviour)
+        self.outcomes.append(outcome)
+        await self._behave(outcome)
+        return outcome
+
+    async def _behave(self, outcome: CallOutcome) -> None:
+        events = self.fake.subscribe(outcome.channel_id)
+        wrong_key_given = False
+        try:
+            while True:
+                event: dict[str, Any] = await events.get()
+                kind = event["type"]
+                if kind in ("StasisEnd", "ChannelDestroyed"):
+                    return
+                if kind != "PlaybackStarted":
+                    continue
+                sound = event["playback"]["media_uri"].removeprefix("sound:")
+                if sound not in QUESTIONS:
+                    continue
+                if outcome.behaviour == "silent":
+                    continue
+                await asyncio.sleep(self._wait(self.think_time))
+                if outcome.behaviour == "hangs_up":
+                    await self.fake.caller_hangup(outcome.channel_id)
+                    return
+                keys = _answer_for(sound, self.rng)
+                if outcome.behaviour == "wrong_key_first" and not wrong_key_given:
+                    wrong_key_given = True
+                    keys = "9" if sound != "survey-nps" else "*"
+                for key in keys:
+                    outcome.pressed.append(key)
+                    await self.fake.press(outcome.channel_id, key)
+        except LookupError:  # the channel is gone already
+            return
+        finally:
+            self.fake.unsubscribe(outcome.channel_id, events)
+
+    async def run(self, *, calls: int | None = None, per_second: float = 1.0, concurrency: int = 50) -> None:
+        """Place `calls` calls (forever when None) at about `per_second`, at most `concurrency` at once."""
+        limit = asyncio.Semaphore(concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one() -> None:
+            try:
+                await self.call()
+            except Exception as exc:  # a simulated call failing must not stop the simulation
+                log.warning("simulated call failed: %s", exc)
+            finally:
+                limit.release()
+
+        placed = 0
+        while calls is None or placed < calls:
+            await limit.acquire()
+            task = asyncio.create_task(one())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            placed += 1
+            await asyncio.sleep(self.rng.expovariate(per_second) if per_second > 0 else 0)
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    def summary(self) -> Counter[str]:
+        return Counter(o.behaviour for o in self.outcomes)
