@@ -101,6 +101,7 @@ async def survey_command(settings: Settings, args: argparse.Namespace) -> None:
         except (OSError, ValueError) as exc:  # SurveyDefinitionError and JSON errors are ValueErrors
             message = str(exc) if isinstance(exc, SurveyDefinitionError) else _one_line(exc)
             raise Fatal(f"{args.file}: {message}") from None
+    await migrate_database(settings)
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
@@ -122,8 +123,9 @@ async def survey_command(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
-async def demo(settings: Settings, *, calls: int | None, per_second: float, speed: float) -> None:
+async def demo(settings: Settings, *, calls: int | None, per_second: float, speed: float, seed: int | None) -> None:
     """The service on its own database with the simulated PBX in place of an Asterisk."""
+    import random
     import secrets
 
     from pydantic import SecretStr
@@ -137,7 +139,7 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
         demo_settings = settings.model_copy(update={"ari_url": fake.base_url, "ari_password": SecretStr(password)})
         await migrate_database(demo_settings)
         app = create_app(demo_settings)
-        callers = SimulatedCallers(fake)
+        callers = SimulatedCallers(fake, rng=random.Random(seed))
 
         async def simulate() -> None:
             await fake.wait_for_app(timeout=30)
@@ -162,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--calls", type=int, default=None, help="stop after this many calls (default: run on)")
     p_demo.add_argument("--per-second", type=float, default=0.5, help="new calls per second (default 0.5)")
     p_demo.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    p_demo.add_argument("--seed", type=int, default=None, help="seed for the simulated callers' choices")
     p_survey = sub.add_parser("survey", help="list survey definitions or add a new version")
     survey_sub = p_survey.add_subparsers(dest="survey_command", required=True)
     survey_sub.add_parser("list", help="every survey with its newest version")
@@ -182,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "survey":
             asyncio.run(survey_command(settings, args))
         elif args.command == "demo":
-            asyncio.run(demo(settings, calls=args.calls, per_second=args.per_second, speed=args.speed))
+            asyncio.run(
+                demo(settings, calls=args.calls, per_second=args.per_second, speed=args.speed, seed=args.seed)
+            )
         elif args.command == "serve":
             asyncio.run(serve(settings, migrate=not args.no_migrate))
     except (ConfigError, Fatal) as exc:

@@ -103,3 +103,45 @@ async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> N
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_survey_add_and_list(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    survey_file = Path(__file__).resolve().parents[2] / "surveys" / "csat3.json"
+    assert _run(["survey", "add", str(survey_file)], env, tmp_path).stdout == "survey 'csat3' version 1 stored\n"
+    again = _run(["survey", "add", str(survey_file)], env, tmp_path)
+    assert again.stdout == "survey 'csat3' version 1 unchanged, already stored\n"
+    renamed = _run(["survey", "add", str(survey_file), "--name", "csat3-ru"], env, tmp_path)
+    assert renamed.stdout == "survey 'csat3-ru' version 1 stored\n"
+    listed = _run(["survey", "list"], env, tmp_path)
+    assert listed.stdout.splitlines() == [
+        "csat3\tv1\trating, solved, nps",
+        "csat3-ru\tv1\trating, solved, nps",
+        "default\tv1\trating",
+    ]
+
+
+def test_survey_add_refuses_a_bad_definition(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "questions": [{"key": "q", "prompts": {"en": "p"}, "scores": {}}]}')
+    proc = _run(["survey", "add", str(bad)], _env(tmp_path), tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"ivr-survey: {bad}: ")
+    assert proc.stderr.count("\n") == 1
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    proc = _run(["survey", "add", str(broken)], _env(tmp_path), tmp_path)
+    assert (proc.returncode, proc.stderr.count("\n")) == (2, 1)
+    assert proc.stderr.startswith(f"ivr-survey: {broken}: JSONDecodeError: ")
+
+
+def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(_free_port()), IVR_SURVEY_NO_INPUT_TIMEOUT="0.2")
+    proc = _run(["demo", "--calls", "8", "--per-second", "20", "--speed", "20", "--seed", "3"], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(tmp_path / "ivr_survey.db") as db:
+        statuses = [row[0] for row in db.execute("SELECT status FROM survey_responses")]
+    assert len(statuses) == 8
+    assert set(statuses) <= {"completed", "partial", "no_input", "abandoned"}
