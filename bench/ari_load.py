@@ -70,7 +70,9 @@ async def pbx(calls: int, ramp: float, seed: int) -> None:
 
 
 def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1] if len(values) > 1 else values[0]
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1]
 
 
 def _channel_of(path: str) -> str | None:
