@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api.auth import bearer_middleware
+from .api.auth import auth_middleware
 from .api.errors import error_middleware
 from .api.health import healthz
 from .api.ratings import get_ratings
@@ -65,7 +65,8 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    app = web.Application(middlewares=[error_middleware, bearer_middleware(token)])
+    auth = auth_middleware(bootstrap_token=token, allow_anonymous=token is None and settings.http_is_loopback)
+    app = web.Application(middlewares=[error_middleware, auth])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(store_ctx)

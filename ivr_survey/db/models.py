@@ -22,6 +22,8 @@ NAMING_CONVENTION = {
 # A response is in_progress while the caller is in the survey, then takes one final status.
 RESPONSE_STATUSES = ("in_progress", "completed", "partial", "no_input", "abandoned", "failed")
 FINAL_STATUSES = RESPONSE_STATUSES[1:]
+# API roles, weakest first: analysts read, supervisors also evaluate calls, admins also edit scorecards/surveys.
+ROLES = ("analyst", "supervisor", "admin")
 
 
 def utcnow() -> datetime:
@@ -134,3 +136,17 @@ class SurveyAnswer(Base):
     score: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int]
     answered_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored (tokens are long random strings, so a fast hash suffices)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("role IN ('analyst', 'supervisor', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,42 @@
+"""API tokens: created once and shown once; only their hash is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import ApiToken, utcnow
+
+TOKEN_PREFIX = "ivs_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(session: AsyncSession, *, name: str, role: str) -> str:
+    """Store a new token and return it; this is the only time it exists in clear."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name, role=role, token_hash=hash_token(token)))
+    await session.flush()
+    return token
+
+
+async def find_token(session: AsyncSession, *, token: str) -> ApiToken | None:
+    """The live (not revoked) token with this value."""
+    stmt = select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_tokens(session: AsyncSession) -> list[ApiToken]:
+    return list((await session.execute(select(ApiToken).order_by(ApiToken.name))).scalars())
+
+
+async def revoke_token(session: AsyncSession, *, name: str) -> bool:
+    result = await session.execute(
+        update(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)
