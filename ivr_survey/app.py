@@ -11,7 +11,7 @@ from aiohttp import web
 from .api.auth import auth_middleware
 from .api.errors import error_middleware
 from .api.health import healthz
-from .api.ratings import get_ratings
+from .api.ratings import get_ratings, get_summary
 from .ari.client import AriClient
 from .ari.stasis import StasisApp
 from .config import Settings
@@ -74,4 +74,5 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(ari_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ratings", get_ratings)
+    app.router.add_get("/ratings/summary", get_summary)
     return app

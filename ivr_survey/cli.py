@@ -1,4 +1,4 @@
-"""ivr-survey serve | migrate | demo"""
+"""ivr-survey serve | migrate | demo | token | survey"""
 
 from __future__ import annotations
 
@@ -154,6 +154,35 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
         await run_app(app, demo_settings, until=simulate)
 
 
+async def token_command(settings: Settings, args: argparse.Namespace) -> None:
+    from .db.engine import create_engine, create_sessionmaker
+    from .db.tokens import create_token, list_tokens, revoke_token
+
+    await migrate_database(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            if args.token_command == "create":
+                if any(t.name == args.name for t in await list_tokens(session)):
+                    raise Fatal(f"a token named {args.name!r} exists; revoke it or choose another name")
+                # Printed once, never stored or logged in clear.
+                print(await create_token(session, name=args.name, role=args.role))
+            elif args.token_command == "revoke":
+                if not await revoke_token(session, name=args.name):
+                    raise Fatal(f"no live token named {args.name!r}")
+                print(f"token {args.name!r} revoked")
+            else:
+                for token in await list_tokens(session):
+                    state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "live"
+                    print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d}\t{state}")
+    except Fatal:
+        raise
+    except Exception as exc:
+        raise Fatal(f"database error: {_one_line(exc)}") from None
+    finally:
+        await engine.dispose()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr-survey", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +194,14 @@ def _parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--per-second", type=float, default=0.5, help="new calls per second (default 0.5)")
     p_demo.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     p_demo.add_argument("--seed", type=int, default=None, help="seed for the simulated callers' choices")
+    p_token = sub.add_parser("token", help="API tokens: create (printed once), list, revoke")
+    token_sub = p_token.add_subparsers(dest="token_command", required=True)
+    p_create = token_sub.add_parser("create", help="create a token and print it once")
+    p_create.add_argument("--role", required=True, choices=["analyst", "supervisor", "admin"])
+    p_create.add_argument("--name", required=True, help="who or what uses it, e.g. anna or grafana")
+    token_sub.add_parser("list", help="names, roles and state (never the tokens)")
+    p_revoke = token_sub.add_parser("revoke", help="revoke the token with this name")
+    p_revoke.add_argument("name")
     p_survey = sub.add_parser("survey", help="list survey definitions or add a new version")
     survey_sub = p_survey.add_subparsers(dest="survey_command", required=True)
     survey_sub.add_parser("list", help="every survey with its newest version")
@@ -182,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(migrate_database(settings))
             print("database is up to date")
+        elif args.command == "token":
+            asyncio.run(token_command(settings, args))
         elif args.command == "survey":
             asyncio.run(survey_command(settings, args))
         elif args.command == "demo":

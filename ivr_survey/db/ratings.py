@@ -1,41 +1,105 @@
-"""Reading survey results back, one item per surveyed call."""
+"""Reading survey results back, one item per surveyed call, newest first, with keyset pagination."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
 
+# The first question's answer is "the" score of a call (the 1-5 rating in the default survey).
+FirstAnswer = aliased(SurveyAnswer, name="first_answer")
 
-async def list_ratings(session: AsyncSession, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Newest first. `score` is the first question's score (None when it was not answered)."""
+
+@dataclass(frozen=True, slots=True)
+class RatingFilter:
+    operator: str | None = None
+    queue: str | None = None
+    survey: str | None = None
+    status: str | None = None
+    date_from: datetime | None = None  # inclusive, on the survey's start
+    date_to: datetime | None = None  # exclusive
+    score_min: float | None = None
+    score_max: float | None = None
+
+
+def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Select[Any]:
+    """Survey responses joined to their call, operator, survey and first answer, filtered."""
     stmt = (
-        select(
-            SurveyResponse.id,
-            Call.linkedid,
-            Call.channel_uniqueid,
-            Call.caller_number,
-            Call.queue,
-            Operator.code,
-            Survey.name,
-            SurveyVersion.version,
-            SurveyResponse.channel,
-            SurveyResponse.language,
-            SurveyResponse.status,
-            SurveyResponse.started_at,
-            SurveyResponse.ended_at,
-        )
+        select(*columns)
+        .select_from(SurveyResponse)
         .join(Call, Call.id == SurveyResponse.call_id)
         .outerjoin(Operator, Operator.id == Call.operator_id)
         .join(SurveyVersion, SurveyVersion.id == SurveyResponse.survey_version_id)
         .join(Survey, Survey.id == SurveyVersion.survey_id)
-        .order_by(SurveyResponse.started_at.desc(), SurveyResponse.id.desc())
-        .limit(limit)
+        .outerjoin(FirstAnswer, and_(FirstAnswer.response_id == SurveyResponse.id, FirstAnswer.position == 0))
     )
+    conditions = []
+    if filters.operator is not None:
+        conditions.append(Operator.code == filters.operator)
+    if filters.queue is not None:
+        conditions.append(Call.queue == filters.queue)
+    if filters.survey is not None:
+        conditions.append(Survey.name == filters.survey)
+    if filters.status is not None:
+        conditions.append(SurveyResponse.status == filters.status)
+    if filters.date_from is not None:
+        conditions.append(SurveyResponse.started_at >= filters.date_from)
+    if filters.date_to is not None:
+        conditions.append(SurveyResponse.started_at < filters.date_to)
+    if filters.score_min is not None:
+        conditions.append(FirstAnswer.score >= filters.score_min)
+    if filters.score_max is not None:
+        conditions.append(FirstAnswer.score <= filters.score_max)
+    return stmt.where(*conditions)
+
+
+_COLUMNS = (
+    SurveyResponse.id,
+    Call.linkedid,
+    Call.channel_uniqueid,
+    Call.caller_number,
+    Call.queue,
+    Operator.code.label("operator"),
+    Survey.name.label("survey"),
+    SurveyVersion.version,
+    SurveyResponse.channel,
+    SurveyResponse.language,
+    SurveyResponse.status,
+    FirstAnswer.score,
+    SurveyResponse.started_at,
+    SurveyResponse.ended_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RatingsPage:
+    items: list[dict[str, Any]]
+    # (started_at, id) of the last item when the page is full: where the next page starts.
+    next_after: tuple[datetime, int] | None
+
+
+async def list_ratings(
+    session: AsyncSession,
+    *,
+    filters: RatingFilter = RatingFilter(),
+    limit: int = 100,
+    after: tuple[datetime, int] | None = None,
+) -> RatingsPage:
+    """One page, newest first; `after` is the page's `next_after` before it."""
+    stmt = responses_query(*_COLUMNS, filters=filters)
+    if after is not None:
+        started, ident = after
+        same_time_older = and_(SurveyResponse.started_at == started, SurveyResponse.id < ident)
+        stmt = stmt.where(or_(SurveyResponse.started_at < started, same_time_older))
+    stmt = stmt.order_by(SurveyResponse.started_at.desc(), SurveyResponse.id.desc()).limit(limit)
     rows = (await session.execute(stmt)).all()
     answers: dict[int, list[SurveyAnswer]] = defaultdict(list)
     if rows:
@@ -46,29 +110,41 @@ async def list_ratings(session: AsyncSession, *, limit: int = 100) -> list[dict[
         )
         for answer in found.scalars():
             answers[answer.response_id].append(answer)
-    items = []
-    for r in rows:
-        given = answers[r.id]
-        first = next((a for a in given if a.position == 0), None)
-        items.append(
-            {
-                "call_id": r.linkedid,
-                "channel_uniqueid": r.channel_uniqueid,
-                "operator": r.code,
-                "queue": r.queue,
-                "survey": r.name,
-                "survey_version": r.version,
-                "channel": r.channel,
-                "language": r.language,
-                "status": r.status,
-                "score": first.score if first else None,
-                "answers": [
-                    {"question": a.question, "key": a.digits, "score": a.score, "attempts": a.attempts}
-                    for a in given
-                ],
-                "caller": r.caller_number,
-                "started_at": r.started_at.isoformat(),
-                "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-            }
-        )
-    return items
+    items = [
+        {
+            "call_id": r.linkedid,
+            "channel_uniqueid": r.channel_uniqueid,
+            "operator": r.operator,
+            "queue": r.queue,
+            "survey": r.survey,
+            "survey_version": r.version,
+            "channel": r.channel,
+            "language": r.language,
+            "status": r.status,
+            "score": r.score,
+            "answers": [
+                {"question": a.question, "key": a.digits, "score": a.score, "attempts": a.attempts}
+                for a in answers[r.id]
+            ],
+            "caller": r.caller_number,
+            "started_at": r.started_at.isoformat(),
+            "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+        }
+        for r in rows
+    ]
+    full = len(rows) == limit
+    return RatingsPage(items, (rows[-1].started_at, rows[-1].id) if full else None)
+
+
+async def iter_ratings(
+    session: AsyncSession, *, filters: RatingFilter = RatingFilter(), batch: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """Every matching rating, a keyset page at a time, so that memory stays flat however many there are."""
+    after = None
+    while True:
+        page = await list_ratings(session, filters=filters, limit=batch, after=after)
+        for item in page.items:
+            yield item
+        if page.next_after is None:
+            return
+        after = page.next_after

@@ -100,7 +100,7 @@ async def _rating(server: TestServer) -> dict[str, Any]:
     async with asyncio.timeout(20):
         while True:
             async with server.app[SESSIONS]() as session:
-                ratings = await list_ratings(session, limit=5)
+                ratings = (await list_ratings(session, limit=5)).items
             if ratings and ratings[0]["status"] != "in_progress" and not server.app[STASIS].calls:
                 return ratings[0]
             await asyncio.sleep(0.2)
