@@ -9,9 +9,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .api.auth import auth_middleware
+from .api.cqr import add_cqr_routes
 from .api.errors import error_middleware
 from .api.health import healthz
+from .api.openapi import SPEC_KEY, build_spec, get_openapi
+from .api.operators import get_operator, list_operators
 from .api.ratings import get_ratings, get_summary
+from .api.review import get_review_queue
 from .ari.client import AriClient
 from .ari.stasis import StasisApp
 from .config import Settings
@@ -75,4 +79,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ratings", get_ratings)
     app.router.add_get("/ratings/summary", get_summary)
+    app.router.add_get("/operators", list_operators)
+    app.router.add_get("/operators/{operator}", get_operator)
+    app.router.add_get("/review-queue", get_review_queue)
+    app.router.add_get("/openapi.json", get_openapi)
+    app[SPEC_KEY] = build_spec()
+    add_cqr_routes(app)
     return app

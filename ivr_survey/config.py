@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     default_language: str = "en"
     default_survey: str = "default"
 
+    # Share of each operator's calls that the review queue proposes to supervisors.
+    review_share: Annotated[float, Field(gt=0, le=1)] = 0.3
+
     # Answers wait here while the database is unreachable.
     spool_dir: Path = Path("./spool")
     # How long SIGTERM waits for surveys in progress.

@@ -6,34 +6,57 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Collection, Mapping
-from datetime import date, datetime
+from collections.abc import Collection
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from multidict import MultiMapping
 
 from .errors import invalid_parameter
 
 MAX_LIMIT = 1000
 
 
-def text(query: Mapping[str, str], name: str, *, max_length: int = 200) -> str | None:
-    value = query.get(name)
-    if value is None or value == "":
+def _one(query: MultiMapping[str], name: str) -> str | None:
+    """The parameter's single, non-empty value, or None when absent."""
+    values = query.getall(name, [])
+    if not values:
+        return None
+    if len(values) > 1:
+        raise invalid_parameter(name, f"{name} is given more than once")
+    if values[0] == "":
+        raise invalid_parameter(name, f"{name} is empty; leave it out instead")
+    if "\x00" in values[0]:  # PostgreSQL cannot even compare text holding NUL
+        raise invalid_parameter(name, f"{name} must not contain NUL characters")
+    return values[0]
+
+
+def known_only(query: MultiMapping[str], allowed: Collection[str]) -> None:
+    """A misspelt parameter (opertor=7001) must not silently widen a query: unknown ones are refused."""
+    for name in query:
+        if name not in allowed:
+            raise invalid_parameter(name, f"unknown parameter {name!r}; expected one of: {', '.join(allowed)}")
+
+
+def text(query: MultiMapping[str], name: str, *, max_length: int = 200) -> str | None:
+    value = _one(query, name)
+    if value is None:
         return None
     if len(value) > max_length:
         raise invalid_parameter(name, f"{name} is longer than {max_length} characters")
     return value
 
 
-def choice(query: Mapping[str, str], name: str, allowed: Collection[str], *, default: str | None = None) -> str | None:
-    value = query.get(name) or default
+def choice(query: MultiMapping[str], name: str, allowed: Collection[str], *, default: str | None = None) -> str | None:
+    value = _one(query, name) or default
     if value is not None and value not in allowed:
         raise invalid_parameter(name, f"{name} must be one of: {', '.join(allowed)}")
     return value
 
 
-def limit(query: Mapping[str, str], *, default: int = 100) -> int:
-    raw = query.get("limit")
+def limit(query: MultiMapping[str], *, default: int = 100) -> int:
+    raw = _one(query, "limit")
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
@@ -41,9 +64,9 @@ def limit(query: Mapping[str, str], *, default: int = 100) -> int:
     return int(raw)
 
 
-def number(query: Mapping[str, str], name: str) -> float | None:
-    raw = query.get(name)
-    if raw is None or raw == "":
+def number(query: MultiMapping[str], name: str) -> float | None:
+    raw = _one(query, name)
+    if raw is None:
         return None
     try:
         value = float(raw)
@@ -54,19 +77,19 @@ def number(query: Mapping[str, str], name: str) -> float | None:
     return value
 
 
-def boolean(query: Mapping[str, str], name: str) -> bool | None:
-    raw = query.get(name)
-    if raw is None or raw == "":
+def boolean(query: MultiMapping[str], name: str) -> bool | None:
+    raw = _one(query, name)
+    if raw is None:
         return None
     if raw.lower() not in ("true", "false", "1", "0"):
         raise invalid_parameter(name, f"{name} must be true or false")
     return raw.lower() in ("true", "1")
 
 
-def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
+def timestamp(query: MultiMapping[str], name: str) -> datetime | None:
     """ISO 8601 with a time zone: a naive time would mean a different instant on every server."""
-    raw = query.get(name)
-    if raw is None or raw == "":
+    raw = _one(query, name)
+    if raw is None:
         return None
     try:
         value = datetime.fromisoformat(raw)
@@ -74,12 +97,15 @@ def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
         raise invalid_parameter(name, f"{name} must be an ISO 8601 time, e.g. 2026-11-26T00:00:00+03:00") from None
     if value.tzinfo is None:
         raise invalid_parameter(name, f"{name} needs a time zone, e.g. 2026-11-26T00:00:00Z or +03:00")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00
+        raise invalid_parameter(name, f"{name} is out of range") from None
 
 
-def day(query: Mapping[str, str], name: str) -> date | None:
-    raw = query.get(name)
-    if raw is None or raw == "":
+def day(query: MultiMapping[str], name: str) -> date | None:
+    raw = _one(query, name)
+    if raw is None:
         return None
     try:
         return date.fromisoformat(raw)
@@ -87,12 +113,15 @@ def day(query: Mapping[str, str], name: str) -> date | None:
         raise invalid_parameter(name, f"{name} must be a date, e.g. 2026-11-26") from None
 
 
-def time_zone(query: Mapping[str, str], name: str = "tz") -> ZoneInfo:
-    raw = query.get(name) or "UTC"
+def time_zone(query: MultiMapping[str], name: str = "tz") -> ZoneInfo:
+    raw = _one(query, name) or "UTC"
     try:
         return ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
         raise invalid_parameter(name, f"{name} must be an IANA time zone, e.g. Europe/Moscow") from None
+
+
+MAX_ID = 2**31 - 1  # an id beyond INTEGER is no id this API gave out
 
 
 def encode_cursor(*values: Any) -> str:
@@ -100,16 +129,19 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def cursor(query: Mapping[str, str]) -> tuple[datetime, int] | None:
+def cursor(query: MultiMapping[str]) -> tuple[datetime, int] | None:
     """The (time, id) a keyset page continues after."""
-    raw = query.get("cursor")
-    if raw is None or raw == "":
+    raw = _one(query, "cursor")
+    if raw is None:
         return None
     try:
         when, ident = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        value = datetime.fromisoformat(when)
-        if value.tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool):
+        if not isinstance(when, str) or not isinstance(ident, int) or isinstance(ident, bool):
             raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        value = datetime.fromisoformat(when)
+        if value.tzinfo is None or not 0 < ident <= MAX_ID:
+            raise ValueError
+        value = value.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise invalid_parameter("cursor", "cursor is not one this API gave out") from None
     return value, ident

@@ -15,6 +15,7 @@ from ..keys import SESSIONS
 from . import params
 from .errors import invalid_parameter
 
+FILTERS = ("operator", "queue", "survey", "status", "from", "to", "score_min", "score_max")
 CSV_COLUMNS = (
     "call_id", "operator", "queue", "survey", "survey_version", "status", "score", "answers", "caller",
     "channel", "language", "started_at", "ended_at", "channel_uniqueid",
@@ -46,11 +47,12 @@ def _wants_csv(request: web.Request) -> bool:
 
 
 async def get_ratings(request: web.Request) -> web.StreamResponse:
+    params.known_only(request.query, (*FILTERS, "limit", "cursor", "format"))
     filters = rating_filter(request)
-    if _wants_csv(request):
-        return await _stream_csv(request, filters)
     limit = params.limit(request.query)
     after = params.cursor(request.query)
+    if _wants_csv(request):  # the export is the whole query: no pages
+        return await _stream_csv(request, filters)
     async with request.app[SESSIONS]() as session:
         page = await list_ratings(session, filters=filters, limit=limit, after=after)
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after else None
@@ -79,6 +81,7 @@ async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.Stream
 
 
 async def get_summary(request: web.Request) -> web.Response:
+    params.known_only(request.query, (*FILTERS, "group_by", "tz"))
     group_by = params.choice(request.query, "group_by", GROUPINGS, default="operator")
     assert group_by is not None
     tz = params.time_zone(request.query)

@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Float, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -150,3 +161,40 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+# --- CQR (call quality rate): supervisors' scores of calls; ivr_survey/cqr holds the method. ---
+
+
+
+class CqrScorecard(Base):
+    """One version of a call type's criteria and weights; editing adds a version, old ones never change."""
+
+    __tablename__ = "cqr_scorecards"
+    __table_args__ = (UniqueConstraint("call_type", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_type: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int]
+    weights: Mapped[dict[str, Any]]  # criterion id -> weight
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))  # token name; None for the seeded defaults
+
+
+class CqrEvaluation(Base):
+    """A supervisor's scores of one call; the CQR is computed once, with the scorecard version it points at."""
+
+    __tablename__ = "cqr_evaluations"
+    # A supervisor evaluates a call once (unless replacing that evaluation explicitly).
+    __table_args__ = (UniqueConstraint("call_id", "supervisor"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    call_type: Mapped[str] = mapped_column(String(32))
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("cqr_scorecards.id"))
+    supervisor: Mapped[str] = mapped_column(String(100))  # the token's name
+    scores: Mapped[dict[str, Any]]  # criterion id -> 0, 0.5 or 1
+    cqr: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime | None]

@@ -42,7 +42,7 @@ async def test_token_required_everywhere_but_healthz(database_url: str, tmp_path
         assert resp.status == 401
         resp = await client.get("/ratings", headers={"Authorization": "Bearer t0ken"})
         assert resp.status == 200
-        assert await resp.json() == {"items": []}
+        assert await resp.json() == {"items": [], "next_cursor": None}
 
 
 async def test_errors_share_one_shape(database_url: str, tmp_path) -> None:

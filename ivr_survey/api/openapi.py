@@ -1,0 +1,327 @@
+"""GET /openapi.json: the API as OpenAPI 3.0; tests check the live API against it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..db.models import RESPONSE_STATUSES
+from ..db.summary import GROUPINGS
+from .params import MAX_LIMIT
+
+NULLABLE_NUMBER = {"type": "number", "nullable": True}
+NULLABLE_STRING = {"type": "string", "nullable": True}
+TIME = {"type": "string", "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"minLength": 1, **(schema or {"type": "string"})}}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "401": {"$ref": "#/components/responses/Unauthorized"},
+}
+PERIOD = [
+    _query("from", "start of the period, ISO 8601 with a time zone (inclusive)", TIME),
+    _query("to", "end of the period, ISO 8601 with a time zone (exclusive)", TIME),
+]
+TZ = _query("tz", "IANA time zone for time buckets (default UTC)", {"type": "string", "example": "Europe/Moscow"})
+RATING_FILTERS = [
+    _query("operator", "operator id, e.g. 7001"),
+    _query("queue", "queue name"),
+    _query("survey", "survey name"),
+    _query("status", "response status", {"type": "string", "enum": list(RESPONSE_STATUSES)}),
+    *PERIOD,
+    _query("score_min", "lowest first-question score", {"type": "number"}),
+    _query("score_max", "highest first-question score", {"type": "number"}),
+]
+PAGE = [
+    _query("limit", f"items per page, 1-{MAX_LIMIT} (default 100)",
+           {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    _query("cursor", "next_cursor of the previous page"),
+]
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {
+                    "code": {"type": "string", "example": "invalid_parameter"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object", "additionalProperties": True},
+                },
+            }
+        },
+    },
+    "Answer": {
+        "type": "object",
+        "required": ["question", "key", "score", "attempts"],
+        "properties": {
+            "question": {"type": "string"},
+            "key": {**NULLABLE_STRING, "description": "keys pressed; null when unanswered after every attempt"},
+            "score": NULLABLE_NUMBER,
+            "attempts": {"type": "integer"},
+        },
+    },
+    "Rating": {
+        "type": "object",
+        "required": ["call_id", "operator", "queue", "survey", "survey_version", "status", "score", "answers",
+                     "caller", "started_at", "ended_at", "channel", "language", "channel_uniqueid"],
+        "properties": {
+            "call_id": {"type": "string", "description": "Asterisk's linkedid"},
+            "channel_uniqueid": NULLABLE_STRING,
+            "operator": NULLABLE_STRING,
+            "queue": NULLABLE_STRING,
+            "survey": {"type": "string"},
+            "survey_version": {"type": "integer"},
+            "channel": {"type": "string", "enum": ["ari", "agi"]},
+            "language": {"type": "string"},
+            "status": {"type": "string", "enum": list(RESPONSE_STATUSES)},
+            "score": {**NULLABLE_NUMBER, "description": "the first question's score"},
+            "answers": {"type": "array", "items": _ref("Answer")},
+            "caller": NULLABLE_STRING,
+            "started_at": TIME,
+            "ended_at": {**TIME, "nullable": True},
+        },
+    },
+    "RatingsPage": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {"items": {"type": "array", "items": _ref("Rating")}, "next_cursor": NULLABLE_STRING},
+    },
+    "SummaryGroup": {
+        "type": "object",
+        "required": ["key", "offered", "responses", "response_rate", "average", "csat", "csat_ci95",
+                     "distribution"],
+        "properties": {
+            "key": {**NULLABLE_STRING, "description": "operator, queue, survey, or the bucket's local start"},
+            "offered": {"type": "integer", "description": "surveys started"},
+            "responses": {"type": "integer", "description": "surveys whose first question was answered"},
+            "response_rate": NULLABLE_NUMBER,
+            "average": NULLABLE_NUMBER,
+            "csat": {**NULLABLE_NUMBER, "description": "share of 4-5 among responses"},
+            "csat_ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                          "nullable": True},
+            "distribution": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "cqr_average": {**NULLABLE_NUMBER, "description": "operator and time groupings only"},
+            "cqr_evaluations": {"type": "integer"},
+        },
+    },
+    "Summary": {
+        "type": "object",
+        "required": ["group_by", "from", "to", "tz", "groups"],
+        "properties": {
+            "group_by": {"type": "string", "enum": list(GROUPINGS)},
+            "from": TIME,
+            "to": TIME,
+            "tz": {"type": "string"},
+            "groups": {"type": "array", "items": _ref("SummaryGroup")},
+        },
+    },
+    "Csat": {
+        "type": "object",
+        "required": ["offered", "responses", "response_rate", "average", "csat", "csat_ci95"],
+        "properties": {
+            "offered": {"type": "integer"},
+            "responses": {"type": "integer"},
+            "response_rate": NULLABLE_NUMBER,
+            "average": NULLABLE_NUMBER,
+            "csat": NULLABLE_NUMBER,
+            "csat_ci95": {"type": "array", "items": {"type": "number"}, "nullable": True},
+        },
+    },
+    "Cqr": {
+        "type": "object",
+        "required": ["average", "evaluations"],
+        "properties": {"average": NULLABLE_NUMBER, "evaluations": {"type": "integer"}},
+    },
+    "OperatorSummary": {
+        "type": "object",
+        "required": ["operator", "name", "csat", "cqr"],
+        "properties": {"operator": {"type": "string"}, "name": NULLABLE_STRING, "csat": _ref("Csat"),
+                       "cqr": _ref("Cqr")},
+    },
+    "OperatorList": {
+        "type": "object",
+        "required": ["from", "to", "items"],
+        "properties": {"from": TIME, "to": TIME, "items": {"type": "array", "items": _ref("OperatorSummary")}},
+    },
+    "OperatorDetail": {
+        "type": "object",
+        "required": ["operator", "name", "from", "to", "tz", "csat", "cqr", "trend"],
+        "properties": {
+            "operator": {"type": "string"},
+            "name": NULLABLE_STRING,
+            "from": TIME,
+            "to": TIME,
+            "tz": {"type": "string"},
+            "csat": _ref("Csat"),
+            "cqr": _ref("Cqr"),
+            "trend": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["week", "offered", "responses", "average", "csat", "cqr_average",
+                                 "cqr_evaluations"],
+                    "properties": {
+                        "week": TIME, "offered": {"type": "integer"}, "responses": {"type": "integer"},
+                        "average": NULLABLE_NUMBER, "csat": NULLABLE_NUMBER, "cqr_average": NULLABLE_NUMBER,
+                        "cqr_evaluations": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+    "ReviewQueue": {
+        "type": "object",
+        "required": ["date", "tz", "share", "operators", "items"],
+        "properties": {
+            "date": {"type": "string", "format": "date"},
+            "tz": {"type": "string"},
+            "share": {"type": "number"},
+            "operators": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["operator", "calls", "selected"],
+                    "properties": {"operator": {"type": "string"}, "calls": {"type": "integer"},
+                                   "selected": {"type": "integer"}},
+                },
+            },
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["call_id", "operator", "queue", "started_at", "score", "reason", "evaluated"],
+                    "properties": {
+                        "call_id": {"type": "string"}, "operator": {"type": "string"}, "queue": NULLABLE_STRING,
+                        "started_at": TIME, "score": NULLABLE_NUMBER,
+                        "reason": {"type": "string", "enum": ["low_score", "sample"]},
+                        "evaluated": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "database", "ari", "pending_records"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "database": {"type": "string", "enum": ["ok", "unreachable"]},
+            "ari": {"type": "string", "enum": ["disabled", "connecting", "connected"]},
+            "pending_records": {"type": "integer"},
+        },
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/healthz": {
+        "get": {
+            "summary": "Health probe (no token): 200 while the database answers",
+            "security": [],
+            "responses": {"200": _json(_ref("Health")), "503": _json(_ref("Health"), "database unreachable")},
+        }
+    },
+    "/ratings": {
+        "get": {
+            "summary": "One item per surveyed call, newest first; CSV with format=csv or Accept: text/csv",
+            "parameters": [*RATING_FILTERS, *PAGE,
+                           _query("format", "json (default) or csv", {"type": "string", "enum": ["json", "csv"]})],
+            "responses": {
+                "200": {
+                    "description": "a page, or the whole query as CSV",
+                    "content": {"application/json": {"schema": _ref("RatingsPage")},
+                                "text/csv": {"schema": {"type": "string"}}},
+                },
+                **ERRORS,
+            },
+        }
+    },
+    "/ratings/summary": {
+        "get": {
+            "summary": "Aggregates over a period (default the last 30 days), computed by the database",
+            "parameters": [
+                _query("group_by", "grouping (default operator)", {"type": "string", "enum": list(GROUPINGS)}),
+                TZ, *RATING_FILTERS,
+            ],
+            "responses": {"200": _json(_ref("Summary")), **ERRORS},
+        }
+    },
+    "/operators": {
+        "get": {
+            "summary": "Every operator: CSAT next to CQR over a period (default the last 30 days)",
+            "parameters": [*PERIOD, TZ],
+            "responses": {"200": _json(_ref("OperatorList")), **ERRORS},
+        }
+    },
+    "/operators/{operator}": {
+        "get": {
+            "summary": "One operator: CSAT, CQR and the weekly trend (default the last 12 weeks)",
+            "parameters": [
+                {"name": "operator", "in": "path", "required": True, "schema": {"type": "string"}},
+                *PERIOD, TZ,
+            ],
+            "responses": {"200": _json(_ref("OperatorDetail")), **ERRORS,
+                          "404": {"$ref": "#/components/responses/NotFound"}},
+        }
+    },
+    "/review-queue": {
+        "get": {
+            "summary": "The calls to listen to on a day: every call rated 1-2, then a reproducible sample",
+            "parameters": [
+                _query("date", "the day (default today in tz)", {"type": "string", "format": "date"}),
+                _query("share", "share of each operator's calls (default IVR_SURVEY_REVIEW_SHARE)",
+                       {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1}),
+                TZ,
+            ],
+            "responses": {"200": _json(_ref("ReviewQueue")), **ERRORS},
+        }
+    },
+}
+
+
+def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[str, Any] | None = None) -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "ivr-survey",
+            "version": "1",
+            "description": "Post-call survey ratings (CSAT) next to supervisors' call-quality scores (CQR).",
+        },
+        "security": [{"bearer": []}],
+        "paths": {**PATHS, **(extra_paths or {})},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {**SCHEMAS, **(extra_schemas or {})},
+            "responses": {
+                "BadRequest": _json(_ref("Error"), "a bad parameter, named in details.parameter"),
+                "Unauthorized": _json(_ref("Error"), "no valid bearer token"),
+                "Forbidden": _json(_ref("Error"), "the token's role may not do this"),
+                "NotFound": _json(_ref("Error"), "no such thing"),
+                "Conflict": _json(_ref("Error"), "already exists"),
+            },
+        },
+    }
+
+
+SPEC_KEY = web.AppKey("openapi", dict)
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SPEC_KEY])

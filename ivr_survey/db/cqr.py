@@ -1,0 +1,273 @@
+"""CQR scorecards (versioned) and supervisors' evaluations of calls.
+
+A scorecard version never changes once stored: editing the weights adds a version. An evaluation stores
+the CQR it was given and the scorecard version it was computed with, so changing the weights later never
+changes a past evaluation's CQR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..cqr import GOOD_THRESHOLD, compute_cqr, is_good, validate_call_type, validate_scorecard, validate_scores
+from .models import Call, CqrEvaluation, CqrScorecard, Operator, utcnow
+
+_VERSION_ATTEMPTS = 5
+
+
+class UnknownCallType(LookupError):
+    def __init__(self, call_type: str) -> None:
+        super().__init__(f"unknown call type {call_type!r}")
+        self.call_type = call_type
+
+
+class UnknownCall(LookupError):
+    def __init__(self, linkedid: str) -> None:
+        super().__init__(f"no call {linkedid!r} is stored")
+        self.linkedid = linkedid
+
+
+class DuplicateEvaluation(Exception):
+    """The supervisor has already evaluated the call; replace=True replaces that evaluation."""
+
+    def __init__(self, *, linkedid: str, supervisor: str, evaluation_id: int) -> None:
+        super().__init__(
+            f"{supervisor} has already evaluated call {linkedid}; send replace=true to replace that evaluation"
+        )
+        self.linkedid = linkedid
+        self.supervisor = supervisor
+        self.evaluation_id = evaluation_id
+
+
+class ScorecardConflict(Exception):
+    """Too many editors stored a version of the same scorecard at once; trying again will do."""
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _known_type(call_type: str) -> str:
+    try:
+        return validate_call_type(call_type)
+    except ValueError:
+        raise UnknownCallType(call_type) from None
+
+
+# --- scorecards ---
+
+
+async def current_scorecard(session: AsyncSession, *, call_type: str) -> CqrScorecard | None:
+    """The newest version of the call type's scorecard; None for an unknown call type."""
+    stmt = (
+        select(CqrScorecard)
+        .where(CqrScorecard.call_type == call_type)
+        .order_by(CqrScorecard.version.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def current_scorecards(session: AsyncSession) -> dict[str, CqrScorecard]:
+    """The newest version of every call type's scorecard, by call type."""
+    found: dict[str, CqrScorecard] = {}
+    stmt = select(CqrScorecard).order_by(CqrScorecard.call_type, CqrScorecard.version.desc())
+    for card in (await session.execute(stmt)).scalars():
+        found.setdefault(card.call_type, card)
+    return found
+
+
+async def scorecard_by_id(session: AsyncSession, *, scorecard_id: int) -> CqrScorecard | None:
+    return await session.get(CqrScorecard, scorecard_id)
+
+
+async def scorecard_version(session: AsyncSession, *, call_type: str, version: int) -> CqrScorecard | None:
+    stmt = select(CqrScorecard).where(CqrScorecard.call_type == call_type, CqrScorecard.version == version)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add_scorecard_version(
+    session: AsyncSession, *, call_type: str, weights: Any, created_by: str | None
+) -> CqrScorecard:
+    """Store `weights` as the call type's next scorecard version and return it. Weights equal to the current
+    version's add nothing: that version is returned. UnknownCallType / CqrError (field "weights...") on bad
+    input. Two editors at once cannot both take the same version number: the loser takes the next one."""
+    _known_type(call_type)
+    weights = validate_scorecard(weights)
+    table = CqrScorecard.__table__
+    for _ in range(_VERSION_ATTEMPTS):
+        current = await current_scorecard(session, call_type=call_type)
+        if current is not None and {k: float(v) for k, v in current.weights.items()} == weights:
+            return current
+        version = current.version + 1 if current is not None else 1
+        stmt = _insert(session, table).values(
+            call_type=call_type, version=version, weights=weights, created_at=utcnow(), created_by=created_by
+        )
+        result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_type", "version"]))
+        if result.rowcount:
+            card = await scorecard_version(session, call_type=call_type, version=version)
+            assert card is not None
+            return card
+    raise ScorecardConflict(f"the {call_type} scorecard is being edited by others; try again")
+
+
+# --- evaluations ---
+
+
+_ITEM_COLUMNS = (CqrEvaluation, Call.linkedid, Operator.code.label("operator"), CqrScorecard.version)
+
+
+def _evaluations_query(*conditions: Any) -> Any:
+    return (
+        select(*_ITEM_COLUMNS)
+        .join(Call, Call.id == CqrEvaluation.call_id)
+        .outerjoin(Operator, Operator.id == Call.operator_id)
+        .join(CqrScorecard, CqrScorecard.id == CqrEvaluation.scorecard_id)
+        .where(*conditions)
+        # A replaced evaluation must be read back as stored, not as the session first saw it.
+        .execution_options(populate_existing=True)
+    )
+
+
+def _item(row: Any) -> dict[str, Any]:
+    ev: CqrEvaluation = row[0]
+    return {
+        "id": ev.id,
+        "call_id": row.linkedid,
+        "call_type": ev.call_type,
+        "scorecard_version": row.version,
+        "scores": ev.scores,
+        "cqr": ev.cqr,
+        "good": is_good(ev.cqr),
+        "comment": ev.comment,
+        "supervisor": ev.supervisor,
+        "operator": row.operator,
+        "created_at": ev.created_at.isoformat(),
+    }
+
+
+async def get_evaluation(session: AsyncSession, *, evaluation_id: int) -> dict[str, Any] | None:
+    """The evaluation as the API shows it."""
+    row = (await session.execute(_evaluations_query(CqrEvaluation.id == evaluation_id))).one_or_none()
+    return _item(row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedEvaluation:
+    item: dict[str, Any]  # as get_evaluation shows it
+    created: bool  # False: an existing evaluation was replaced
+
+
+async def create_evaluation(
+    session: AsyncSession,
+    *,
+    linkedid: str,
+    call_type: str,
+    scores: Any,
+    comment: str | None,
+    supervisor: str,
+    replace: bool = False,
+) -> SavedEvaluation:
+    """Evaluate the call with the call type's current scorecard: the CQR is computed and stored with that
+    scorecard's id. A supervisor's second evaluation of the same call raises DuplicateEvaluation unless
+    `replace`, which overwrites the call type, scores, CQR, comment and scorecard and sets updated_at.
+    UnknownCallType, UnknownCall (no call with that linkedid) or CqrError (field "scores...") on bad input."""
+    _known_type(call_type)
+    card = await current_scorecard(session, call_type=call_type)
+    if card is None:
+        raise UnknownCallType(call_type)
+    weights = validate_scorecard(card.weights)
+    scores = validate_scores(scores, weights)
+    cqr = compute_cqr(scores, weights)
+    call_id = (await session.execute(select(Call.id).where(Call.linkedid == linkedid))).scalar_one_or_none()
+    if call_id is None:
+        raise UnknownCall(linkedid)
+
+    def existing_id() -> Any:
+        return select(CqrEvaluation.id).where(
+            CqrEvaluation.call_id == call_id, CqrEvaluation.supervisor == supervisor
+        )
+
+    values = {"call_type": call_type, "scorecard_id": card.id, "scores": scores, "cqr": cqr, "comment": comment}
+    created = False
+    evaluation_id = (await session.execute(existing_id())).scalar_one_or_none()
+    if evaluation_id is None:
+        stmt = _insert(session, CqrEvaluation.__table__).values(
+            call_id=call_id, supervisor=supervisor, created_at=utcnow(), **values
+        )
+        result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id", "supervisor"]))
+        created = bool(result.rowcount)
+        # Not created: the same supervisor's other request got there first.
+        evaluation_id = (await session.execute(existing_id())).scalar_one()
+    if not created:
+        if not replace:
+            raise DuplicateEvaluation(linkedid=linkedid, supervisor=supervisor, evaluation_id=evaluation_id)
+        await session.execute(
+            update(CqrEvaluation).where(CqrEvaluation.id == evaluation_id).values(updated_at=utcnow(), **values)
+        )
+    item = await get_evaluation(session, evaluation_id=evaluation_id)
+    assert item is not None
+    return SavedEvaluation(item, created)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationsPage:
+    items: list[dict[str, Any]]
+    # (created_at, id) of the last item when more items follow: where the next page starts.
+    next_after: tuple[datetime, int] | None
+
+
+async def list_evaluations(
+    session: AsyncSession,
+    *,
+    call_id: str | None = None,
+    operator: str | None = None,
+    supervisor: str | None = None,
+    call_type: str | None = None,
+    good: bool | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    limit: int = 100,
+    cursor: tuple[datetime, int] | None = None,
+) -> EvaluationsPage:
+    """One page of evaluations, newest first (created_at desc, id desc). `call_id` is the call's linkedid,
+    `operator` its operator code; `date_from` (inclusive) and `date_to` (exclusive) bound the evaluation's
+    created_at; `cursor` is the previous page's next_after."""
+    conditions = []
+    if call_id is not None:
+        conditions.append(Call.linkedid == call_id)
+    if operator is not None:
+        conditions.append(Operator.code == operator)
+    if supervisor is not None:
+        conditions.append(CqrEvaluation.supervisor == supervisor)
+    if call_type is not None:
+        conditions.append(CqrEvaluation.call_type == call_type)
+    if good is not None:
+        conditions.append(CqrEvaluation.cqr >= GOOD_THRESHOLD if good else CqrEvaluation.cqr < GOOD_THRESHOLD)
+    if date_from is not None:
+        conditions.append(CqrEvaluation.created_at >= date_from)
+    if date_to is not None:
+        conditions.append(CqrEvaluation.created_at < date_to)
+    if cursor is not None:
+        created, ident = cursor
+        conditions.append(
+            or_(CqrEvaluation.created_at < created, and_(CqrEvaluation.created_at == created, CqrEvaluation.id < ident))
+        )
+    stmt = (
+        _evaluations_query(*conditions)
+        .order_by(CqrEvaluation.created_at.desc(), CqrEvaluation.id.desc())
+        .limit(limit + 1)
+    )
+    rows = (await session.execute(stmt)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1][0] if rows else None
+    return EvaluationsPage(
+        [_item(r) for r in rows], (last.created_at, last.id) if more and last is not None else None
+    )
