@@ -13,6 +13,7 @@ from .api.cqr import add_cqr_routes
 from .api.errors import error_middleware
 from .api.health import healthz
 from .api.openapi import SPEC_KEY, build_spec, get_openapi
+from .api.openapi_cqr import CQR_PATHS, CQR_SCHEMAS
 from .api.operators import get_operator, list_operators
 from .api.ratings import get_ratings, get_summary
 from .api.review import get_review_queue
@@ -83,6 +84,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/operators/{operator}", get_operator)
     app.router.add_get("/review-queue", get_review_queue)
     app.router.add_get("/openapi.json", get_openapi)
-    app[SPEC_KEY] = build_spec()
+    app[SPEC_KEY] = build_spec(CQR_PATHS, CQR_SCHEMAS)
     add_cqr_routes(app)
     return app

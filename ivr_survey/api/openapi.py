@@ -15,16 +15,16 @@ NULLABLE_STRING = {"type": "string", "nullable": True}
 TIME = {"type": "string", "format": "date-time"}
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": {"minLength": 1, **(schema or {"type": "string"})}}
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+def json_body(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -33,23 +33,23 @@ ERRORS = {
     "401": {"$ref": "#/components/responses/Unauthorized"},
 }
 PERIOD = [
-    _query("from", "start of the period, ISO 8601 with a time zone (inclusive)", TIME),
-    _query("to", "end of the period, ISO 8601 with a time zone (exclusive)", TIME),
+    query("from", "start of the period, ISO 8601 with a time zone (inclusive)", TIME),
+    query("to", "end of the period, ISO 8601 with a time zone (exclusive)", TIME),
 ]
-TZ = _query("tz", "IANA time zone for time buckets (default UTC)", {"type": "string", "example": "Europe/Moscow"})
+TZ = query("tz", "IANA time zone for time buckets (default UTC)", {"type": "string", "example": "Europe/Moscow"})
 RATING_FILTERS = [
-    _query("operator", "operator id, e.g. 7001"),
-    _query("queue", "queue name"),
-    _query("survey", "survey name"),
-    _query("status", "response status", {"type": "string", "enum": list(RESPONSE_STATUSES)}),
+    query("operator", "operator id, e.g. 7001"),
+    query("queue", "queue name"),
+    query("survey", "survey name"),
+    query("status", "response status", {"type": "string", "enum": list(RESPONSE_STATUSES)}),
     *PERIOD,
-    _query("score_min", "lowest first-question score", {"type": "number"}),
-    _query("score_max", "highest first-question score", {"type": "number"}),
+    query("score_min", "lowest first-question score", {"type": "number"}),
+    query("score_max", "highest first-question score", {"type": "number"}),
 ]
 PAGE = [
-    _query("limit", f"items per page, 1-{MAX_LIMIT} (default 100)",
+    query("limit", f"items per page, 1-{MAX_LIMIT} (default 100)",
            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-    _query("cursor", "next_cursor of the previous page"),
+    query("cursor", "next_cursor of the previous page"),
 ]
 
 SCHEMAS: dict[str, Any] = {
@@ -93,7 +93,7 @@ SCHEMAS: dict[str, Any] = {
             "language": {"type": "string"},
             "status": {"type": "string", "enum": list(RESPONSE_STATUSES)},
             "score": {**NULLABLE_NUMBER, "description": "the first question's score"},
-            "answers": {"type": "array", "items": _ref("Answer")},
+            "answers": {"type": "array", "items": ref("Answer")},
             "caller": NULLABLE_STRING,
             "started_at": TIME,
             "ended_at": {**TIME, "nullable": True},
@@ -102,7 +102,7 @@ SCHEMAS: dict[str, Any] = {
     "RatingsPage": {
         "type": "object",
         "required": ["items", "next_cursor"],
-        "properties": {"items": {"type": "array", "items": _ref("Rating")}, "next_cursor": NULLABLE_STRING},
+        "properties": {"items": {"type": "array", "items": ref("Rating")}, "next_cursor": NULLABLE_STRING},
     },
     "SummaryGroup": {
         "type": "object",
@@ -130,7 +130,7 @@ SCHEMAS: dict[str, Any] = {
             "from": TIME,
             "to": TIME,
             "tz": {"type": "string"},
-            "groups": {"type": "array", "items": _ref("SummaryGroup")},
+            "groups": {"type": "array", "items": ref("SummaryGroup")},
         },
     },
     "Csat": {
@@ -153,13 +153,13 @@ SCHEMAS: dict[str, Any] = {
     "OperatorSummary": {
         "type": "object",
         "required": ["operator", "name", "csat", "cqr"],
-        "properties": {"operator": {"type": "string"}, "name": NULLABLE_STRING, "csat": _ref("Csat"),
-                       "cqr": _ref("Cqr")},
+        "properties": {"operator": {"type": "string"}, "name": NULLABLE_STRING, "csat": ref("Csat"),
+                       "cqr": ref("Cqr")},
     },
     "OperatorList": {
         "type": "object",
         "required": ["from", "to", "items"],
-        "properties": {"from": TIME, "to": TIME, "items": {"type": "array", "items": _ref("OperatorSummary")}},
+        "properties": {"from": TIME, "to": TIME, "items": {"type": "array", "items": ref("OperatorSummary")}},
     },
     "OperatorDetail": {
         "type": "object",
@@ -170,8 +170,8 @@ SCHEMAS: dict[str, Any] = {
             "from": TIME,
             "to": TIME,
             "tz": {"type": "string"},
-            "csat": _ref("Csat"),
-            "cqr": _ref("Cqr"),
+            "csat": ref("Csat"),
+            "cqr": ref("Cqr"),
             "trend": {
                 "type": "array",
                 "items": {
@@ -235,18 +235,18 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Health probe (no token): 200 while the database answers",
             "security": [],
-            "responses": {"200": _json(_ref("Health")), "503": _json(_ref("Health"), "database unreachable")},
+            "responses": {"200": json_body(ref("Health")), "503": json_body(ref("Health"), "database unreachable")},
         }
     },
     "/ratings": {
         "get": {
             "summary": "One item per surveyed call, newest first; CSV with format=csv or Accept: text/csv",
             "parameters": [*RATING_FILTERS, *PAGE,
-                           _query("format", "json (default) or csv", {"type": "string", "enum": ["json", "csv"]})],
+                           query("format", "json (default) or csv", {"type": "string", "enum": ["json", "csv"]})],
             "responses": {
                 "200": {
                     "description": "a page, or the whole query as CSV",
-                    "content": {"application/json": {"schema": _ref("RatingsPage")},
+                    "content": {"application/json": {"schema": ref("RatingsPage")},
                                 "text/csv": {"schema": {"type": "string"}}},
                 },
                 **ERRORS,
@@ -257,17 +257,17 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Aggregates over a period (default the last 30 days), computed by the database",
             "parameters": [
-                _query("group_by", "grouping (default operator)", {"type": "string", "enum": list(GROUPINGS)}),
+                query("group_by", "grouping (default operator)", {"type": "string", "enum": list(GROUPINGS)}),
                 TZ, *RATING_FILTERS,
             ],
-            "responses": {"200": _json(_ref("Summary")), **ERRORS},
+            "responses": {"200": json_body(ref("Summary")), **ERRORS},
         }
     },
     "/operators": {
         "get": {
             "summary": "Every operator: CSAT next to CQR over a period (default the last 30 days)",
             "parameters": [*PERIOD, TZ],
-            "responses": {"200": _json(_ref("OperatorList")), **ERRORS},
+            "responses": {"200": json_body(ref("OperatorList")), **ERRORS},
         }
     },
     "/operators/{operator}": {
@@ -277,7 +277,7 @@ PATHS: dict[str, Any] = {
                 {"name": "operator", "in": "path", "required": True, "schema": {"type": "string"}},
                 *PERIOD, TZ,
             ],
-            "responses": {"200": _json(_ref("OperatorDetail")), **ERRORS,
+            "responses": {"200": json_body(ref("OperatorDetail")), **ERRORS,
                           "404": {"$ref": "#/components/responses/NotFound"}},
         }
     },
@@ -285,12 +285,12 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The calls to listen to on a day: every call rated 1-2, then a reproducible sample",
             "parameters": [
-                _query("date", "the day (default today in tz)", {"type": "string", "format": "date"}),
-                _query("share", "share of each operator's calls (default IVR_SURVEY_REVIEW_SHARE)",
+                query("date", "the day (default today in tz)", {"type": "string", "format": "date"}),
+                query("share", "share of each operator's calls (default IVR_SURVEY_REVIEW_SHARE)",
                        {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1}),
                 TZ,
             ],
-            "responses": {"200": _json(_ref("ReviewQueue")), **ERRORS},
+            "responses": {"200": json_body(ref("ReviewQueue")), **ERRORS},
         }
     },
 }
@@ -310,11 +310,11 @@ def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[st
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {**SCHEMAS, **(extra_schemas or {})},
             "responses": {
-                "BadRequest": _json(_ref("Error"), "a bad parameter, named in details.parameter"),
-                "Unauthorized": _json(_ref("Error"), "no valid bearer token"),
-                "Forbidden": _json(_ref("Error"), "the token's role may not do this"),
-                "NotFound": _json(_ref("Error"), "no such thing"),
-                "Conflict": _json(_ref("Error"), "already exists"),
+                "BadRequest": json_body(ref("Error"), "a bad parameter, named in details.parameter"),
+                "Unauthorized": json_body(ref("Error"), "no valid bearer token"),
+                "Forbidden": json_body(ref("Error"), "the token's role may not do this"),
+                "NotFound": json_body(ref("Error"), "no such thing"),
+                "Conflict": json_body(ref("Error"), "already exists"),
             },
         },
     }
