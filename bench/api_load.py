@@ -26,7 +26,7 @@ from ivr_survey.app import create_app
 from ivr_survey.config import Settings, normalise_database_url
 from ivr_survey.db.engine import create_engine
 from ivr_survey.db.migrate import upgrade
-from ivr_survey.db.models import Call, Operator, SurveyAnswer, SurveyResponse
+from ivr_survey.db.models import SLOT_SECONDS, Call, Operator, SurveyAnswer, SurveyResponse
 
 YEAR_START = datetime(2025, 12, 1, tzinfo=UTC)
 OPERATORS = 200
@@ -52,17 +52,20 @@ async def seed(url: str, calls: int, seed_value: int = 7) -> None:
             call_rows, response_rows, answer_rows = [], [], []
             for i in range(first, first + n_rows):
                 at = YEAR_START + timedelta(seconds=rng.randrange(365 * 86400))
+                operator_id, queue = rng.randrange(OPERATORS) + 1, rng.choice(QUEUES)
                 call_rows.append({"id": i + 1, "linkedid": f"{1700000000 + i}.{i}", "channel_uniqueid": f"c{i}",
                                   "caller_number": f"7999{rng.randrange(10**7):07d}",
-                                  "operator_id": rng.randrange(OPERATORS) + 1, "queue": rng.choice(QUEUES),
-                                  "started_at": at})
+                                  "operator_id": operator_id, "queue": queue, "started_at": at})
                 roll = rng.random()
                 status = "completed" if roll < 0.82 else "no_input" if roll < 0.9 else "abandoned"
+                score = rng.choices((1, 2, 3, 4, 5), (7, 8, 13, 27, 45))[0] if status == "completed" else None
+                # the same rows the repository writes, summary copies included
                 response_rows.append({"id": i + 1, "call_id": i + 1, "survey_version_id": 1, "channel": "ari",
                                       "language": "en", "status": status, "args": {}, "started_at": at,
-                                      "ended_at": at + timedelta(seconds=9)})
-                if status == "completed":
-                    score = rng.choices((1, 2, 3, 4, 5), (7, 8, 13, 27, 45))[0]
+                                      "ended_at": at + timedelta(seconds=9), "operator_id": operator_id,
+                                      "queue": queue, "survey_id": 1, "score": score,
+                                      "started_slot": int(at.timestamp()) // SLOT_SECONDS})
+                if score is not None:
                     answer_rows.append({"response_id": i + 1, "position": 0, "question": "rating",
                                         "digits": str(score), "score": float(score), "attempts": 1,
                                         "answered_at": at + timedelta(seconds=4)})

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -113,12 +114,22 @@ class SurveyVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Summaries group survey responses by 15-minute UTC slots first, then into the caller's time buckets:
+# every time zone's offset is a whole number of quarter hours.
+SLOT_SECONDS = 900
+
+
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     __table_args__ = (
         CheckConstraint(
             "status IN ({})".format(", ".join(f"'{s}'" for s in RESPONSE_STATUSES)), name="status"
         ),
+        # Covering indexes for the summaries: each grouping reads one index in its own order, no table rows.
+        Index(None, "operator_id", "started_at", "score"),
+        Index(None, "queue", "started_at", "score"),
+        Index(None, "survey_id", "started_at", "score"),
+        Index(None, "started_slot", "started_at", "score"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -132,6 +143,12 @@ class SurveyResponse(Base):
     args: Mapped[dict[str, Any]]
     started_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
+    # Copies kept for the summaries, so that they read one table (written with the response, never changed):
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"))
+    score: Mapped[float | None] = mapped_column(Float)  # the first question's score
+    started_slot: Mapped[int | None]  # UTC epoch seconds of started_at // SLOT_SECONDS
 
 
 class SurveyAnswer(Base):

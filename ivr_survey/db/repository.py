@@ -10,7 +10,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion, utcnow
+from .models import SLOT_SECONDS, Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion, utcnow
 
 
 def _insert(session: AsyncSession, table: Table) -> Any:
@@ -64,13 +64,15 @@ async def latest_survey_version(session: AsyncSession, *, name: str) -> SurveyVe
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def survey_version_id(session: AsyncSession, *, name: str, version: int) -> int | None:
+async def survey_version_ids(session: AsyncSession, *, name: str, version: int) -> tuple[int, int] | None:
+    """(survey version id, survey id) of a stored version."""
     stmt = (
-        select(SurveyVersion.id)
+        select(SurveyVersion.id, SurveyVersion.survey_id)
         .join(Survey, Survey.id == SurveyVersion.survey_id)
         .where(Survey.name == name, SurveyVersion.version == version)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    row = (await session.execute(stmt)).one_or_none()
+    return (row.id, row.survey_id) if row is not None else None
 
 
 async def start_response(
@@ -89,8 +91,8 @@ async def start_response(
     queue: str | None = None,
 ) -> None:
     """Record that the caller entered the survey (status in_progress). A second start for the call is ignored."""
-    version_id = await survey_version_id(session, name=survey, version=survey_version)
-    if version_id is None:
+    ids = await survey_version_ids(session, name=survey, version=survey_version)
+    if ids is None:
         raise LookupError(f"survey {survey!r} version {survey_version} is not stored")
     call_id = await upsert_call(
         session,
@@ -101,9 +103,14 @@ async def start_response(
         queue=queue,
         started_at=started_at,
     )
+    call = (await session.execute(select(Call.operator_id, Call.queue).where(Call.id == call_id))).one()
     stmt = _insert(session, SurveyResponse.__table__).values(
         call_id=call_id,
-        survey_version_id=version_id,
+        survey_version_id=ids[0],
+        survey_id=ids[1],
+        operator_id=call.operator_id,
+        queue=call.queue,
+        started_slot=int(started_at.timestamp()) // SLOT_SECONDS,
         channel=channel,
         language=language,
         status="in_progress",
@@ -133,8 +140,9 @@ async def save_answer(
     answered_at: datetime,
 ) -> bool:
     """Store one answer; False when the same question of the call was already answered."""
+    response_id = await _response_id(session, linkedid)
     stmt = _insert(session, SurveyAnswer.__table__).values(
-        response_id=await _response_id(session, linkedid),
+        response_id=response_id,
         position=position,
         question=question,
         digits=digits,
@@ -143,7 +151,10 @@ async def save_answer(
         answered_at=answered_at,
     )
     result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["response_id", "position"]))
-    return bool(result.rowcount)
+    stored = bool(result.rowcount)
+    if stored and position == 0:  # the response's score, copied for the summaries
+        await session.execute(update(SurveyResponse).where(SurveyResponse.id == response_id).values(score=score))
+    return stored
 
 
 async def finish_response(session: AsyncSession, *, linkedid: str, status: str, ended_at: datetime) -> None:

@@ -1,8 +1,8 @@
-"""Time buckets (hour/day/week/month) in a caller-chosen time zone, computed by the database.
+"""Time buckets (hour/day/week/month) in a caller-chosen time zone, computed by the database from UTC epoch
+seconds.
 
-PostgreSQL converts with AT TIME ZONE. SQLite has no time zones, so the UTC->local offset is written
-into the query as a CASE over the zone's offset changes (DST) within the period: exact, and still one
-SQL expression the database groups by.
+PostgreSQL converts with timezone(). SQLite has no time zones, so the UTC->local offset is written into the
+query as a CASE over the zone's offset changes (DST) within the period: exact, and still one SQL expression.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, case, cast, func
+from sqlalchemy import Integer, String, case, cast, func
 from sqlalchemy.sql import ColumnElement
 
 UNITS = ("hour", "day", "week", "month")
@@ -41,26 +41,30 @@ def offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[
     return segments
 
 
-def _sqlite_local(column: Any, tz: ZoneInfo, start: datetime, end: datetime) -> ColumnElement[Any]:
+def epoch_of(dialect: str, column: Any) -> ColumnElement[Any]:
+    """UTC epoch seconds of a timestamp column."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", column)), Integer)
+    return cast(func.strftime("%s", column), Integer)
+
+
+def _sqlite_local(epoch: Any, tz: ZoneInfo, start: datetime, end: datetime) -> ColumnElement[Any]:
     def shifted(offset: timedelta) -> ColumnElement[Any]:
-        minutes = int(offset.total_seconds() // 60)
-        return func.datetime(column, f"{minutes:+d} minutes") if minutes else func.datetime(column)
+        return func.datetime(epoch + int(offset.total_seconds()), "unixepoch")
 
     segments = offset_segments(tz, start, end)
-    if len(segments) == 1:
-        return shifted(segments[0][1])
-    whens = [(column < until, shifted(off)) for until, off in segments[:-1] if until is not None]
-    return case(*whens, else_=shifted(segments[-1][1]))
+    whens = [(epoch < int(until.timestamp()), shifted(off)) for until, off in segments[:-1] if until is not None]
+    return case(*whens, else_=shifted(segments[-1][1])) if whens else shifted(segments[-1][1])
 
 
 def bucket_expression(
-    dialect: str, column: Any, unit: str, tz: ZoneInfo, start: datetime, end: datetime
+    dialect: str, epoch: Any, unit: str, tz: ZoneInfo, start: datetime, end: datetime
 ) -> ColumnElement[Any]:
-    """The local start of `column`'s bucket, as text 'YYYY-MM-DD HH:MM:SS' (naive local time)."""
+    """The local start of the bucket holding `epoch` (UTC seconds), as text 'YYYY-MM-DD HH:MM:SS'."""
     if dialect == "postgresql":
-        local = func.timezone(tz.key, column)
+        local = func.timezone(tz.key, func.to_timestamp(epoch))
         return cast(func.to_char(func.date_trunc(unit, local), "YYYY-MM-DD HH24:MI:SS"), String)
-    local = _sqlite_local(column, tz, start, end)
+    local = _sqlite_local(epoch, tz, start, end)
     if unit == "hour":
         return func.strftime("%Y-%m-%d %H:00:00", local)
     if unit == "day":
@@ -80,4 +84,3 @@ def utc_bounds(start: datetime | None, end: datetime | None, default_days: int =
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=default_days)
     return start.astimezone(UTC), end.astimezone(UTC)
-

@@ -45,7 +45,10 @@ class Caller:
 
     async def __aenter__(self) -> Caller:
         await self.client.start()
-        self.task = asyncio.create_task(self.client.listen(self._on_event, stop=self.stop))
+        connected = asyncio.Event()
+        self.task = asyncio.create_task(self.client.listen(self._on_event, on_connected=connected.set, stop=self.stop))
+        # Originating before Asterisk has registered the `tester` app would send the call nowhere.
+        await asyncio.wait_for(connected.wait(), 10)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -59,7 +62,7 @@ class Caller:
 
     async def call(self) -> str:
         await self.client.originate(
-            endpoint=OPERATOR_ENDPOINT, app_args="", caller_id="Client <79991234567>", variables={"TALK": "1"}
+            endpoint=OPERATOR_ENDPOINT, app_args="", caller_id="Client <79991234567>", variables={"__TALK": "1"}
         )
         return await asyncio.wait_for(self.up.get(), 15)
 
