@@ -37,6 +37,7 @@ from .client import AriClient, AriError
 log = logging.getLogger(__name__)
 
 _GONE = ("ChannelHangupRequest", "StasisEnd", "ChannelDestroyed")
+LINGER = 10.0  # seconds a finished call's worker waits for Asterisk's StasisEnd
 
 
 def _now() -> datetime:
@@ -106,7 +107,13 @@ class CallSurvey:
                 await self._best_effort(self.app.client.continue_in_dialplan(self.channel_id))
                 return
             while True:
-                item = await self.inbox.get()
+                try:
+                    # Once the survey is over, StasisEnd may never come (lost while the websocket was down):
+                    # the worker does not wait for it forever.
+                    async with asyncio.timeout(LINGER if self.session and self.session.done else None):
+                        item = await self.inbox.get()
+                except TimeoutError:
+                    break
                 if isinstance(item, _Stop):
                     break
                 await self._handle(item)
@@ -244,15 +251,22 @@ class StasisApp:
         if event.get("type") == "StasisStart":
             if self.draining:
                 # Shutting down: the caller goes on in the dialplan instead of into a survey we cannot finish.
-                task = asyncio.create_task(self._continue(channel_id))
-                self._side_tasks.add(task)
-                task.add_done_callback(self._side_tasks.discard)
+                self._spawn(self._continue(channel_id))
             elif channel_id not in self.calls:  # a replayed StasisStart starts nothing new
-                self.calls[channel_id] = CallSurvey(self, event)
+                try:
+                    self.calls[channel_id] = CallSurvey(self, event)
+                except Exception:
+                    log.exception("channel %s: bad StasisStart; sending the caller back to the dialplan", channel_id)
+                    self._spawn(self._continue(channel_id))
             return
         call = self.calls.get(channel_id)
         if call is not None:
             call.feed(event)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _continue(self, channel_id: str) -> None:
         with contextlib.suppress(Exception):
@@ -271,6 +285,8 @@ class StasisApp:
                 _, stuck = await asyncio.wait(pending, timeout=5.0)
                 for task in stuck:  # Asterisk never confirmed the hangup; nothing more to wait for
                     task.cancel()
+        if self._side_tasks:  # callers being sent back to the dialplan must get there before we go
+            await asyncio.wait(list(self._side_tasks), timeout=5.0)
         self._stop.set()
         if self._listener is not None:
             self._listener.cancel()

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import repository
@@ -55,13 +55,10 @@ class Record:
         return cls(raw["op"], data)
 
 
-def _is_outage(exc: BaseException) -> bool:
-    """Connection trouble (retry later), as opposed to a record the database will never take."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated
-    return isinstance(exc, OSError | TimeoutError)
+def _is_permanent(exc: BaseException) -> bool:
+    """A record the database will never take (retrying cannot help), as opposed to an outage of any kind:
+    refused connections, a server starting up, too many connections, deadlocks, timeouts."""
+    return isinstance(exc, IntegrityError | DataError | LookupError | ValueError | KeyError)
 
 
 class SurveyStore:
@@ -72,17 +69,21 @@ class SurveyStore:
         *,
         retry_initial: float = 0.5,
         retry_cap: float = 15.0,
+        write_timeout: float = 3.0,
     ) -> None:
         self._sessions = sessions
         self._spool_dir = spool_dir
         self._spool = spool_dir / "pending.jsonl"
         self._rejected = spool_dir / "rejected.jsonl"
+        self._corrupt = spool_dir / "corrupt.jsonl"
         self._pending: deque[Record] = deque()
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._retry_initial = retry_initial
         self._retry_cap = retry_cap
         self._task: asyncio.Task[None] | None = None
+        # A caller waits on each write: a database that hangs must not keep them in silence.
+        self._write_timeout = write_timeout
 
     @property
     def pending(self) -> int:
@@ -92,9 +93,19 @@ class SurveyStore:
         """Load what a previous run left in the spool and start replaying it."""
         self._spool_dir.mkdir(parents=True, exist_ok=True)
         if self._spool.exists():
-            for line in self._spool.read_text(encoding="utf-8").splitlines():
-                if line.strip():
+            corrupt = []
+            for number, line in enumerate(self._spool.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
                     self._pending.append(Record.from_json(line))
+                except (ValueError, KeyError, TypeError):  # e.g. the last line of a crash mid-write
+                    corrupt.append(line)
+                    log.warning("unreadable line %d of %s kept in %s", number, self._spool, self._corrupt)
+            if corrupt:
+                with self._corrupt.open("a", encoding="utf-8") as fh:
+                    fh.writelines(line + "\n" for line in corrupt)
+                self._rewrite_spool()
             if self._pending:
                 log.warning("%d survey records left in %s from a previous run; replaying", self.pending, self._spool)
                 self._wake.set()
@@ -107,7 +118,9 @@ class SurveyStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        with contextlib.suppress(TimeoutError):  # shutdown must end; what is pending stays on disk
+            async with asyncio.timeout(self._write_timeout * 2):
+                await self.flush()
         if self._pending:
             log.warning("%d survey records kept in %s until the database is back", self.pending, self._spool)
 
@@ -121,7 +134,7 @@ class SurveyStore:
         await self._write(Record("finish", data))
 
     async def _apply(self, record: Record) -> None:
-        async with self._sessions() as session, session.begin():
+        async with asyncio.timeout(self._write_timeout), self._sessions() as session, session.begin():
             await _WRITERS[record.op](session, **record.data)
 
     async def _write(self, record: Record) -> None:
@@ -129,22 +142,36 @@ class SurveyStore:
             try:
                 await self._apply(record)
                 return
-            except Exception as exc:  # the keypress goes to the spool whatever went wrong
+            except BaseException as exc:  # the keypress goes to the spool whatever went wrong, even a cancel
                 log.warning(
                     "database write failed for call %s (%s); spooling",
                     record.data.get("linkedid"),
                     exc.__class__.__name__,
                 )
+                self._append(record)
+                if not isinstance(exc, Exception):
+                    raise
+                return
         self._append(record)
 
     def _append(self, record: Record) -> None:
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
-        with self._spool.open("a", encoding="utf-8") as fh:
-            fh.write(record.to_json() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        # Memory first: should the disk fail too, the record still waits here for the database.
         self._pending.append(record)
         self._wake.set()
+        try:
+            self._spool_dir.mkdir(parents=True, exist_ok=True)
+            with self._spool.open("a+", encoding="utf-8") as fh:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell() > 0:  # a crash mid-line must not glue this record onto the broken one
+                    fh.seek(fh.tell() - 1)
+                    if fh.read(1) != "\n":
+                        fh.write("\n")
+                fh.write(record.to_json() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            log.error("spool %s not writable (%s); %d records kept in memory only", self._spool,
+                      exc.__class__.__name__, self.pending)
 
     def _rewrite_spool(self) -> None:
         tmp = self._spool.with_suffix(".tmp")
@@ -157,34 +184,40 @@ class SurveyStore:
     async def flush(self) -> bool:
         """Replay the spool in order; True when nothing is left pending."""
         async with self._flush_lock:
-            applied = 0
+            written = rejected = 0
             while self._pending:
                 record = self._pending[0]
                 try:
                     await self._apply(record)
+                    written += 1
                 except Exception as exc:
-                    if _is_outage(exc):
+                    if not _is_permanent(exc):
                         break
                     # A record the database refuses for good must not block the rest: set it aside on disk.
                     log.error("survey record for call %s rejected (%s); kept in %s",
-                              record.data.get("linkedid"), exc, self._rejected)
+                              record.data.get("linkedid"), exc.__class__.__name__, self._rejected)
                     with self._rejected.open("a", encoding="utf-8") as fh:
                         fh.write(record.to_json() + "\n")
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    rejected += 1
                 self._pending.popleft()
-                applied += 1
-            if applied:
+            if written or rejected:
                 self._rewrite_spool()
                 if not self._pending:
-                    log.info("database back: %d spooled survey records written", applied)
+                    log.info("spool replayed: %d survey records written, %d rejected", written, rejected)
             return not self._pending
 
     async def _replay_loop(self) -> None:
         delay = self._retry_initial
         while True:
             await self._wake.wait()
-            if await self.flush():
-                self._wake.clear()
-                delay = self._retry_initial
-                continue
+            try:
+                if await self.flush():
+                    self._wake.clear()
+                    delay = self._retry_initial
+                    continue
+            except Exception:  # e.g. the spool's disk; keep trying rather than stop replaying for good
+                log.exception("replaying the spool failed; retrying in %.1f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_cap)

@@ -16,10 +16,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEXES = {
-    "ix_survey_responses_operator_id_started_at_score": ["operator_id", "started_at", "score"],
-    "ix_survey_responses_queue_started_at_score": ["queue", "started_at", "score"],
-    "ix_survey_responses_survey_id_started_at_score": ["survey_id", "started_at", "score"],
-    "ix_survey_responses_started_slot_started_at_score": ["started_slot", "started_at", "score"],
+    "ix_survey_responses_operator_id_score_status_started_at": ["operator_id", "score", "status", "started_at"],
+    "ix_survey_responses_queue_score_status_started_at": ["queue", "score", "status", "started_at"],
+    "ix_survey_responses_survey_id_score_status_started_at": ["survey_id", "score", "status", "started_at"],
+    "ix_survey_responses_started_slot_score_status_started_at": ["started_slot", "score", "status", "started_at"],
 }
 
 

@@ -299,7 +299,7 @@ async def test_replayed_events_store_nothing_twice(service: Service) -> None:
     stasis.on_event(dtmf)  # and the same keypress event again
     await service.wait_done(channel)
     stasis.on_event(start)  # a StasisStart replayed after the call is over
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: channel not in stasis.calls)
 
     assert [(r["call_id"], r["status"]) for r in await service.ratings()] == [("L-replay", "completed")]
     assert await service.answers() == [(0, "rating", "4", 4.0, 1)]

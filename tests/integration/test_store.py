@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -111,3 +112,93 @@ async def test_record_the_database_refuses_is_set_aside_not_lost(sessions, tmp_p
     ]
     assert await _rows(sessions) == [("in_progress", None)]
     await store.close()
+
+
+async def test_truncated_spool_line_is_set_aside_and_the_rest_replayed(sessions, tmp_path: Path) -> None:
+    good = json.dumps({"op": "start", "data": {**_start("T"), "started_at": T0.isoformat()}})
+    (tmp_path / "pending.jsonl").write_text(good + "\n" + '{"op": "fin')  # the crash came mid-write
+    store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
+    await store.start()
+    assert (tmp_path / "corrupt.jsonl").read_text() == '{"op": "fin\n'
+    assert await store.flush() is True
+    assert await _rows(sessions) == [("in_progress", None)]
+    # A record appended after a broken last line starts on a line of its own.
+    (tmp_path / "pending.jsonl").write_text('{"op": "ans')
+    switch = SwitchableSessions(sessions)
+    switch.down = True
+    second = SurveyStore(switch, tmp_path)
+    await second.record_answer(**_answer("T", "4"))
+    lines = (tmp_path / "pending.jsonl").read_text().splitlines()
+    assert lines[0] == '{"op": "ans'
+    assert json.loads(lines[1])["data"]["digits"] == "4"
+    await store.close()
+
+
+async def test_transient_server_errors_are_retried_not_rejected(sessions, tmp_path: Path) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
+    real_apply = store._apply
+    failures = [DBAPIError("connect", {}, Exception("the database system is starting up")),
+                DBAPIError("insert", {}, Exception("sorry, too many clients already"))]
+
+    async def apply(record) -> None:
+        if failures:
+            raise failures.pop(0)
+        await real_apply(record)
+
+    store._apply = apply  # type: ignore[method-assign]
+    await store.record_start(**_start("U"))
+    assert store.pending == 1
+    assert await store.flush() is False  # the second failure: still an outage
+    assert store.pending == 1
+    assert await store.flush() is True
+    assert not (tmp_path / "rejected.jsonl").exists()
+    assert await _rows(sessions) == [("in_progress", None)]
+
+
+async def test_write_that_hangs_is_spooled_after_the_timeout(sessions, tmp_path: Path) -> None:
+    import asyncio
+
+    store = SurveyStore(sessions, tmp_path, write_timeout=0.1)
+    real_apply = store._apply
+    hang = True
+
+    async def apply(record) -> None:
+        if hang:
+            async with asyncio.timeout(store._write_timeout):
+                await asyncio.sleep(60)
+        await real_apply(record)
+
+    store._apply = apply  # type: ignore[method-assign]
+    async with asyncio.timeout(2):
+        await store.record_start(**_start("V"))
+    assert store.pending == 1
+    await store.record_answer(**_answer("V", "5"))
+    assert [json.loads(line)["op"] for line in (tmp_path / "pending.jsonl").read_text().splitlines()] == [
+        "start", "answer"
+    ]
+    hang = False
+    assert await store.flush() is True
+    assert await _rows(sessions) == [("in_progress", "5")]
+
+
+async def test_write_cancelled_by_shutdown_is_spooled(sessions, tmp_path: Path) -> None:
+    import asyncio
+
+    store = SurveyStore(sessions, tmp_path, write_timeout=30)
+    started = asyncio.Event()
+
+    async def apply(record) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    store._apply = apply  # type: ignore[method-assign]
+    task = asyncio.create_task(store.record_start(**_start("W")))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [json.loads(line)["data"]["linkedid"] for line in (tmp_path / "pending.jsonl").read_text().splitlines()] == [
+        "W"
+    ]
