@@ -7,33 +7,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from ivr_survey.app import create_app
-from ivr_survey.config import Settings
 from ivr_survey.db import repository as repo
 from ivr_survey.db.models import Call, CqrEvaluation, CqrScorecard
+from tests.api_client import admin_client, get
 from tests.seed import Rated, seed
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday
-AUTH = {"Authorization": "Bearer admin-token"}
 PERIOD = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
 
 
 @pytest.fixture
 async def client(database_url: str, tmp_path) -> AsyncIterator[TestClient]:
-    settings = Settings(_env_file=None, database_url=database_url, spool_dir=tmp_path / "spool",
-                        api_token="admin-token")
-    async with TestClient(TestServer(create_app(settings))) as c:
+    async with admin_client(database_url, tmp_path) as c:
         yield c
-
-
-async def get(client: TestClient, path: str, status: int = 200) -> dict:
-    resp = await client.get(path, headers=AUTH)
-    body = await resp.json()
-    assert resp.status == status, body
-    return body
 
 
 async def evaluate(sessions, linkedid: str, cqr: float, supervisor: str = "sv") -> None:

@@ -8,30 +8,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from ivr_survey.app import create_app
-from ivr_survey.config import Settings
 from ivr_survey.db.summary import wilson_interval
+from tests.api_client import AUTH, admin_client, get
 from tests.seed import Rated, seed
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-AUTH = {"Authorization": "Bearer admin-token"}
 
 
 @pytest.fixture
 async def client(database_url: str, tmp_path) -> AsyncIterator[TestClient]:
-    settings = Settings(_env_file=None, database_url=database_url, spool_dir=tmp_path / "spool",
-                        api_token="admin-token")
-    async with TestClient(TestServer(create_app(settings))) as c:
+    async with admin_client(database_url, tmp_path) as c:
         yield c
-
-
-async def get(client: TestClient, path: str, status: int = 200) -> dict:
-    resp = await client.get(path, headers=AUTH)
-    body = await resp.json()
-    assert resp.status == status, body
-    return body
 
 
 FIVE = [Rated(f"L{n}", "7001", T + timedelta(minutes=n), float(6 - n), queue="sales") for n in range(1, 6)]

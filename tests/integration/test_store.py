@@ -179,6 +179,7 @@ async def test_write_that_hangs_is_spooled_after_the_timeout(sessions, tmp_path:
         "start", "answer"
     ]
     hang = False
+    store._write_timeout = 10  # a first connection to a fresh PostgreSQL database may take longer than 0.1 s
     assert await store.flush() is True
     assert await _rows(sessions) == [("in_progress", "5")]
 
