@@ -7,9 +7,11 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .config import ConfigError, Settings, load_settings
 from .db.migrate import upgrade
@@ -82,11 +84,28 @@ async def serve(settings: Settings, *, migrate: bool) -> None:
     await run_app(create_app(settings), settings)
 
 
+@asynccontextmanager
+async def database_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A migrated database and one transaction, for the admin commands; a database failure is one line."""
+    from .db.engine import create_engine, create_sessionmaker
+
+    await migrate_database(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            yield session
+    except Fatal:
+        raise
+    except Exception as exc:
+        raise Fatal(f"database error: {_one_line(exc)}") from None
+    finally:
+        await engine.dispose()
+
+
 async def survey_command(settings: Settings, args: argparse.Namespace) -> None:
     import json
     from pathlib import Path
 
-    from .db.engine import create_engine, create_sessionmaker
     from .db.repository import add_survey_version, list_surveys
     from .survey.definition import SurveyDefinition, SurveyDefinitionError
 
@@ -101,26 +120,15 @@ async def survey_command(settings: Settings, args: argparse.Namespace) -> None:
         except (OSError, ValueError) as exc:  # SurveyDefinitionError and JSON errors are ValueErrors
             message = str(exc) if isinstance(exc, SurveyDefinitionError) else _one_line(exc)
             raise Fatal(f"{args.file}: {message}") from None
-    await migrate_database(settings)
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            if definition is not None:
-                version, created = await add_survey_version(
-                    session, name=definition["name"], definition=definition
-                )
-                state = "stored" if created else "unchanged, already stored"
-                print(f"survey {definition['name']!r} version {version} {state}")
-            else:
-                for name, version, stored in await list_surveys(session):
-                    keys = ", ".join(q["key"] for q in stored["questions"])
-                    print(f"{name}\tv{version}\t{keys}")
-    except Fatal:
-        raise
-    except Exception as exc:
-        raise Fatal(f"database error: {_one_line(exc)}") from None
-    finally:
-        await engine.dispose()
+    async with database_session(settings) as session:
+        if definition is not None:
+            version, created = await add_survey_version(session, name=definition["name"], definition=definition)
+            state = "stored" if created else "unchanged, already stored"
+            print(f"survey {definition['name']!r} version {version} {state}")
+        else:
+            for name, version, stored in await list_surveys(session):
+                keys = ", ".join(q["key"] for q in stored["questions"])
+                print(f"{name}\tv{version}\t{keys}")
 
 
 async def demo(settings: Settings, *, calls: int | None, per_second: float, speed: float, seed: int | None) -> None:
@@ -155,32 +163,22 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
 
 
 async def token_command(settings: Settings, args: argparse.Namespace) -> None:
-    from .db.engine import create_engine, create_sessionmaker
     from .db.tokens import create_token, list_tokens, revoke_token
 
-    await migrate_database(settings)
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            if args.token_command == "create":
-                if any(t.name == args.name for t in await list_tokens(session)):
-                    raise Fatal(f"a token named {args.name!r} exists; revoke it or choose another name")
-                # Printed once, never stored or logged in clear.
-                print(await create_token(session, name=args.name, role=args.role))
-            elif args.token_command == "revoke":
-                if not await revoke_token(session, name=args.name):
-                    raise Fatal(f"no live token named {args.name!r}")
-                print(f"token {args.name!r} revoked")
-            else:
-                for token in await list_tokens(session):
-                    state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "live"
-                    print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d}\t{state}")
-    except Fatal:
-        raise
-    except Exception as exc:
-        raise Fatal(f"database error: {_one_line(exc)}") from None
-    finally:
-        await engine.dispose()
+    async with database_session(settings) as session:
+        if args.token_command == "create":
+            if any(t.name == args.name for t in await list_tokens(session)):
+                raise Fatal(f"a token named {args.name!r} exists; revoke it or choose another name")
+            # Printed once, never stored or logged in clear.
+            print(await create_token(session, name=args.name, role=args.role))
+        elif args.token_command == "revoke":
+            if not await revoke_token(session, name=args.name):
+                raise Fatal(f"no live token named {args.name!r}")
+            print(f"token {args.name!r} revoked")
+        else:
+            for token in await list_tokens(session):
+                state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "live"
+                print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d}\t{state}")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -145,3 +145,21 @@ def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
         statuses = [row[0] for row in db.execute("SELECT status FROM survey_responses")]
     assert len(statuses) == 8
     assert set(statuses) <= {"completed", "partial", "no_input", "abandoned"}
+
+
+def test_token_create_list_revoke(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    created = _run(["token", "create", "--role", "supervisor", "--name", "sue"], env, tmp_path)
+    assert created.returncode == 0
+    assert created.stdout.startswith("ivs_") and len(created.stdout.strip()) > 40
+    again = _run(["token", "create", "--role", "analyst", "--name", "sue"], env, tmp_path)
+    assert (again.returncode, again.stderr.splitlines()[-1]) == (
+        2, "ivr-survey: a token named 'sue' exists; revoke it or choose another name"
+    )
+    listed = _run(["token", "list"], env, tmp_path).stdout.split("\t")
+    assert (listed[0], listed[1], listed[3]) == ("sue", "supervisor", "live\n")
+    assert created.stdout.strip() not in _run(["token", "list"], env, tmp_path).stdout
+    assert _run(["token", "revoke", "sue"], env, tmp_path).stdout == "token 'sue' revoked\n"
+    assert _run(["token", "list"], env, tmp_path).stdout.split("\t")[3].startswith("revoked ")
+    gone = _run(["token", "revoke", "sue"], env, tmp_path)
+    assert (gone.returncode, gone.stderr.splitlines()[-1]) == (2, "ivr-survey: no live token named 'sue'")
