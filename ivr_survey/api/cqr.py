@@ -21,6 +21,7 @@ from ..keys import SESSIONS
 from . import params
 from .auth import PRINCIPAL, requires
 from .errors import ApiError, invalid_parameter
+from .responses import json_response
 
 MAX_LINKEDID = 64  # calls.linkedid
 MAX_NAME = 100  # token names, i.e. supervisors
@@ -87,7 +88,7 @@ async def get_call_types(request: web.Request) -> web.Response:
     params.known_only(request.query, ())
     async with request.app[SESSIONS]() as session:
         cards = await repo.current_scorecards(session)
-    return web.json_response(
+    return json_response(
         [
             {
                 "id": call_type,
@@ -118,7 +119,7 @@ async def get_scorecard(request: web.Request) -> web.Response:
     if card is None:
         raise ApiError(404, "not_found", f"the {call_type} scorecard has no version {raw_version}",
                        {"call_type": call_type, "version": raw_version})
-    return web.json_response(_scorecard_json(card))
+    return json_response(_scorecard_json(card))
 
 
 @requires("admin")
@@ -138,7 +139,7 @@ async def put_scorecard(request: web.Request) -> web.Response:
         raise invalid_parameter(exc.field, exc.message) from None
     except repo.ScorecardConflict as exc:
         raise ApiError(409, "conflict", str(exc)) from None
-    return web.json_response(result)
+    return json_response(result)
 
 
 @requires("supervisor")
@@ -168,7 +169,7 @@ async def post_evaluation(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", f"no call {linkedid!r} is stored", {"call_id": linkedid}) from None
     except repo.DuplicateEvaluation as exc:
         raise ApiError(409, "conflict", str(exc), {"evaluation_id": exc.evaluation_id}) from None
-    return web.json_response(saved.item, status=201 if saved.created else 200)
+    return json_response(saved.item, status=201 if saved.created else 200)
 
 
 async def get_evaluations(request: web.Request) -> web.Response:
@@ -191,7 +192,7 @@ async def get_evaluations(request: web.Request) -> web.Response:
             session, **filters, date_from=date_from, date_to=date_to, limit=limit, cursor=cursor
         )
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after is not None else None
-    return web.json_response({"items": page.items, "next_cursor": next_cursor})
+    return json_response({"items": page.items, "next_cursor": next_cursor})
 
 
 def add_cqr_routes(app: web.Application) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .responses import json_response
+
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
@@ -38,7 +40,7 @@ def invalid_parameter(parameter: str, message: str) -> ApiError:
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

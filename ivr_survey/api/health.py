@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..db.engine import ping
 from ..keys import ENGINE, STASIS, STORE
+from .responses import json_response
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -18,4 +19,4 @@ async def healthz(request: web.Request) -> web.Response:
         "ari": "disabled" if stasis is None else ("connected" if stasis.connected else "connecting"),
         "pending_records": app[STORE].pending,
     }
-    return web.json_response(body, status=200 if database_ok else 503)
+    return json_response(body, status=200 if database_ok else 503)

@@ -9,6 +9,7 @@ from aiohttp import web
 from ..db.models import RESPONSE_STATUSES
 from ..db.summary import GROUPINGS
 from .params import MAX_LIMIT
+from .responses import json_response
 
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
 NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -324,4 +325,4 @@ SPEC_KEY = web.AppKey("openapi", dict)
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SPEC_KEY])
+    return json_response(request.app[SPEC_KEY])

@@ -15,6 +15,7 @@ from ..db.timebuckets import utc_bounds
 from ..keys import SESSIONS
 from . import params
 from .errors import ApiError, invalid_parameter
+from .responses import json_response
 
 TREND_DAYS = 84  # twelve weeks of trend unless a period is given
 
@@ -44,7 +45,7 @@ async def list_operators(request: web.Request) -> web.Response:
         operators = (await session.execute(select(Operator.code, Operator.name).order_by(Operator.code))).all()
         groups = {g["key"]: g for g in await ratings_summary(session, group_by="operator", filters=filters, tz=tz)}
     items = [{"operator": o.code, "name": o.name, **_sides(groups.get(o.code))} for o in operators]
-    return web.json_response(
+    return json_response(
         {"from": filters.date_from.isoformat(), "to": filters.date_to.isoformat(), "items": items}
     )
 
@@ -67,7 +68,7 @@ async def get_operator(request: web.Request) -> web.Response:
         }
         for w in weeks
     ]
-    return web.json_response(
+    return json_response(
         {
             "operator": code,
             "name": operator.name,

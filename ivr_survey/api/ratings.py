@@ -14,6 +14,7 @@ from ..db.summary import GROUPINGS, ratings_summary, with_period
 from ..keys import SESSIONS
 from . import params
 from .errors import invalid_parameter
+from .responses import json_response
 
 FILTERS = ("operator", "queue", "survey", "status", "from", "to", "score_min", "score_max")
 CSV_COLUMNS = (
@@ -56,7 +57,7 @@ async def get_ratings(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         page = await list_ratings(session, filters=filters, limit=limit, after=after)
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after else None
-    return web.json_response({"items": page.items, "next_cursor": next_cursor})
+    return json_response({"items": page.items, "next_cursor": next_cursor})
 
 
 def _csv_line(values: list[object]) -> bytes:
@@ -89,7 +90,7 @@ async def get_summary(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz)
     assert filters.date_from is not None and filters.date_to is not None
-    return web.json_response(
+    return json_response(
         {
             "group_by": group_by,
             "from": filters.date_from.isoformat(),

@@ -10,6 +10,7 @@ from ..db.review import review_queue
 from ..keys import SESSIONS, SETTINGS
 from . import params
 from .errors import invalid_parameter
+from .responses import json_response
 
 
 async def get_review_queue(request: web.Request) -> web.Response:
@@ -23,4 +24,4 @@ async def get_review_queue(request: web.Request) -> web.Response:
         raise invalid_parameter("share", "share must be more than 0 and at most 1")
     async with request.app[SESSIONS]() as session:
         queue = await review_queue(session, day=day, tz=tz, share=share)
-    return web.json_response({"date": day.isoformat(), "tz": tz.key, "share": share, **queue})
+    return json_response({"date": day.isoformat(), "tz": tz.key, "share": share, **queue})

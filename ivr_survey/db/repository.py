@@ -10,7 +10,8 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import SLOT_SECONDS, Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion, utcnow
+from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion, utcnow
+from .timebuckets import HOUR, QUARTER_HOUR
 
 
 def _insert(session: AsyncSession, table: Table) -> Any:
@@ -110,7 +111,8 @@ async def start_response(
         survey_id=ids[1],
         operator_id=call.operator_id,
         queue=call.queue,
-        started_slot=int(started_at.timestamp()) // SLOT_SECONDS,
+        started_slot=int(started_at.timestamp()) // QUARTER_HOUR,
+        started_hour=int(started_at.timestamp()) // HOUR,
         channel=channel,
         language=language,
         status="in_progress",

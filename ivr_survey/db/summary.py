@@ -1,29 +1,30 @@
 """Aggregates of survey results by operator, queue, survey or time bucket: counted by the database.
 
 They read survey_responses alone (operator, queue, survey and first score are copied into it), through
-a covering index per grouping. Time buckets are made in two steps: the database first adds responses up
-per 15-minute UTC slot, in index order, then adds the slots up into the caller's hours, days, weeks or
+a covering index per grouping, counting (key, score) pairs in index order and then folding them into one
+row per key. Time buckets are made in two steps: the database first counts responses per UTC hour (per
+quarter hour in half-hour time zones), then adds the slots up into the caller's hours, days, weeks or
 months in their time zone."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BigInteger, Select, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import SLOT_SECONDS, Call, CqrEvaluation, Operator, Survey, SurveyResponse
+from .models import Call, CqrEvaluation, Operator, Survey, SurveyResponse
 from .ratings import RatingFilter
-from .timebuckets import UNITS, bucket_expression, bucket_label, epoch_of, utc_bounds
+from .timebuckets import HOUR, UNITS, bucket_label, bucket_start, epoch_of, slot_seconds, utc_bounds
 
 GROUPINGS = ("operator", "queue", "survey", *UNITS)
 # CQR is about the operator's work in a period, so it stands next to these groupings only.
 CQR_GROUPINGS = ("operator", *UNITS)
 SCORES = (1, 2, 3, 4, 5)
+DISTRIBUTION_KEYS = tuple(str(s) for s in SCORES)
 Z95 = 1.959963984540054
 
 
@@ -45,13 +46,23 @@ def with_period(filters: RatingFilter) -> RatingFilter:
 
 
 def empty_group(key: Any) -> dict[str, Any]:
-    return _group(key, [])
+    return _group(key)
 
 
-def _filtered(session: AsyncSession, stmt: Select[Any], filters: RatingFilter) -> Select[Any]:
+def _filtered(
+    session: AsyncSession, stmt: Select[Any], filters: RatingFilter, slot: tuple[Any, int] | None = None
+) -> Select[Any]:
+    """`stmt` narrowed to the filters. Given (slot column, slot seconds), whole slots inside the period are
+    taken by slot number; only a slot the period's bounds cut compares the timestamp itself."""
     r = SurveyResponse
     started = _unindexed(session, r.started_at)
-    conditions = [started >= filters.date_from, started < filters.date_to]
+    in_period = and_(started >= filters.date_from, started < filters.date_to)
+    conditions: list[Any] = [in_period]
+    if slot is not None:
+        column, size = slot
+        start, end = filters.date_from.timestamp(), filters.date_to.timestamp()
+        first_whole, end_whole = math.ceil(start / size), math.floor(end / size)
+        conditions = [or_(and_(column >= first_whole, column < end_whole), in_period)]
     if filters.operator is not None:
         operator = select(Operator.id).where(Operator.code == filters.operator).scalar_subquery()
         conditions.append(r.operator_id == operator)
@@ -75,46 +86,59 @@ def _unindexed(session: AsyncSession, column: Any) -> Any:
     return func.coalesce(column, column) if session.bind.dialect.name == "sqlite" else column
 
 
-async def _counts(session: AsyncSession, group_by: str, filters: RatingFilter, tz: ZoneInfo) -> list[Any]:
-    """(key, score, how many) rows: the database counts; the few hundred rows are folded into groups here."""
+def _tallies(pairs: Any, key: Any) -> Select[Any]:
+    """One row per key from (key, score, n) pairs: offered, responses, the score total and the 1-5 counts."""
+    def count_of(condition: Any) -> Any:  # a plain integer on both databases (PostgreSQL sums to numeric)
+        return cast(func.coalesce(func.sum(case((condition, pairs.c.n), else_=0)), 0), BigInteger)
+
+    return select(
+        key.label("key"),
+        cast(func.sum(pairs.c.n), BigInteger).label("offered"),
+        count_of(pairs.c.score.is_not(None)).label("responses"),
+        func.sum(pairs.c.score * pairs.c.n).label("total"),
+        *(count_of(pairs.c.score == s).label(f"d{s}") for s in SCORES),
+    ).group_by(key)
+
+
+async def _tally_rows(
+    session: AsyncSession, group_by: str, filters: RatingFilter, tz: ZoneInfo
+) -> list[tuple[Any, Any]]:
+    """(key, tally row) pairs: the database counts (key, score) pairs from a covering index, then folds them
+    into one row per key."""
     r = SurveyResponse
     n = func.count().label("n")
     if group_by in UNITS:
-        per_slot = _filtered(
-            session, select(r.started_slot.label("slot"), r.score, n).group_by(r.started_slot, r.score), filters
-        ).subquery()
-        key = bucket_expression(
-            session.bind.dialect.name, per_slot.c.slot * SLOT_SECONDS, group_by, tz, filters.date_from,
-            filters.date_to,
-        ).label("key")
-        stmt = select(key, per_slot.c.score, func.sum(per_slot.c.n).label("n")).group_by(key, per_slot.c.score)
-        return list((await session.execute(stmt)).all())
+        size = slot_seconds(tz, filters.date_from, filters.date_to)
+        slot = r.started_hour if size == HOUR else r.started_slot
+        stmt = select(slot.label("slot"), r.score, n).group_by(slot, r.score)
+        pairs = _filtered(session, stmt, filters, (slot, size)).subquery()
+        epoch = cast(pairs.c.slot, BigInteger) * size
+        key = bucket_start(session.bind.dialect.name, epoch, group_by, tz, filters.date_from, filters.date_to)
+        return [(row[0], row[1:]) for row in (await session.execute(_tallies(pairs, key))).all()]
     column = {"operator": r.operator_id, "queue": r.queue, "survey": r.survey_id}[group_by]
-    stmt = _filtered(session, select(column.label("key"), r.score, n).group_by(column, r.score), filters)
-    rows = list((await session.execute(stmt)).all())
+    pairs = _filtered(session, select(column.label("key"), r.score, n).group_by(column, r.score), filters).subquery()
+    rows = (await session.execute(_tallies(pairs, pairs.c.key))).all()
     if group_by == "queue":
-        return rows
+        return [(row[0], row[1:]) for row in rows]
     # operator and survey ids become their codes and names
     model, name = (Operator, Operator.code) if group_by == "operator" else (Survey, Survey.name)
     names = dict((await session.execute(select(model.id, name))).all())
-    return [(names.get(key), score, count) for key, score, count in rows]
+    return [(names.get(row[0]), row[1:]) for row in rows]
 
 
-def _group(key: Any, counts: list[tuple[float | None, int]]) -> dict[str, Any]:
-    offered = sum(n for _, n in counts)
-    answered = [(score, n) for score, n in counts if score is not None]
-    responses = sum(n for _, n in answered)
-    distribution = {str(s): sum(n for score, n in answered if score == s) for s in SCORES}
-    satisfied = distribution["4"] + distribution["5"]
+def _group(key: Any, row: Any = (0, 0, None, 0, 0, 0, 0, 0)) -> dict[str, Any]:
+    """A summary group from a tally row (offered, responses, score total, count of 1s .. 5s)."""
+    offered, responses, total, *counts = row
+    satisfied = counts[3] + counts[4]
     return {
         "key": key,
         "offered": offered,
         "responses": responses,
         "response_rate": round(responses / offered, 4) if offered else None,
-        "average": round(sum(score * n for score, n in answered) / responses, 4) if responses else None,
+        "average": round(float(total) / responses, 4) if responses else None,
         "csat": round(satisfied / responses, 4) if responses else None,
         "csat_ci95": wilson_interval(satisfied, responses),
-        "distribution": distribution,
+        "distribution": dict(zip(DISTRIBUTION_KEYS, counts, strict=True)),
     }
 
 
@@ -122,10 +146,7 @@ async def ratings_summary(
     session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo
 ) -> list[dict[str, Any]]:
     """One group per key (None: unknown operator / no queue), keys in order, unknown last."""
-    counts: dict[Any, list[tuple[float | None, int]]] = defaultdict(list)
-    for key, score, n in await _counts(session, group_by, filters, tz):
-        counts[key].append((score, int(n)))
-    groups = {key: _group(key, pairs) for key, pairs in counts.items()}
+    groups = {key: _group(key, row) for key, row in await _tally_rows(session, group_by, filters, tz)}
     if group_by in CQR_GROUPINGS:
         cqr = await cqr_summary(session, group_by=group_by, filters=filters, tz=tz)
         for k in cqr.keys() - groups.keys():
@@ -149,9 +170,8 @@ async def cqr_summary(
     if group_by == "operator":
         key = Operator.code.label("key")
     else:
-        key = bucket_expression(
-            dialect, epoch_of(dialect, Call.started_at), group_by, tz,
-            filters.date_from, filters.date_to,
+        key = bucket_start(
+            dialect, epoch_of(dialect, Call.started_at), group_by, tz, filters.date_from, filters.date_to
         ).label("key")
     stmt = (
         select(key, func.avg(CqrEvaluation.cqr).label("average"), func.count(CqrEvaluation.id).label("n"))

@@ -2,7 +2,8 @@
 seconds.
 
 PostgreSQL converts with timezone(). SQLite has no time zones, so the UTC->local offset is written into the
-query as a CASE over the zone's offset changes (DST) within the period: exact, and still one SQL expression.
+query as a CASE over the zone's offset changes (DST) within the period: exact, and still one SQL expression;
+buckets are then integer arithmetic on local seconds (months: one strftime).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, String, case, cast, func
+from sqlalchemy import BigInteger, Integer, case, cast, func
 from sqlalchemy.sql import ColumnElement
 
 UNITS = ("hour", "day", "week", "month")
+QUARTER_HOUR, HOUR, DAY = 900, 3600, 86400
 
 
 def _offset(tz: ZoneInfo, at: datetime) -> timedelta:
@@ -44,39 +46,50 @@ def offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[
 def epoch_of(dialect: str, column: Any) -> ColumnElement[Any]:
     """UTC epoch seconds of a timestamp column."""
     if dialect == "postgresql":
-        return cast(func.floor(func.extract("epoch", column)), Integer)
+        return cast(func.floor(func.extract("epoch", column)), BigInteger)
     return cast(func.strftime("%s", column), Integer)
 
 
-def _sqlite_local(epoch: Any, tz: ZoneInfo, start: datetime, end: datetime) -> ColumnElement[Any]:
-    def shifted(offset: timedelta) -> ColumnElement[Any]:
-        return func.datetime(epoch + int(offset.total_seconds()), "unixepoch")
-
+def slot_seconds(tz: ZoneInfo, start: datetime, end: datetime) -> int:
+    """The coarsest UTC slot (an hour, else a quarter hour) that local buckets in `tz` never split."""
     segments = offset_segments(tz, start, end)
-    whens = [(epoch < int(until.timestamp()), shifted(off)) for until, off in segments[:-1] if until is not None]
-    return case(*whens, else_=shifted(segments[-1][1])) if whens else shifted(segments[-1][1])
+    whole_hours = all(
+        offset.total_seconds() % HOUR == 0 and (until is None or until.timestamp() % HOUR == 0)
+        for until, offset in segments
+    )
+    return HOUR if whole_hours else QUARTER_HOUR
 
 
-def bucket_expression(
+def _sqlite_local(epoch: Any, tz: ZoneInfo, start: datetime, end: datetime) -> ColumnElement[Any]:
+    """Local wall-clock seconds since the epoch, as an integer."""
+    segments = offset_segments(tz, start, end)
+    whens = [(epoch < int(until.timestamp()), int(off.total_seconds())) for until, off in segments if until]
+    last = int(segments[-1][1].total_seconds())
+    return epoch + (case(*whens, else_=last) if whens else last)
+
+
+def bucket_start(
     dialect: str, epoch: Any, unit: str, tz: ZoneInfo, start: datetime, end: datetime
 ) -> ColumnElement[Any]:
-    """The local start of the bucket holding `epoch` (UTC seconds), as text 'YYYY-MM-DD HH:MM:SS'."""
+    """The local start of the bucket holding `epoch` (UTC seconds), as local wall-clock epoch seconds (an
+    integer: grouping by it is cheap; bucket_label makes it readable)."""
     if dialect == "postgresql":
         local = func.timezone(tz.key, func.to_timestamp(epoch))
-        return cast(func.to_char(func.date_trunc(unit, local), "YYYY-MM-DD HH24:MI:SS"), String)
+        return cast(func.extract("epoch", func.date_trunc(unit, local)), BigInteger)
     local = _sqlite_local(epoch, tz, start, end)
     if unit == "hour":
-        return func.strftime("%Y-%m-%d %H:00:00", local)
+        return local // HOUR * HOUR
     if unit == "day":
-        return func.strftime("%Y-%m-%d 00:00:00", local)
-    if unit == "week":  # ISO weeks start on Monday
-        return func.strftime("%Y-%m-%d 00:00:00", local, "-6 days", "weekday 1")
-    return func.strftime("%Y-%m-01 00:00:00", local)
+        return local // DAY * DAY
+    if unit == "week":  # ISO weeks start on Monday; day 0 (1970-01-01) was a Thursday
+        days = local // DAY
+        return (days - (days + 3) % 7) * DAY
+    return cast(func.strftime("%s", local, "unixepoch", "start of month"), Integer)
 
 
-def bucket_label(value: str, tz: ZoneInfo) -> str:
-    """'2026-11-26 00:00:00' (local) -> '2026-11-26T00:00:00+03:00'."""
-    return datetime.fromisoformat(value).replace(tzinfo=tz).isoformat()
+def bucket_label(value: int, tz: ZoneInfo) -> str:
+    """Local wall-clock epoch seconds -> '2026-11-26T00:00:00+03:00'."""
+    return datetime.fromtimestamp(value, UTC).replace(tzinfo=tz).isoformat()
 
 
 def utc_bounds(start: datetime | None, end: datetime | None, default_days: int = 30) -> tuple[datetime, datetime]:

@@ -98,6 +98,9 @@ async def test_day_buckets_follow_the_time_zone(client: TestClient, sessions) ->
         Rated("B1", "7002", datetime(2026, 10, 24, 23, 30, tzinfo=UTC), 4.0),
         Rated("B2", "7002", datetime(2026, 10, 25, 22, 30, tzinfo=UTC), 2.0),
         Rated("B3", "7002", datetime(2026, 10, 25, 23, 30, tzinfo=UTC), 1.0),
+        # Kolkata is UTC+05:30: one UTC hour holds the end of 25 Nov and the start of 26 Nov there.
+        Rated("K1", "7003", datetime(2026, 11, 25, 18, 20, tzinfo=UTC), 5.0),  # 23:50 on 25 Nov
+        Rated("K2", "7003", datetime(2026, 11, 25, 18, 40, tzinfo=UTC), 2.0),  # 00:10 on 26 Nov
     ])
     period = "from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z"
     moscow = await get(client, f"/ratings/summary?group_by=day&{period}&operator=7001&tz=Europe/Moscow")
@@ -109,6 +112,15 @@ async def test_day_buckets_follow_the_time_zone(client: TestClient, sessions) ->
     berlin = await get(client, f"/ratings/summary?group_by=day&{period}&operator=7002&tz=Europe/Berlin")
     assert [(g["key"], g["offered"], g["average"]) for g in berlin["groups"]] == [
         ("2026-10-25T00:00:00+02:00", 2, 3.0), ("2026-10-26T00:00:00+01:00", 1, 1.0)
+    ]
+    for unit, keys in (("day", ["2026-11-25T00:00:00+05:30", "2026-11-26T00:00:00+05:30"]),
+                       ("hour", ["2026-11-25T23:00:00+05:30", "2026-11-26T00:00:00+05:30"])):
+        kolkata = await get(client, f"/ratings/summary?group_by={unit}&{period}&operator=7003&tz=Asia/Kolkata")
+        assert [(g["key"], g["offered"], g["average"]) for g in kolkata["groups"]] == [(keys[0], 1, 5.0),
+                                                                                       (keys[1], 1, 2.0)]
+    utc_hour = await get(client, f"/ratings/summary?group_by=hour&{period}&operator=7003")
+    assert [(g["key"], g["offered"], g["average"]) for g in utc_hour["groups"]] == [
+        ("2026-11-25T18:00:00+00:00", 2, 3.5)
     ]
 
 
