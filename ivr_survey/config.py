@@ -5,6 +5,7 @@ Built once by the CLI or the app factory, never at import, so tests can build th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -74,6 +75,24 @@ class Settings(BaseSettings):
     default_language: str = "en"
     default_survey: str = "default"
 
+    # AMI call history: collected when ami_host is set.
+    ami_host: str | None = None
+    ami_port: Port = 5038
+    ami_user: str = "ivr-survey"
+    ami_secret: SecretStr | None = None
+    # Direction of a call, from the dialplan context its first channel starts in (comma-separated names).
+    inbound_contexts: str = "from-external,from-trunk,from-pstn"
+    outbound_contexts: str = "from-internal-outbound,outbound"
+    # How an operator is named everywhere (call history, ratings, CQR): the first group of this pattern
+    # applied to a channel name, e.g. 7001 for PJSIP/7001-00000012 or Local/7001@operators-00000003;1.
+    operator_pattern: str = r"^(?:PJSIP|SIP|IAX2|Local)/([^-@/;]+)"
+    # MixMonitor files are served from here (GET /calls/{id}/recording); nothing outside it.
+    recordings_dir: Path | None = None
+
+    # FastAGI entry for PBXs without ARI: off unless a port is given (4573 is the usual one).
+    agi_host: str = "127.0.0.1"
+    agi_port: Port | None = None
+
     # Share of each operator's calls that the review queue proposes to supervisors.
     review_share: Annotated[float, Field(gt=0, le=1)] = 0.3
 
@@ -95,6 +114,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("operator_pattern")
+    @classmethod
+    def _operator_pattern(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if groups < 1:
+            raise ValueError("needs one group: the operator's name")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -108,11 +138,15 @@ class Settings(BaseSettings):
         return self.ari_password is not None
 
     @property
+    def ami_enabled(self) -> bool:
+        return self.ami_host is not None
+
+    @property
     def http_is_loopback(self) -> bool:
         return self.http_host in {"127.0.0.1", "localhost", "::1"} or self.http_host.startswith("127.")
 
 
-_SECRET_FIELDS = {"api_token", "ari_password", "database_url"}
+_SECRET_FIELDS = {"api_token", "ari_password", "ami_secret", "database_url"}
 
 
 def load_settings(**overrides: object) -> Settings:
