@@ -1,13 +1,18 @@
 """The aiohttp app factory: settings in, a wired application out. Everything that starts and
-stops (database pool, answer spool, ARI listener) is a cleanup context, so shutdown runs in
-reverse order: the ARI app drains first, then the spool flushes, then the pool closes."""
+stops (database pool, answer spool, AMI collector, ARI listener) is a cleanup context, so shutdown
+runs in reverse order: the ARI app drains first, then the AMI collector stores what it finished,
+then the spool flushes, then the pool closes."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from .ami.collector import AmiCollector
+from .ami.naming import OperatorNames
+from .ami.tracker import CallTracker
 from .api.auth import auth_middleware
 from .api.cqr import add_cqr_routes
 from .api.errors import error_middleware
@@ -23,7 +28,7 @@ from .config import Settings
 from .db.catalog import SurveyCatalog
 from .db.engine import create_engine, create_sessionmaker
 from .db.store import SurveyStore
-from .keys import ENGINE, SESSIONS, SETTINGS, STASIS, STORE
+from .keys import AMI, ENGINE, SESSIONS, SETTINGS, STASIS, STORE
 from .survey.timing import Timing
 
 
@@ -68,6 +73,27 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.close()
 
 
+def operator_names(settings: Settings) -> OperatorNames:
+    return OperatorNames.from_settings(settings.operator_pattern, settings.inbound_contexts, settings.outbound_contexts)
+
+
+async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.ami_host is not None
+    collector = AmiCollector(
+        app[SESSIONS],
+        CallTracker(operator_names(settings), ZoneInfo(settings.pbx_timezone)),
+        host=settings.ami_host,
+        port=settings.ami_port,
+        user=settings.ami_user,
+        secret=settings.ami_secret.get_secret_value() if settings.ami_secret else "",
+    )
+    app[AMI] = collector
+    await collector.start()
+    yield
+    await collector.stop()
+
+
 def create_app(settings: Settings) -> web.Application:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     auth = auth_middleware(bootstrap_token=token, allow_anonymous=token is None and settings.http_is_loopback)
@@ -75,6 +101,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(store_ctx)
+    if settings.ami_enabled:
+        app.cleanup_ctx.append(ami_ctx)
     if settings.ari_enabled:
         app.cleanup_ctx.append(ari_ctx)
     app.router.add_get("/healthz", healthz)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,11 +82,13 @@ class Settings(BaseSettings):
     ami_user: str = "ivr-survey"
     ami_secret: SecretStr | None = None
     # Direction of a call, from the dialplan context its first channel starts in (comma-separated names).
-    inbound_contexts: str = "from-external,from-trunk,from-pstn"
-    outbound_contexts: str = "from-internal-outbound,outbound"
+    inbound_contexts: str = "incoming,incoming-queue,from-external,from-trunk,from-pstn"
+    outbound_contexts: str = "outbound,customers,from-internal-outbound"
     # How an operator is named everywhere (call history, ratings, CQR): the first group of this pattern
     # applied to a channel name, e.g. 7001 for PJSIP/7001-00000012 or Local/7001@operators-00000003;1.
     operator_pattern: str = r"^(?:PJSIP|SIP|IAX2|Local)/([^-@/;]+)"
+    # cdr_manager and cdr_csv write the PBX's local time: its time zone.
+    pbx_timezone: str = "UTC"
     # MixMonitor files are served from here (GET /calls/{id}/recording); nothing outside it.
     recordings_dir: Path | None = None
 
@@ -113,6 +116,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("pbx_timezone")
+    @classmethod
+    def _pbx_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known time zone (e.g. UTC, Europe/Moscow)") from None
+        return value
 
     @field_validator("operator_pattern")
     @classmethod

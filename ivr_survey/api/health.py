@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..db.engine import ping
-from ..keys import ENGINE, STASIS, STORE
+from ..keys import AMI, ENGINE, STASIS, STORE
 from .responses import json_response
 
 
@@ -13,10 +13,12 @@ async def healthz(request: web.Request) -> web.Response:
     app = request.app
     database_ok = await ping(app[ENGINE])
     stasis = app.get(STASIS)
+    ami = app.get(AMI)
     body = {
         "status": "ok" if database_ok else "degraded",
         "database": "ok" if database_ok else "unreachable",
         "ari": "disabled" if stasis is None else ("connected" if stasis.connected else "connecting"),
+        "ami": "disabled" if ami is None else ("connected" if ami.connected else "connecting"),
         "pending_records": app[STORE].pending,
     }
     return json_response(body, status=200 if database_ok else 503)

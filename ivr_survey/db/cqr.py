@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cqr import GOOD_THRESHOLD, compute_cqr, is_good, validate_call_type, validate_scorecard, validate_scores
 from .models import Call, CqrEvaluation, CqrScorecard, Operator, utcnow
+from .repository import upsert_insert
 
 _VERSION_ATTEMPTS = 5
 
@@ -46,11 +46,6 @@ class DuplicateEvaluation(Exception):
 
 class ScorecardConflict(Exception):
     """Too many editors stored a version of the same scorecard at once; trying again will do."""
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _known_type(call_type: str) -> str:
@@ -106,7 +101,7 @@ async def add_scorecard_version(
         if current is not None and {k: float(v) for k, v in current.weights.items()} == weights:
             return current
         version = current.version + 1 if current is not None else 1
-        stmt = _insert(session, table).values(
+        stmt = upsert_insert(session, table).values(
             call_type=call_type, version=version, weights=weights, created_at=utcnow(), created_by=created_by
         )
         result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_type", "version"]))
@@ -198,7 +193,7 @@ async def create_evaluation(
     created = False
     evaluation_id = (await session.execute(existing_id())).scalar_one_or_none()
     if evaluation_id is None:
-        stmt = _insert(session, CqrEvaluation.__table__).values(
+        stmt = upsert_insert(session, CqrEvaluation.__table__).values(
             call_id=call_id, supervisor=supervisor, created_at=utcnow(), **values
         )
         result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id", "supervisor"]))

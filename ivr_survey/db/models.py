@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -34,6 +35,13 @@ NAMING_CONVENTION = {
 # A response is in_progress while the caller is in the survey, then takes one final status.
 RESPONSE_STATUSES = ("in_progress", "completed", "partial", "no_input", "abandoned", "failed")
 FINAL_STATUSES = RESPONSE_STATUSES[1:]
+# Call history (AMI / Master.csv): how a call went, from the caller's side.
+DIRECTIONS = ("inbound", "outbound", "internal")
+DISPOSITIONS = ("answered", "missed", "busy", "failed", "abandoned_in_queue")
+HANGUP_SIDES = ("caller", "operator")
+CALL_SOURCES = ("ami", "cdr_import")
+# An operator's part in a call: the one who answered, or one who was rung.
+OPERATOR_ROLES = ("answered", "rung")
 # API roles, weakest first: analysts read, supervisors also evaluate calls, admins also edit scorecards/surveys.
 ROLES = ("analyst", "supervisor", "admin")
 
@@ -77,8 +85,23 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    return CheckConstraint(f"{column} IS NULL OR {column} IN ({', '.join(repr(v) for v in values)})", name=column)
+
+
 class Call(Base):
+    """One call, keyed by linkedid. The survey (ARI/AGI) and the call history (AMI, Master.csv) each fill in
+    what they know, whichever writes first."""
+
     __tablename__ = "calls"
+    __table_args__ = (
+        _one_of("direction", DIRECTIONS),
+        _one_of("disposition", DISPOSITIONS),
+        _one_of("hangup_side", HANGUP_SIDES),
+        _one_of("history_source", CALL_SOURCES),
+        # callbacks: the first answered outbound call to the number of a missed inbound one
+        Index(None, "client_number", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Asterisk's linkedid: shared by every channel of one call.
@@ -91,6 +114,33 @@ class Call(Base):
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # From the call history; NULL while only the survey has written the call.
+    direction: Mapped[str | None] = mapped_column(String(16))
+    disposition: Mapped[str | None] = mapped_column(String(24), index=True)
+    # The client's number, digits only: the caller of an inbound call, the number dialled by an outbound one.
+    client_number: Mapped[str | None] = mapped_column(String(64))
+    ring_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hangup_side: Mapped[str | None] = mapped_column(String(16))
+    recording: Mapped[str | None] = mapped_column(String(512))  # MixMonitor's file name, as Asterisk gave it
+    history_source: Mapped[str | None] = mapped_column(String(16))
+    # True when the AMI connection dropped while the call went on and its end was not seen.
+    incomplete: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class CallOperator(Base):
+    """Who answered a call, and who was rung (several, for a missed queue call)."""
+
+    __tablename__ = "call_operators"
+    __table_args__ = (
+        UniqueConstraint("call_id", "operator_id", "role"),
+        CheckConstraint("role IN ({})".format(", ".join(f"'{r}'" for r in OPERATOR_ROLES)), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
 
 
 class Survey(Base):

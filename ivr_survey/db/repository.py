@@ -14,7 +14,8 @@ from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, Survey
 from .timebuckets import HOUR, QUARTER_HOUR
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
+def upsert_insert(session: AsyncSession, table: Table) -> Any:
+    """An INSERT with on_conflict_do_nothing/on_conflict_do_update, in the session's dialect."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
@@ -23,8 +24,8 @@ async def operator_id(session: AsyncSession, *, code: str | None) -> int | None:
     """The operator's id, created on first sight; None for an unknown operator."""
     if not code:
         return None
-    table = Operator.__table__
-    await session.execute(_insert(session, table).values(code=code).on_conflict_do_nothing(index_elements=["code"]))
+    stmt = upsert_insert(session, Operator.__table__).values(code=code)
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["code"]))
     return (await session.execute(select(Operator.id).where(Operator.code == code))).scalar_one()
 
 
@@ -48,7 +49,7 @@ async def upsert_call(
         "queue": queue,
         "started_at": started_at,
     }
-    stmt = _insert(session, table).values(**values)
+    stmt = upsert_insert(session, table).values(**values)
     fill = {col: func.coalesce(table.c[col], stmt.excluded[col]) for col in values if col != "linkedid"}
     await session.execute(stmt.on_conflict_do_update(index_elements=["linkedid"], set_=fill))
     return (await session.execute(select(Call.id).where(Call.linkedid == linkedid))).scalar_one()
@@ -105,7 +106,7 @@ async def start_response(
         started_at=started_at,
     )
     call = (await session.execute(select(Call.operator_id, Call.queue).where(Call.id == call_id))).one()
-    stmt = _insert(session, SurveyResponse.__table__).values(
+    stmt = upsert_insert(session, SurveyResponse.__table__).values(
         call_id=call_id,
         survey_version_id=ids[0],
         survey_id=ids[1],
@@ -143,7 +144,7 @@ async def save_answer(
 ) -> bool:
     """Store one answer; False when the same question of the call was already answered."""
     response_id = await _response_id(session, linkedid)
-    stmt = _insert(session, SurveyAnswer.__table__).values(
+    stmt = upsert_insert(session, SurveyAnswer.__table__).values(
         response_id=response_id,
         position=position,
         question=question,
@@ -174,7 +175,7 @@ async def add_survey_version(session: AsyncSession, *, name: str, definition: di
     the newest one adds nothing: (that version, False). Past versions are never changed, so answers keep the
     meaning they were given under."""
     await session.execute(
-        _insert(session, Survey.__table__).values(name=name, created_at=utcnow()).on_conflict_do_nothing(
+        upsert_insert(session, Survey.__table__).values(name=name, created_at=utcnow()).on_conflict_do_nothing(
             index_elements=["name"]
         )
     )

@@ -1,0 +1,163 @@
+"""The AMI adapter: panoramisk (1.4) keeps the connection and logs back in after a drop; its events go through
+the CallTracker, and the calls it finishes are written by one writer task, in order, retried while the
+database is away (a finished call is kept in memory until it is stored).
+
+After every login the collector asks Asterisk which channels still exist (CoreShowChannels): a call that was
+in progress when the connection dropped and ended during the outage is finished then, from its Cdr events if
+they were seen, else marked incomplete, so it is never lost silently. Writes are upserts by linkedid, so
+nothing is stored twice after a reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..db.history import save_call
+from ..db.models import utcnow
+from .tracker import CallRecord, CallTracker
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+EXPIRE_EVERY = 300.0
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager, which would reconnect even after close(); this one stops when told to."""
+
+    closing = False
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.closing:
+            return None
+        return super().connect(*args, **kwargs)
+
+
+class AmiCollector:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        tracker: CallTracker,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        secret: str,
+        reconnect_timeout: int = 2,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.tracker = tracker
+        self.clock = clock
+        self.connected = False
+        self.written = 0
+        self._config = {"host": host, "port": port, "username": user, "secret": secret,
+                        "reconnect_timeout": reconnect_timeout}
+        self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._manager: _Manager | None = None
+        self._lost = False
+
+    async def start(self) -> None:
+        manager = _Manager(
+            **self._config, loop=asyncio.get_running_loop(), events="on", log=log,
+            on_login=self._on_login, on_disconnect=self._on_disconnect,
+        )
+        manager.register_event("*", self._on_event)
+        self._manager = manager
+        manager.connect()
+        self._spawn(self._write_loop())
+        self._spawn(self._expire_loop())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- panoramisk callbacks: they must never raise into its protocol
+
+    def _on_event(self, _manager: Manager, message: Message) -> None:
+        try:
+            for record in self.tracker.feed(dict(message), self.clock()):
+                self._records.put_nowait(record)
+        except Exception:
+            log.exception("AMI event %s skipped", message.get("Event"))
+
+    def _on_login(self, _manager: Manager) -> None:
+        if self._lost:
+            log.warning("AMI connection back")
+        self.connected, self._lost = True, False
+        self._spawn(self._resync())
+
+    def _on_disconnect(self, _manager: Manager, _exc: Any) -> None:
+        if not self._lost:
+            log.warning("AMI connection lost; calls in progress are checked when it is back")
+        self.connected, self._lost = False, True
+
+    # -- work
+
+    async def _resync(self) -> None:
+        if not self.tracker.in_progress or self._manager is None:
+            return
+        try:
+            reply = await asyncio.wait_for(self._manager.send_action({"Action": "CoreShowChannels"}), 10)
+        except (TimeoutError, OSError):
+            log.warning("AMI CoreShowChannels gave no answer; calls in progress are kept")
+            return
+        messages = reply if isinstance(reply, list) else [reply]
+        alive = {str(m.get("Linkedid")) for m in messages if m.get("Event") == "CoreShowChannel"}
+        for record in self.tracker.resync(alive, self.clock()):
+            self._records.put_nowait(record)
+
+    async def _expire_loop(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY)
+            for record in self.tracker.expire(self.clock()):
+                self._records.put_nowait(record)
+
+    async def _write_loop(self) -> None:
+        while True:
+            record = await self._records.get()
+            await self._store(record)
+            self._records.task_done()
+
+    async def _store(self, record: CallRecord) -> None:
+        for attempt in range(len(RETRY_DELAYS) + 1):
+            try:
+                async with self.sessions() as session, session.begin():
+                    await save_call(session, **asdict(record))
+                self.written += 1
+                log.info("call %s: %s %s", record.linkedid, record.direction, record.disposition)
+                return
+            except Exception as exc:
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                if attempt == 0:
+                    log.warning("call %s not stored yet (%s); retrying", record.linkedid, type(exc).__name__)
+                await asyncio.sleep(delay)
+        # still failing: keep it for later rather than lose it
+        self._records.put_nowait(record)
+
+    async def drain(self) -> None:
+        """Wait until every finished call is stored."""
+        await self._records.join()
+
+    async def stop(self, *, grace: float = 5.0) -> None:
+        if self._manager is not None:
+            self._manager.closing = True
+            self._manager.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drain(), grace)
+        if self._records.qsize():
+            log.warning("%d finished calls not stored at shutdown", self._records.qsize())
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,315 @@
+"""AMI events in, finished calls out: a fold with no I/O, keyed by linkedid.
+
+A call is finished when the last of its channels hangs up. Channel, dial and queue events say who was rung and
+who answered, when, and who hung up first; the call's `Cdr` events (they carry only the channel's uniqueid,
+mapped back to the linkedid here) give second-exact times and ring/talk time when the events carry no
+`Timestamp` header. A `Cdr` that comes after the call was finished re-issues it, completed."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .cdr import Cdr, digits, from_cdrs
+from .naming import OperatorNames
+
+log = logging.getLogger(__name__)
+
+# A call with no event for this long lost its end (an AMI outage we could not resync): finish it, incomplete.
+STALE_AFTER = timedelta(hours=12)
+# Finished calls remembered for late Cdr events.
+FINISHED_MEMORY = 2000
+_UNKNOWN = ("", "<unknown>")
+UTC_ZONE = ZoneInfo("UTC")
+_DIAL_FAILURES = {"BUSY": "busy", "CHANUNAVAIL": "failed", "CONGESTION": "failed"}
+
+
+@dataclass
+class CallRecord:
+    linkedid: str
+    direction: str
+    disposition: str
+    caller_number: str | None = None
+    client_number: str | None = None
+    queue: str | None = None
+    operator: str | None = None
+    rung: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    ring_seconds: float | None = None
+    talk_seconds: float | None = None
+    hangup_side: str | None = None
+    recording: str | None = None
+    incomplete: bool = False
+    source: str = "ami"
+    channel_uniqueid: str | None = None
+
+
+def _base(channel: str) -> str:
+    """A Local channel's two halves (;1 and ;2) are one party."""
+    return channel.rsplit(";", 1)[0]
+
+
+@dataclass
+class _Call:
+    linkedid: str
+    first_seen: datetime
+    last_seen: datetime
+    alive: set[str] = field(default_factory=set)  # uniqueids of channels not yet hung up
+    first_channel: str | None = None
+    first_exten: str | None = None
+    caller_number: str | None = None
+    contexts: set[str] = field(default_factory=set)
+    queue: str | None = None
+    rung: list[str] = field(default_factory=list)
+    dial_started: dict[str, datetime] = field(default_factory=dict)  # dest uniqueid -> DialBegin time
+    ring_seconds: float | None = None
+    answered_at: datetime | None = None
+    operator: str | None = None
+    caller_side: str | None = None  # base names of the two parties once connected
+    operator_side: str | None = None
+    hangup_side: str | None = None
+    failure: str | None = None
+    abandoned: bool = False
+    recording: str | None = None
+    ended_at: datetime | None = None
+    timed: bool = False  # events carried Timestamp headers
+    cdrs: list[Cdr] = field(default_factory=list)
+    incomplete: bool = False
+
+
+class CallTracker:
+    def __init__(self, names: OperatorNames, pbx_tz: ZoneInfo = UTC_ZONE) -> None:
+        self.names = names
+        self.pbx_tz = pbx_tz
+        self._calls: dict[str, _Call] = {}
+        self._linkedid_of: dict[str, str] = {}  # channel uniqueid -> linkedid, while the call lasts
+        self._finished: OrderedDict[str, _Call] = OrderedDict()  # by linkedid, for late Cdr events
+        self._finished_uniqueids: dict[str, str] = {}
+
+    @property
+    def in_progress(self) -> set[str]:
+        return set(self._calls)
+
+    def feed(self, event: dict[str, Any], received_at: datetime) -> list[CallRecord]:
+        """One AMI event; the calls it finished (or completed, for a late Cdr)."""
+        name = str(event.get("Event", ""))
+        if name == "Cdr":
+            return self._cdr(event)
+        linkedid = event.get("Linkedid") or event.get("DestLinkedid")  # an originate's dial events: Dest* only
+        if not linkedid or not isinstance(linkedid, str):
+            return []
+        at = _timestamp(event) or received_at
+        call = self._calls.get(linkedid)
+        if call is None:
+            if linkedid in self._finished:
+                return []  # a straggler (e.g. VarSet after the last Hangup) of a call already written
+            call = self._calls[linkedid] = _Call(linkedid, first_seen=at, last_seen=at)
+        call.last_seen = at
+        call.timed = call.timed or "Timestamp" in event
+        handler = getattr(self, f"_on_{name.lower()}", None)
+        self._channel(call, event)
+        if handler is not None:
+            handler(call, event, at)
+        if name == "Hangup" and not call.alive:
+            return [self._finish(call, at)]
+        return []
+
+    def resync(self, alive_linkedids: set[str], now: datetime) -> list[CallRecord]:
+        """After a reconnect: calls whose channels are all gone ended during the outage. They are finished from
+        their Cdr events when those were seen, else marked incomplete."""
+        ended = [call for linkedid, call in self._calls.items() if linkedid not in alive_linkedids]
+        return [self._finish(call, call.last_seen, lost_end=True) for call in ended]
+
+    def expire(self, now: datetime) -> list[CallRecord]:
+        stale = [call for call in self._calls.values() if now - call.last_seen > STALE_AFTER]
+        return [self._finish(call, call.last_seen, lost_end=True) for call in stale]
+
+    # -- events
+
+    def _channel(self, call: _Call, event: dict[str, Any]) -> None:
+        uniqueid, channel = event.get("Uniqueid"), event.get("Channel")
+        if not isinstance(uniqueid, str) or not isinstance(channel, str):
+            return
+        if uniqueid not in self._linkedid_of and event.get("Event") != "Hangup":
+            self._linkedid_of[uniqueid] = call.linkedid
+            call.alive.add(uniqueid)
+            if call.first_channel is None:
+                call.first_channel = channel
+        context = event.get("Context")
+        if isinstance(context, str) and context:
+            call.contexts.add(context)
+        if channel == call.first_channel:
+            number = event.get("CallerIDNum")
+            if isinstance(number, str) and number not in _UNKNOWN:
+                call.caller_number = number
+            exten = event.get("Exten")
+            if call.first_exten is None and isinstance(exten, str) and exten not in ("", "s"):
+                call.first_exten = exten
+
+    def _rang(self, call: _Call, operator: str | None) -> None:
+        if operator and operator not in call.rung:
+            call.rung.append(operator)
+
+    def _connected(self, call: _Call, caller: str, operator_channel: str, operator: str | None, at: datetime) -> None:
+        if call.answered_at is None:
+            call.answered_at = at
+            call.caller_side, call.operator_side = _base(caller), _base(operator_channel)
+            call.operator = operator
+            self._rang(call, operator)
+
+    def _on_dialbegin(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        call.dial_started[str(event.get("DestUniqueid", ""))] = at
+        # An originate has no calling channel: it rings a customer (outbound), not an operator.
+        if "Channel" in event and self.names.direction(call.contexts) != "outbound":
+            self._rang(call, self.names.operator(event.get("DestChannel")))
+
+    def _on_dialend(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        originate = "Channel" not in event
+        if originate and self.names.direction(call.contexts) != "outbound":
+            return  # the originate that brought a test or callback channel in, not a call's outcome
+        status = event.get("DialStatus", "")
+        began = call.dial_started.get(str(event.get("DestUniqueid", "")))
+        if status == "ANSWER":
+            if began is not None:
+                call.ring_seconds = (at - began).total_seconds()
+            if originate:  # a campaign's customer answered; no operator, no sides to tell apart
+                call.answered_at = call.answered_at or at
+                return
+            outbound = self.names.direction(call.contexts) == "outbound"
+            operator = self.names.operator(call.first_channel if outbound else event.get("DestChannel"))
+            self._connected(call, str(event["Channel"]), str(event.get("DestChannel", "")), operator, at)
+        elif status in _DIAL_FAILURES and call.failure is None:
+            call.failure = _DIAL_FAILURES[status]
+        elif began is not None and call.answered_at is None:
+            call.ring_seconds = max(call.ring_seconds or 0.0, (at - began).total_seconds())
+
+    def _on_queuecallerjoin(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        call.queue = call.queue or event.get("Queue")
+
+    def _on_agentcalled(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        call.queue = call.queue or event.get("Queue")
+        self._rang(call, self.names.operator(event.get("Interface") or event.get("DestChannel")))
+
+    def _on_agentconnect(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        call.queue = call.queue or event.get("Queue")
+        call.ring_seconds = float(_number(event.get("HoldTime")))
+        operator = self.names.operator(event.get("Interface") or event.get("DestChannel"))
+        self._connected(call, str(event.get("Channel", "")), str(event.get("DestChannel", "")), operator, at)
+
+    def _on_queuecallerabandon(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        call.queue = call.queue or event.get("Queue")
+        call.abandoned = True
+        call.ring_seconds = float(_number(event.get("HoldTime")))
+
+    def _on_varset(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        if event.get("Variable") == "MIXMONITOR_FILENAME" and event.get("Value"):
+            call.recording = str(event["Value"])
+
+    def _on_hangup(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        uniqueid = event.get("Uniqueid")
+        call.alive.discard(str(uniqueid))
+        channel = _base(str(event.get("Channel", "")))
+        if call.answered_at is not None and call.hangup_side is None:
+            if channel == call.operator_side:
+                call.hangup_side = "operator"
+            elif channel == call.caller_side:
+                call.hangup_side = "caller"
+        call.ended_at = at
+
+    def _cdr(self, event: dict[str, Any]) -> list[CallRecord]:
+        cdr = Cdr.from_event({k: str(v) for k, v in event.items()}, self.pbx_tz)
+        uniqueid = cdr.uniqueid or ""
+        linkedid = self._linkedid_of.get(uniqueid)
+        if linkedid is not None:
+            self._calls[linkedid].cdrs.append(cdr)
+            return []
+        linkedid = self._finished_uniqueids.get(uniqueid)
+        if linkedid is not None and linkedid in self._finished:
+            call = self._finished[linkedid]
+            call.cdrs.append(cdr)
+            return [self._record(call)]
+        log.debug("Cdr for unknown channel %s skipped", uniqueid)
+        return []
+
+    # -- results
+
+    def _finish(self, call: _Call, at: datetime, *, lost_end: bool = False) -> CallRecord:
+        del self._calls[call.linkedid]
+        for uniqueid, linkedid in list(self._linkedid_of.items()):
+            if linkedid == call.linkedid:
+                del self._linkedid_of[uniqueid]
+                self._finished_uniqueids[uniqueid] = linkedid
+        if lost_end:
+            call.incomplete = not any(c.dialling for c in call.cdrs) and call.ended_at is None
+            call.ended_at = call.ended_at or at
+        self._finished[call.linkedid] = call
+        while len(self._finished) > FINISHED_MEMORY:
+            _, old = self._finished.popitem(last=False)
+            for uniqueid in [u for u, lid in self._finished_uniqueids.items() if lid == old.linkedid]:
+                del self._finished_uniqueids[uniqueid]
+        return self._record(call)
+
+    def _record(self, call: _Call) -> CallRecord:
+        from_cdr = from_cdrs(call.cdrs, self.names) if call.cdrs else {}
+        direction = self.names.direction(call.contexts | from_cdr.get("contexts", set()))
+        answered = call.answered_at is not None or from_cdr.get("disposition") == "answered"
+        if answered:
+            disposition = "answered"
+        elif call.abandoned:
+            disposition = "abandoned_in_queue"
+        elif call.failure:
+            disposition = call.failure
+        else:
+            disposition = from_cdr.get("disposition", "missed")
+        caller = call.caller_number or from_cdr.get("caller_number")
+        client = call.first_exten if direction == "outbound" else caller
+        record = CallRecord(
+            linkedid=call.linkedid,
+            direction=direction,
+            disposition=disposition,
+            caller_number=caller,
+            client_number=digits(client),
+            queue=call.queue,
+            operator=call.operator or from_cdr.get("operator"),
+            rung=list(dict.fromkeys([*call.rung, *from_cdr.get("rung", [])])),
+            hangup_side=call.hangup_side,
+            recording=call.recording,
+            incomplete=call.incomplete,
+            channel_uniqueid=call.linkedid,
+        )
+        if call.timed or not from_cdr:
+            # event times: exact when Asterisk stamps its events, else as received
+            record.started_at, record.answered_at, record.ended_at = call.first_seen, call.answered_at, call.ended_at
+            record.ring_seconds = call.ring_seconds
+            if call.answered_at is not None and call.ended_at is not None:
+                record.talk_seconds = round((call.ended_at - call.answered_at).total_seconds(), 3)
+        else:
+            record.started_at = from_cdr.get("started_at") or call.first_seen
+            record.ended_at = from_cdr.get("ended_at") or call.ended_at
+            record.answered_at = from_cdr.get("answered_at") or (call.answered_at if answered else None)
+            record.ring_seconds = from_cdr.get("ring_seconds", call.ring_seconds)
+            record.talk_seconds = from_cdr.get("talk_seconds")
+        if not answered:
+            record.talk_seconds = None
+        return record
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _timestamp(event: dict[str, Any]) -> datetime | None:
+    """Asterisk's `Timestamp: 1795715876.123456` header (manager.conf timestampevents = yes)."""
+    try:
+        return datetime.fromtimestamp(float(event["Timestamp"]), UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
