@@ -14,10 +14,12 @@ from .ami.collector import AmiCollector
 from .ami.naming import OperatorNames
 from .ami.tracker import CallTracker
 from .api.auth import auth_middleware
+from .api.calls import add_calls_routes
 from .api.cqr import add_cqr_routes
 from .api.errors import error_middleware
 from .api.health import healthz
 from .api.openapi import SPEC_KEY, build_spec, get_openapi
+from .api.openapi_calls import CALLS_PATHS, CALLS_SCHEMAS
 from .api.openapi_cqr import CQR_PATHS, CQR_SCHEMAS
 from .api.operators import get_operator, list_operators
 from .api.ratings import get_ratings, get_summary
@@ -112,6 +114,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/operators/{operator}", get_operator)
     app.router.add_get("/review-queue", get_review_queue)
     app.router.add_get("/openapi.json", get_openapi)
-    app[SPEC_KEY] = build_spec(CQR_PATHS, CQR_SCHEMAS)
+    app[SPEC_KEY] = build_spec({**CQR_PATHS, **CALLS_PATHS}, {**CQR_SCHEMAS, **CALLS_SCHEMAS})
     add_cqr_routes(app)
+    add_calls_routes(app)
     return app

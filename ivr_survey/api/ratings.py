@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -13,6 +12,7 @@ from ..db.ratings import RatingFilter, iter_ratings, list_ratings
 from ..db.summary import GROUPINGS, ratings_summary, with_period
 from ..keys import SESSIONS
 from . import params
+from .csv_export import stream_csv, wants_csv
 from .errors import invalid_parameter
 from .responses import json_response
 
@@ -40,19 +40,12 @@ def rating_filter(request: web.Request) -> RatingFilter:
     return filters
 
 
-def _wants_csv(request: web.Request) -> bool:
-    fmt = params.choice(request.query, "format", ("json", "csv"))
-    if fmt is not None:
-        return fmt == "csv"
-    return "text/csv" in request.headers.get("Accept", "")
-
-
 async def get_ratings(request: web.Request) -> web.StreamResponse:
     params.known_only(request.query, (*FILTERS, "limit", "cursor", "format"))
     filters = rating_filter(request)
     limit = params.limit(request.query)
     after = params.cursor(request.query)
-    if _wants_csv(request):  # the export is the whole query: no pages
+    if wants_csv(request):  # the export is the whole query: no pages
         return await _stream_csv(request, filters)
     async with request.app[SESSIONS]() as session:
         page = await list_ratings(session, filters=filters, limit=limit, after=after)
@@ -60,25 +53,14 @@ async def get_ratings(request: web.Request) -> web.StreamResponse:
     return json_response({"items": page.items, "next_cursor": next_cursor})
 
 
-def _csv_line(values: list[object]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(values)
-    return buffer.getvalue().encode()
-
-
 async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.StreamResponse:
-    """Streamed a keyset page at a time: a year of ratings exports in constant memory."""
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": 'attachment; filename="ratings.csv"'}
-    )
-    await response.prepare(request)
-    await response.write(_csv_line(list(CSV_COLUMNS)))
-    async with request.app[SESSIONS]() as session:
-        async for item in iter_ratings(session, filters=filters):
-            row = {**item, "answers": json.dumps(item["answers"], ensure_ascii=False, separators=(",", ":"))}
-            await response.write(_csv_line([row[c] if row[c] is not None else "" for c in CSV_COLUMNS]))
-    await response.write_eof()
-    return response
+    async def rows() -> AsyncIterator[list[object]]:
+        async with request.app[SESSIONS]() as session:
+            async for item in iter_ratings(session, filters=filters):
+                row = {**item, "answers": json.dumps(item["answers"], ensure_ascii=False, separators=(",", ":"))}
+                yield [row[c] for c in CSV_COLUMNS]
+
+    return await stream_csv(request, "ratings.csv", CSV_COLUMNS, rows())
 
 
 async def get_summary(request: web.Request) -> web.Response:

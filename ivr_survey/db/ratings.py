@@ -28,6 +28,7 @@ class RatingFilter:
     date_to: datetime | None = None  # exclusive
     score_min: float | None = None
     score_max: float | None = None
+    call_id: str | None = None  # the call's linkedid
 
 
 def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Select[Any]:
@@ -58,6 +59,8 @@ def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Se
         conditions.append(FirstAnswer.score >= filters.score_min)
     if filters.score_max is not None:
         conditions.append(FirstAnswer.score <= filters.score_max)
+    if filters.call_id is not None:
+        conditions.append(Call.linkedid == filters.call_id)
     return stmt.where(*conditions)
 
 

@@ -1,0 +1,272 @@
+"""Reading the call history: pages sorted by any column (keyset, NULLs last in both directions), one call with
+its survey and evaluations, and the operator-load statistics, counted by the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from .models import Call, CallOperator, Operator, SurveyResponse
+from .timebuckets import bucket_label, bucket_start, epoch_of, utc_bounds
+
+MISSED = ("missed", "abandoned_in_queue")  # the caller was not served
+STATS_GROUPINGS = ("operator", "queue", "hour", "day")
+AnsweredBy = aliased(Operator, name="answered_by")
+Callback = aliased(Call, name="callback")
+
+# sort name -> column; every sort ends with the id, so a page boundary is exact
+SORTS: dict[str, Any] = {
+    "started_at": Call.started_at,
+    "answered_at": Call.answered_at,
+    "ended_at": Call.ended_at,
+    "call_id": Call.linkedid,
+    "operator": AnsweredBy.code,
+    "queue": Call.queue,
+    "direction": Call.direction,
+    "disposition": Call.disposition,
+    "caller": Call.caller_number,
+    "ring_seconds": Call.ring_seconds,
+    "talk_seconds": Call.talk_seconds,
+    "hangup_side": Call.hangup_side,
+}
+TIME_SORTS = ("started_at", "answered_at", "ended_at")
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    operator: str | None = None  # answered, or was rung for a call nobody answered
+    queue: str | None = None
+    direction: str | None = None
+    disposition: str | None = None
+    caller: str | None = None  # digits of the client's number
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+def _conditions(filters: CallFilter) -> list[Any]:
+    conditions: list[Any] = [Call.history_source.is_not(None)]
+    if filters.operator is not None:
+        # aliases: the stats by operator join operators and call_operators themselves
+        named, link = aliased(Operator), aliased(CallOperator)
+        mine = select(named.id).where(named.code == filters.operator).scalar_subquery()
+        took_part = select(link.id).where(link.call_id == Call.id, link.operator_id == mine).correlate(Call)
+        conditions.append(or_(Call.operator_id == mine, took_part.exists()))
+    for column, value in ((Call.queue, filters.queue), (Call.direction, filters.direction),
+                          (Call.disposition, filters.disposition), (Call.client_number, filters.caller)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.date_from is not None:
+        conditions.append(Call.started_at >= filters.date_from)
+    if filters.date_to is not None:
+        conditions.append(Call.started_at < filters.date_to)
+    return conditions
+
+
+def _callback_at() -> Any:
+    """When a missed inbound call was called back: the first answered outbound call to the same number after
+    it (NULL for other calls, or when nobody called back)."""
+    first = (
+        select(func.min(Callback.started_at))
+        .where(Callback.direction == "outbound", Callback.disposition == "answered",
+               Callback.client_number == Call.client_number, Callback.started_at > Call.started_at)
+        .scalar_subquery()
+    )
+    return case((and_(Call.direction == "inbound", Call.disposition.in_(MISSED)), first), else_=None)
+
+
+@dataclass(frozen=True)
+class CallsPage:
+    items: list[dict[str, Any]]
+    next_after: tuple[Any, int] | None  # (sort value, id) of the last item when the page is full
+
+
+def _after(column: Any, descending: bool, value: Any, ident: int) -> Any:
+    """Rows after (value, id) in the order (column IS NULL, column, id), both in the same direction."""
+    if value is None:
+        return and_(column.is_(None), Call.id < ident if descending else Call.id > ident)
+    beyond = column < value if descending else column > value
+    tie = Call.id < ident if descending else Call.id > ident
+    return or_(beyond, and_(column == value, tie), column.is_(None))
+
+
+async def list_calls(
+    session: AsyncSession,
+    *,
+    filters: CallFilter = CallFilter(),
+    sort: str = "started_at",
+    descending: bool = True,
+    limit: int = 100,
+    after: tuple[Any, int] | None = None,
+) -> CallsPage:
+    column = SORTS[sort]
+    stmt = _calls_query().where(*_conditions(filters))
+    if after is not None:
+        stmt = stmt.where(_after(column, descending, *after))
+    order = column.desc() if descending else column.asc()
+    ident = Call.id.desc() if descending else Call.id.asc()
+    stmt = stmt.order_by(case((column.is_(None), 1), else_=0), order, ident).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    items = [await _item(session, row) for row in rows]
+    full = len(rows) == limit
+    return CallsPage(items, (getattr(rows[-1], f"sort_{sort}"), rows[-1].Call.id) if full else None)
+
+
+def _calls_query() -> Select[Any]:
+    surveyed = exists().where(SurveyResponse.call_id == Call.id)
+    return (
+        select(Call, AnsweredBy.code.label("operator"), _callback_at().label("callback_at"),
+               surveyed.label("surveyed"), *(col.label(f"sort_{name}") for name, col in SORTS.items()))
+        .select_from(Call)
+        .outerjoin(AnsweredBy, AnsweredBy.id == Call.operator_id)
+    )
+
+
+async def _item(session: AsyncSession, row: Any) -> dict[str, Any]:
+    call: Call = row.Call
+    rung = (
+        await session.execute(
+            select(Operator.code).join(CallOperator, CallOperator.operator_id == Operator.id)
+            .where(CallOperator.call_id == call.id, CallOperator.role == "rung").order_by(CallOperator.id)
+        )
+    ).scalars().all()
+    callback = None
+    if row.callback_at is not None:
+        back = (
+            await session.execute(
+                select(Callback.linkedid, Operator.code)
+                .outerjoin(Operator, Operator.id == Callback.operator_id)
+                .where(Callback.direction == "outbound", Callback.disposition == "answered",
+                       Callback.client_number == call.client_number, Callback.started_at == row.callback_at)
+                .order_by(Callback.id).limit(1)
+            )
+        ).one()
+        callback = {
+            "call_id": back.linkedid, "operator": back.code, "at": row.callback_at.isoformat(),
+            "after_seconds": round((row.callback_at - call.started_at).total_seconds(), 3),
+        }
+    return {
+        "call_id": call.linkedid,
+        "direction": call.direction,
+        "disposition": call.disposition,
+        "caller": call.caller_number,
+        "client_number": call.client_number,
+        "queue": call.queue,
+        "operator": row.operator,
+        "rung_operators": list(rung),
+        "started_at": _iso(call.started_at),
+        "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        "ring_seconds": call.ring_seconds,
+        "talk_seconds": call.talk_seconds,
+        "hangup_side": call.hangup_side,
+        "recording": f"/calls/{call.linkedid}/recording" if call.recording else None,
+        "incomplete": call.incomplete,
+        "source": call.history_source,
+        "surveyed": bool(row.surveyed),
+        "callback": callback,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def get_call(session: AsyncSession, *, linkedid: str) -> tuple[dict[str, Any], Call] | None:
+    """The call (history or not: a call only surveyed so far is found too) and its row."""
+    row = (await session.execute(_calls_query().where(Call.linkedid == linkedid))).one_or_none()
+    return (await _item(session, row), row.Call) if row is not None else None
+
+
+async def call_stats(
+    session: AsyncSession, *, group_by: str, filters: CallFilter, tz: ZoneInfo
+) -> list[dict[str, Any]]:
+    """The operator-load view per group: totals, answered and missed, callbacks, ring and talk time, surveys."""
+    start, end = utc_bounds(filters.date_from, filters.date_to)
+    filters = replace(filters, date_from=start, date_to=end)
+    dialect = session.bind.dialect.name
+    if group_by == "operator":
+        # an operator's calls: those they answered, and those that rang them and nobody answered
+        key: Any = Operator.code
+        base = (
+            select(Call.id)
+            .join(CallOperator, CallOperator.call_id == Call.id)
+            .join(Operator, Operator.id == CallOperator.operator_id)
+            .where(or_(CallOperator.role == "answered",
+                       and_(CallOperator.role == "rung", Call.disposition != "answered")))
+        )
+    elif group_by == "queue":
+        key, base = Call.queue, select(Call.id)
+    else:
+        key = bucket_start(dialect, epoch_of(dialect, Call.started_at), group_by, tz, start, end)
+        base = select(Call.id)
+    callback_at = _callback_at()
+    responded = exists().where(SurveyResponse.call_id == Call.id, SurveyResponse.score.is_not(None))
+    surveyed = exists().where(SurveyResponse.call_id == Call.id)
+    facts = (
+        base.add_columns(
+            key.label("key"), Call.disposition, Call.ring_seconds, Call.talk_seconds,
+            case((callback_at.is_not(None), epoch_of(dialect, callback_at) - epoch_of(dialect, Call.started_at)),
+                 else_=None).label("callback_delay"),
+            case((surveyed, 1), else_=0).label("surveyed"),
+            case((responded, 1), else_=0).label("responded"),
+        )
+        .where(*_conditions(filters))
+        .subquery()
+    )
+    answered = facts.c.disposition == "answered"
+    missed = facts.c.disposition.in_(MISSED)
+    totals = select(
+        facts.c.key,
+        func.count().label("total"),
+        func.sum(case((answered, 1), else_=0)).label("answered"),
+        func.sum(case((missed, 1), else_=0)).label("missed"),
+        func.count(facts.c.callback_delay).label("called_back"),
+        func.avg(facts.c.ring_seconds).label("ring_average"),
+        func.avg(case((answered, facts.c.talk_seconds), else_=None)).label("talk_average"),
+        func.sum(case((answered, facts.c.talk_seconds), else_=None)).label("talk_total"),
+        func.sum(facts.c.surveyed).label("surveyed"),
+        func.sum(case((answered, facts.c.responded), else_=0)).label("responded"),
+    ).group_by(facts.c.key)
+    # the median callback delay per group: the middle one or two of the delays in order
+    ranked = select(
+        facts.c.key, facts.c.callback_delay.label("delay"),
+        func.row_number().over(partition_by=facts.c.key, order_by=facts.c.callback_delay).label("rn"),
+        func.count().over(partition_by=facts.c.key).label("cnt"),
+    ).where(facts.c.callback_delay.is_not(None)).subquery()
+    middle = or_(ranked.c.rn == (ranked.c.cnt + 1) // 2, ranked.c.rn == (ranked.c.cnt + 2) // 2)
+    medians_stmt = select(ranked.c.key, func.avg(ranked.c.delay)).where(middle).group_by(ranked.c.key)
+    medians = dict((await session.execute(medians_stmt)).all())
+    groups = []
+    for row in (await session.execute(totals)).all():
+        answered_n, missed_n = int(row.answered or 0), int(row.missed or 0)
+        median = medians.get(row.key)
+        groups.append({
+            "key": row.key,
+            "total": row.total,
+            "answered": answered_n,
+            "missed": missed_n,
+            "missed_share": round(missed_n / row.total, 4) if row.total else None,
+            "called_back": row.called_back,
+            "callback_median_seconds": round(float(median), 1) if median is not None else None,
+            "ring_average_seconds": _round(row.ring_average),
+            "talk_average_seconds": _round(row.talk_average),
+            "talk_total_seconds": _round(row.talk_total),
+            "surveyed": int(row.surveyed or 0),
+            "response_rate": round(int(row.responded or 0) / answered_n, 4) if answered_n else None,
+        })
+    groups.sort(key=lambda g: (g["key"] is None, g["key"] if g["key"] is not None else ""))
+    if group_by in ("hour", "day"):
+        for group in groups:
+            group["key"] = bucket_label(int(group["key"]), tz)
+    return groups
+
+
+def _round(value: Any) -> float | None:
+    return round(float(value), 2) if value is not None else None
+
