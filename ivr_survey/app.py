@@ -75,16 +75,12 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.close()
 
 
-def operator_names(settings: Settings) -> OperatorNames:
-    return OperatorNames.from_settings(settings.operator_pattern, settings.inbound_contexts, settings.outbound_contexts)
-
-
 async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.ami_host is not None
     collector = AmiCollector(
         app[SESSIONS],
-        CallTracker(operator_names(settings), ZoneInfo(settings.pbx_timezone)),
+        CallTracker(OperatorNames.from_settings(settings), ZoneInfo(settings.pbx_timezone)),
         host=settings.ami_host,
         port=settings.ami_port,
         user=settings.ami_user,

@@ -181,6 +181,34 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> None:
                 print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d}\t{state}")
 
 
+async def import_cdr(settings: Settings, path: str) -> None:
+    """Backfill the call history from Master.csv; calls the AMI collector already wrote are left alone, and
+    importing the same file again changes nothing."""
+    from zoneinfo import ZoneInfo
+
+    from .ami.master_csv import Parsed, parse
+    from .ami.naming import OperatorNames
+    from .db.history import collected_calls, save_call
+
+    def read() -> Parsed:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            return parse(handle, OperatorNames.from_settings(settings), ZoneInfo(settings.pbx_timezone))
+
+    try:
+        parsed = await asyncio.to_thread(read)
+    except OSError as exc:
+        raise Fatal(f"{path}: {_one_line(exc)}") from None
+    async with database_session(settings) as session:
+        known = await collected_calls(session, linkedids=[c["linkedid"] for c in parsed.calls])
+        for call in parsed.calls:
+            if call["linkedid"] not in known:
+                await save_call(session, **call)
+    for line, why in parsed.rejected[:20]:
+        print(f"{path}:{line}: skipped: {why}", file=sys.stderr)
+    print(f"{len(parsed.calls) - len(known)} calls imported from {path}; {len(known)} already collected from AMI "
+          f"left as they were; {len(parsed.rejected)} lines skipped")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr-survey", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,6 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     token_sub.add_parser("list", help="names, roles and state (never the tokens)")
     p_revoke = token_sub.add_parser("revoke", help="revoke the token with this name")
     p_revoke.add_argument("name")
+    p_import = sub.add_parser("import-cdr", help="backfill the call history from Asterisk's Master.csv")
+    p_import.add_argument("file", help="cdr_csv's Master.csv (any number of columns it can write)")
     p_survey = sub.add_parser("survey", help="list survey definitions or add a new version")
     survey_sub = p_survey.add_subparsers(dest="survey_command", required=True)
     survey_sub.add_parser("list", help="every survey with its newest version")
@@ -219,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             print("database is up to date")
         elif args.command == "token":
             asyncio.run(token_command(settings, args))
+        elif args.command == "import-cdr":
+            asyncio.run(import_cdr(settings, args.file))
         elif args.command == "survey":
             asyncio.run(survey_command(settings, args))
         elif args.command == "demo":

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..config import Settings
+
 
 def _names(value: str) -> frozenset[str]:
     return frozenset(name.strip() for name in value.split(",") if name.strip())
@@ -18,8 +20,10 @@ class OperatorNames:
     outbound: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_settings(cls, pattern: str, inbound: str = "", outbound: str = "") -> OperatorNames:
-        return cls(re.compile(pattern), _names(inbound), _names(outbound))
+    def from_settings(cls, settings: Settings) -> OperatorNames:
+        return cls(
+            re.compile(settings.operator_pattern), _names(settings.inbound_contexts), _names(settings.outbound_contexts)
+        )
 
     def operator(self, channel: str | None) -> str | None:
         """'PJSIP/7001-00000012' or 'Local/7001@operators-00000003;1' -> '7001'; None when it does not match."""

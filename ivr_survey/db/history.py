@@ -67,3 +67,13 @@ async def save_call(
         )
     )
     return call_id
+
+
+async def collected_calls(session: AsyncSession, *, linkedids: list[str]) -> set[str]:
+    """Those of the calls whose history the AMI collector wrote (an import leaves them as they are)."""
+    found: set[str] = set()
+    for i in range(0, len(linkedids), 500):
+        chunk = linkedids[i:i + 500]
+        stmt = select(Call.linkedid).where(Call.linkedid.in_(chunk), Call.history_source == "ami")
+        found.update((await session.execute(stmt)).scalars())
+    return found

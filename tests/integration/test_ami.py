@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +11,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr_survey.ami.collector import AmiCollector
-from ivr_survey.ami.naming import OperatorNames
-from ivr_survey.ami.tracker import CallTracker
-from ivr_survey.config import Settings
 from ivr_survey.db.models import Call, CallOperator, Operator, SurveyResponse
 from tests.fake_ami import FakeAmi, event_bounds
 from tests.seed import Rated, seed
@@ -48,11 +42,6 @@ EXPECTED = {
 }
 
 
-def names() -> OperatorNames:
-    s = Settings(_env_file=None)
-    return OperatorNames.from_settings(s.operator_pattern, s.inbound_contexts, s.outbound_contexts)
-
-
 async def rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, dict[str, Any]]:
     async with sessions() as s:
         calls = (await s.execute(select(Call).order_by(Call.linkedid))).scalars().all()
@@ -69,30 +58,6 @@ async def rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, dict[str
             "operators": sorted((codes[o], role) for call_id, o, role in links if call_id == c.id),
         }
     return out
-
-
-@pytest.fixture
-async def run(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
-    """run(fake) -> the collector, once it has stored `calls` calls (or failed the test)."""
-    started: list[tuple[FakeAmi, AmiCollector]] = []
-
-    async def go(fake: FakeAmi, calls: int = 2) -> AmiCollector:
-        await fake.start()
-        collector = AmiCollector(sessions, CallTracker(names()), host="127.0.0.1", port=fake.port, user="survey",
-                                 secret="secret", reconnect_timeout=0)
-        started.append((fake, collector))
-        await collector.start()
-        async with asyncio.timeout(10):
-            await fake.done.wait()
-            while collector.written < calls:
-                await asyncio.sleep(0.01)
-            await collector.drain()
-        return collector
-
-    yield go
-    for fake, collector in started:
-        await collector.stop()
-        await fake.close()
 
 
 async def test_the_traced_calls_come_out_field_by_field(run, sessions) -> None:

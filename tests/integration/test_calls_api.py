@@ -134,8 +134,9 @@ async def test_one_call_with_its_callback_survey_and_evaluations(client: TestCli
         "callback": {"call_id": "C6", "operator": "7002", "at": "2026-11-20T11:30:00+00:00", "after_seconds": 1800.0},
         "survey": None,
     }
-    resp = await client.post("/cqr/evaluations", headers=AUTH, json={
-        "call_id": "C1", "call_type": "spam", "scores": {"greeting": 1, "identifying_problem": 1, "related_offer": 0, "tone": 1, "script": 0.5}})
+    scores = {"greeting": 1, "identifying_problem": 1, "related_offer": 0, "tone": 1, "script": 0.5}
+    resp = await client.post("/cqr/evaluations", headers=AUTH,
+                             json={"call_id": "C1", "call_type": "spam", "scores": scores})
     evaluation = await resp.json()
     assert resp.status == 201, evaluation
     rated = await get(client, "/calls/C1")
