@@ -63,6 +63,7 @@ class _Call:
     alive: set[str] = field(default_factory=set)  # uniqueids of channels not yet hung up
     first_channel: str | None = None
     first_exten: str | None = None
+    dialled: str | None = None
     caller_number: str | None = None
     contexts: set[str] = field(default_factory=set)
     queue: str | None = None
@@ -151,17 +152,25 @@ class CallTracker:
             exten = event.get("Exten")
             if call.first_exten is None and isinstance(exten, str) and exten not in ("", "s"):
                 call.first_exten = exten
+        # the number an outbound call dials, as the outbound context sees it (no line prefix)
+        exten = event.get("Exten")
+        if call.dialled is None and context in self.names.outbound and isinstance(exten, str) and exten:
+            call.dialled = exten
 
     def _rang(self, call: _Call, operator: str | None) -> None:
         if operator and operator not in call.rung:
             call.rung.append(operator)
 
-    def _connected(self, call: _Call, caller: str, operator_channel: str, operator: str | None, at: datetime) -> None:
+    def _connected(
+        self, call: _Call, caller: str, operator_channel: str, operator: str | None, at: datetime, *, rung: bool = True
+    ) -> None:
+        """The client and the operator are talking; `rung`: the operator was called (not calling out)."""
         if call.answered_at is None:
             call.answered_at = at
             call.caller_side, call.operator_side = _base(caller), _base(operator_channel)
             call.operator = operator
-            self._rang(call, operator)
+            if rung:
+                self._rang(call, operator)
 
     def _on_dialbegin(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
         call.dial_started[str(event.get("DestUniqueid", ""))] = at
@@ -181,9 +190,11 @@ class CallTracker:
             if originate:  # a campaign's customer answered; no operator, no sides to tell apart
                 call.answered_at = call.answered_at or at
                 return
-            outbound = self.names.direction(call.contexts) == "outbound"
-            operator = self.names.operator(call.first_channel if outbound else event.get("DestChannel"))
-            self._connected(call, str(event["Channel"]), str(event.get("DestChannel", "")), operator, at)
+            dialling, dialled = str(event["Channel"]), str(event.get("DestChannel", ""))
+            if self.names.direction(call.contexts) == "outbound":  # the operator dialled the client
+                self._connected(call, dialled, dialling, self.names.operator(call.first_channel), at, rung=False)
+            else:
+                self._connected(call, dialling, dialled, self.names.operator(dialled), at)
         elif status in _DIAL_FAILURES and call.failure is None:
             call.failure = _DIAL_FAILURES[status]
         elif began is not None and call.answered_at is None:
@@ -268,7 +279,7 @@ class CallTracker:
         else:
             disposition = from_cdr.get("disposition", "missed")
         caller = call.caller_number or from_cdr.get("caller_number")
-        client = call.first_exten if direction == "outbound" else caller
+        client = (call.dialled or call.first_exten) if direction == "outbound" else caller
         record = CallRecord(
             linkedid=call.linkedid,
             direction=direction,
