@@ -75,6 +75,7 @@ class _Call:
     caller_side: str | None = None  # base names of the two parties once connected
     operator_side: str | None = None
     hangup_side: str | None = None
+    talk_ended_at: datetime | None = None
     failure: str | None = None
     abandoned: bool = False
     recording: str | None = None
@@ -226,11 +227,12 @@ class CallTracker:
         uniqueid = event.get("Uniqueid")
         call.alive.discard(str(uniqueid))
         channel = _base(str(event.get("Channel", "")))
+        # the talk ends when either party hangs up (the caller may stay on for the survey)
         if call.answered_at is not None and call.hangup_side is None:
             if channel == call.operator_side:
-                call.hangup_side = "operator"
+                call.hangup_side, call.talk_ended_at = "operator", at
             elif channel == call.caller_side:
-                call.hangup_side = "caller"
+                call.hangup_side, call.talk_ended_at = "caller", at
         call.ended_at = at
 
     def _cdr(self, event: dict[str, Any]) -> list[CallRecord]:
@@ -298,8 +300,9 @@ class CallTracker:
             # event times: exact when Asterisk stamps its events, else as received
             record.started_at, record.answered_at, record.ended_at = call.first_seen, call.answered_at, call.ended_at
             record.ring_seconds = call.ring_seconds
-            if call.answered_at is not None and call.ended_at is not None:
-                record.talk_seconds = round((call.ended_at - call.answered_at).total_seconds(), 3)
+            talk_end = call.talk_ended_at or call.ended_at
+            if call.answered_at is not None and talk_end is not None:
+                record.talk_seconds = round((talk_end - call.answered_at).total_seconds(), 3)
         else:
             record.started_at = from_cdr.get("started_at") or call.first_seen
             record.ended_at = from_cdr.get("ended_at") or call.ended_at

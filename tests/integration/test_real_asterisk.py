@@ -60,9 +60,10 @@ class Caller:
         if event["type"] == "StasisStart":
             self.up.put_nowait(event["channel"]["id"])
 
-    async def call(self) -> str:
+    async def call(self, endpoint: str = OPERATOR_ENDPOINT, **variables: str) -> str:
         await self.client.originate(
-            endpoint=OPERATOR_ENDPOINT, app_args="", caller_id="Client <79991234567>", variables={"__TALK": "1"}
+            endpoint=endpoint, app_args="", caller_id="Client <79991234567>",
+            variables={"__TALK": "1", **{f"__{k}": v for k, v in variables.items()}},
         )
         return await asyncio.wait_for(self.up.get(), 15)
 

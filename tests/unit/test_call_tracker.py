@@ -93,7 +93,7 @@ def test_a_timestamped_outbound_callback_uses_event_times() -> None:
         "outbound", "answered", "7001", [], "79990000001", "7001")
     assert (r.started_at, r.answered_at, r.ended_at) == (
         start, start + timedelta(seconds=7.02), start + timedelta(seconds=67.03))
-    assert (r.ring_seconds, r.talk_seconds, r.hangup_side) == (7.0, 60.01, "caller")
+    assert (r.ring_seconds, r.talk_seconds, r.hangup_side) == (7.0, 60.0, "caller")  # talk ends at the hangup
 
 
 def test_resync_finishes_calls_gone_during_an_outage_and_keeps_live_ones() -> None:
