@@ -9,7 +9,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from ivr_survey.db.engine import create_engine
+from ivr_survey.db.migrate import run_in_migration_transaction
 from ivr_survey.db.models import Base
 
 config = context.config
@@ -37,12 +37,7 @@ def _url() -> str:
 
 
 async def _run_async() -> None:
-    engine = create_engine(_url())
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_do_run)
-    finally:
-        await engine.dispose()
+    await run_in_migration_transaction(_url(), _do_run)
 
 
 connection = config.attributes.get("connection")
