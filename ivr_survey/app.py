@@ -1,7 +1,7 @@
 """The aiohttp app factory: settings in, a wired application out. Everything that starts and
-stops (database pool, answer spool, AMI collector, ARI listener) is a cleanup context, so shutdown
-runs in reverse order: the ARI app drains first, then the AMI collector stores what it finished,
-then the spool flushes, then the pool closes."""
+stops (database pool, answer spool, AMI collector, ARI listener, FastAGI server) is a cleanup context, so
+shutdown runs in reverse order: the FastAGI and ARI surveys drain first, then the AMI collector stores what it
+finished, then the spool flushes, then the pool closes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from .agi.server import AgiServer
 from .ami.collector import AmiCollector
 from .ami.naming import OperatorNames
 from .ami.tracker import CallTracker
@@ -30,7 +31,7 @@ from .config import Settings
 from .db.catalog import SurveyCatalog
 from .db.engine import create_engine, create_sessionmaker
 from .db.store import SurveyStore
-from .keys import AMI, ENGINE, SESSIONS, SETTINGS, STASIS, STORE
+from .keys import AGI, AMI, ENGINE, SESSIONS, SETTINGS, STASIS, STORE
 from .survey.timing import Timing
 
 
@@ -50,6 +51,14 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+def survey_timing(settings: Settings) -> Timing:
+    return Timing(
+        no_input_timeout=settings.no_input_timeout,
+        inter_digit_timeout=settings.inter_digit_timeout,
+        max_retries=settings.max_retries,
+    )
+
+
 async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.ari_password is not None
@@ -61,11 +70,7 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
         client,
         app[STORE],
         SurveyCatalog(app[SESSIONS], default_survey=settings.default_survey),
-        timing=Timing(
-            no_input_timeout=settings.no_input_timeout,
-            inter_digit_timeout=settings.inter_digit_timeout,
-            max_retries=settings.max_retries,
-        ),
+        timing=survey_timing(settings),
         default_language=settings.default_language,
     )
     app[STASIS] = stasis
@@ -92,6 +97,23 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     await collector.stop()
 
 
+async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.agi_port is not None
+    server = AgiServer(
+        app[STORE],
+        SurveyCatalog(app[SESSIONS], default_survey=settings.default_survey),
+        timing=survey_timing(settings),
+        default_language=settings.default_language,
+        host=settings.agi_host,
+        port=settings.agi_port,
+    )
+    await server.start()
+    app[AGI] = server
+    yield
+    await server.stop(grace=settings.shutdown_grace)
+
+
 def create_app(settings: Settings) -> web.Application:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     auth = auth_middleware(bootstrap_token=token, allow_anonymous=token is None and settings.http_is_loopback)
@@ -103,6 +125,8 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(ami_ctx)
     if settings.ari_enabled:
         app.cleanup_ctx.append(ari_ctx)
+    if settings.agi_port is not None:
+        app.cleanup_ctx.append(agi_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ratings", get_ratings)
     app.router.add_get("/ratings/summary", get_summary)

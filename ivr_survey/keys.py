@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .agi.server import AgiServer
 from .ami.collector import AmiCollector
 from .ari.stasis import StasisApp
 from .config import Settings
@@ -16,3 +17,4 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 STORE = web.AppKey("store", SurveyStore)
 STASIS = web.AppKey("stasis", StasisApp)
 AMI = web.AppKey("ami", AmiCollector)
+AGI = web.AppKey("agi", AgiServer)

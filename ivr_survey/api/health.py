@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..db.engine import ping
-from ..keys import AMI, ENGINE, STASIS, STORE
+from ..keys import AGI, AMI, ENGINE, STASIS, STORE
 from .responses import json_response
 
 
@@ -19,6 +19,7 @@ async def healthz(request: web.Request) -> web.Response:
         "database": "ok" if database_ok else "unreachable",
         "ari": "disabled" if stasis is None else ("connected" if stasis.connected else "connecting"),
         "ami": "disabled" if ami is None else ("connected" if ami.connected else "connecting"),
+        "agi": "disabled" if AGI not in app else "listening",
         "pending_records": app[STORE].pending,
     }
     return json_response(body, status=200 if database_ok else 503)

@@ -221,12 +221,13 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "database", "ari", "ami", "pending_records"],
+        "required": ["status", "database", "ari", "ami", "agi", "pending_records"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded"]},
             "database": {"type": "string", "enum": ["ok", "unreachable"]},
             "ari": {"type": "string", "enum": ["disabled", "connecting", "connected"]},
             "ami": {"type": "string", "enum": ["disabled", "connecting", "connected"]},
+            "agi": {"type": "string", "enum": ["disabled", "listening"]},
             "pending_records": {"type": "integer"},
         },
     },

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..db.catalog import SurveyCatalog
@@ -31,6 +30,7 @@ from ..survey.actions import (
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, PlaybackStarted, Start, TimerFired
 from ..survey.session import SurveySession
 from ..survey.timing import Timing
+from ..survey_run import Caller, SurveyRun
 from .args import parse_args
 from .client import AriClient, AriError
 
@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 
 _GONE = ("ChannelHangupRequest", "StasisEnd", "ChannelDestroyed")
 LINGER = 10.0  # seconds a finished call's worker waits for Asterisk's StasisEnd
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _channel_of(event: dict[str, Any]) -> str | None:
@@ -66,6 +62,7 @@ class CallSurvey:
         self.args = parse_args(start_event.get("args", []))
         self.linkedid = self.channel_id  # until Asterisk tells us the call's linkedid
         self.language = app.default_language
+        self.survey: SurveyRun | None = None
         self.session: SurveySession | None = None
         self.inbox: asyncio.Queue[Event | _Stop] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
@@ -127,28 +124,18 @@ class CallSurvey:
         self.linkedid = linkedid or self.channel_id
         # Answering first (as the traced app did) also proves the channel is still there.
         await app.client.answer(self.channel_id)
-        definition = await app.catalog.get(self.args.survey)
-        self.language = self.args.lang or self.channel.get("language") or app.default_language
-        self.session = SurveySession(
-            definition, language=self.language, timing=app.timing, playback_prefix=f"{self.channel_id}-pb-"
-        )
-        log.info(
-            "call %s: survey %s v%d for operator %s (channel %s)",
-            self.linkedid, definition.name, definition.version, self.args.operator or "unknown", self.channel_id,
-        )
-        await app.store.record_start(
+        caller = Caller(
             linkedid=self.linkedid,
-            survey=definition.name,
-            survey_version=definition.version,
-            channel="ari",
-            language=self.language,
-            args=self.args.raw,
-            started_at=_now(),
             channel_uniqueid=self.channel_id,
-            caller_number=self.channel.get("caller", {}).get("number") or None,
-            operator=self.args.operator,
-            queue=self.args.queue,
+            number=self.channel.get("caller", {}).get("number") or None,
+            language=self.channel.get("language"),
         )
+        self.survey = await SurveyRun.begin(
+            app.store, app.catalog, entry="ari", args=self.args, caller=caller, timing=app.timing,
+            default_language=app.default_language, playback_prefix=f"{self.channel_id}-pb-",
+        )
+        self.session = self.survey.session
+        self.language = self.session.language
         await self._handle(Start())
 
     async def _handle(self, event: Event) -> None:
@@ -167,20 +154,10 @@ class CallSurvey:
     async def _do(self, action: Action) -> None:
         client = self.app.client
         match action:
-            case SaveAnswer():
+            case SaveAnswer() | Finish():
                 # Committed (or spooled) before anything else is played: a keypress is never lost.
-                await self.app.store.record_answer(
-                    linkedid=self.linkedid,
-                    position=action.position,
-                    question=action.question,
-                    digits=action.digits,
-                    score=action.score,
-                    attempts=action.attempts,
-                    answered_at=_now(),
-                )
-            case Finish():
-                log.info("call %s: survey %s", self.linkedid, action.status)
-                await self.app.store.record_finish(linkedid=self.linkedid, status=action.status, ended_at=_now())
+                assert self.survey is not None
+                await self.survey.record(action)
             case Play():
                 try:
                     await client.play(self.channel_id, action.playback_id, f"sound:{action.sound}", lang=self.language)

@@ -97,7 +97,7 @@ async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> N
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
         assert body == (200, {"status": "ok", "database": "ok", "ari": "disabled", "ami": "disabled",
-                               "pending_records": 0})
+                               "agi": "disabled", "pending_records": 0})
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:

@@ -1,0 +1,1 @@
+"""FastAGI entry to the survey, for PBXs that reach it with AGI() instead of Stasis()."""

@@ -1,0 +1,96 @@
+"""What both ways into the survey (Stasis over ARI, FastAGI) share: choosing the survey and its language,
+building the state machine, and storing its start, answers and end. Keeping this in one place is what
+makes a stored call look the same whichever entry it came through, but for its `channel`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from .ari.args import SurveyArgs
+from .db.catalog import SurveyCatalog
+from .db.store import SurveyStore
+from .survey.actions import Finish, SaveAnswer
+from .survey.session import SurveySession
+from .survey.timing import Timing
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What the PBX says about the caller's channel."""
+
+    linkedid: str  # the call's id everywhere (ratings, CQR, call history)
+    channel_uniqueid: str
+    number: str | None
+    language: str | None  # the channel's own language; the dialplan's lang= wins over it
+
+
+class SurveyRun:
+    """One caller's survey: the state machine and where its results go."""
+
+    def __init__(self, store: SurveyStore, caller: Caller, session: SurveySession) -> None:
+        self.store = store
+        self.caller = caller
+        self.session = session
+
+    @classmethod
+    async def begin(
+        cls,
+        store: SurveyStore,
+        catalog: SurveyCatalog,
+        *,
+        entry: Literal["ari", "agi"],
+        args: SurveyArgs,
+        caller: Caller,
+        timing: Timing,
+        default_language: str,
+        playback_prefix: str,
+    ) -> SurveyRun:
+        """Pick the survey, store its start (in_progress) and return the run, ready for Start()."""
+        definition = await catalog.get(args.survey)
+        language = args.lang or caller.language or default_language
+        session = SurveySession(definition, language=language, timing=timing, playback_prefix=playback_prefix)
+        log.info(
+            "call %s: survey %s v%d for operator %s (%s channel %s)",
+            caller.linkedid, definition.name, definition.version, args.operator or "unknown", entry,
+            caller.channel_uniqueid,
+        )
+        await store.record_start(
+            linkedid=caller.linkedid,
+            survey=definition.name,
+            survey_version=definition.version,
+            channel=entry,
+            language=session.language,
+            args=args.raw,
+            started_at=_now(),
+            channel_uniqueid=caller.channel_uniqueid,
+            caller_number=caller.number,
+            operator=args.operator,
+            queue=args.queue,
+        )
+        return cls(store, caller, session)
+
+    async def record(self, action: SaveAnswer | Finish) -> None:
+        """Commit (or spool) an answer or the end; adapters await it before anything else is played."""
+        linkedid = self.caller.linkedid
+        if isinstance(action, SaveAnswer):
+            await self.store.record_answer(
+                linkedid=linkedid,
+                position=action.position,
+                question=action.question,
+                digits=action.digits,
+                score=action.score,
+                attempts=action.attempts,
+                answered_at=_now(),
+            )
+        else:
+            log.info("call %s: survey %s", linkedid, action.status)
+            await self.store.record_finish(linkedid=linkedid, status=action.status, ended_at=_now())
