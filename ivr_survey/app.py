@@ -72,6 +72,7 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
         SurveyCatalog(app[SESSIONS], default_survey=settings.default_survey),
         timing=survey_timing(settings),
         default_language=settings.default_language,
+        names=OperatorNames.from_settings(settings),
     )
     app[STASIS] = stasis
     await stasis.start()
@@ -107,6 +108,7 @@ async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
         default_language=settings.default_language,
         host=settings.agi_host,
         port=settings.agi_port,
+        names=OperatorNames.from_settings(settings),
     )
     await server.start()
     app[AGI] = server

@@ -46,7 +46,11 @@ async def run_app(
 ) -> None:
     """Serve until SIGTERM/SIGINT (or until the `until` coroutine, started once serving, returns)."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
+    try:
+        await runner.setup()  # starts the listeners of the cleanup contexts (FastAGI...)
+    except OSError as exc:
+        await runner.cleanup()
+        raise Fatal(exc.strerror or _one_line(exc)) from None
     try:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from .ami.naming import OperatorNames
 from .ari.args import SurveyArgs
 from .db.catalog import SurveyCatalog
 from .db.store import SurveyStore
@@ -53,14 +54,20 @@ class SurveyRun:
         timing: Timing,
         default_language: str,
         playback_prefix: str,
+        names: OperatorNames | None = None,
     ) -> SurveyRun:
-        """Pick the survey, store its start (in_progress) and return the run, ready for Start()."""
+        """Pick the survey, store its start (in_progress) and return the run, ready for Start(). An operator
+        given as a channel or queue interface (operator=${MEMBERINTERFACE}) is named by the operator pattern,
+        as the call history names it."""
+        operator = args.operator
+        if names is not None and operator:
+            operator = names.operator(operator) or operator
         definition = await catalog.get(args.survey)
         language = args.lang or caller.language or default_language
         session = SurveySession(definition, language=language, timing=timing, playback_prefix=playback_prefix)
         log.info(
             "call %s: survey %s v%d for operator %s (%s channel %s)",
-            caller.linkedid, definition.name, definition.version, args.operator or "unknown", entry,
+            caller.linkedid, definition.name, definition.version, operator or "unknown", entry,
             caller.channel_uniqueid,
         )
         await store.record_start(
@@ -73,7 +80,7 @@ class SurveyRun:
             started_at=_now(),
             channel_uniqueid=caller.channel_uniqueid,
             caller_number=caller.number,
-            operator=args.operator,
+            operator=operator,
             queue=args.queue,
         )
         return cls(store, caller, session)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..ami.naming import OperatorNames
 from ..db.catalog import SurveyCatalog
 from ..db.store import SurveyStore
 from ..survey.timing import Timing
@@ -28,8 +29,10 @@ class AgiServer:
         port: int = 4573,
         header_timeout: float = 10.0,
         reply_timeout: float = 10.0,
+        names: OperatorNames | None = None,
     ) -> None:
         self.store = store
+        self.names = names
         self.catalog = catalog
         self.timing = timing
         self.default_language = default_language
@@ -42,7 +45,11 @@ class AgiServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.requested_port)
+        try:
+            self._server = await asyncio.start_server(self._serve, self.host, self.requested_port)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen for FastAGI on {self.host}:{self.requested_port}: "
+                                     f"{exc.strerror}") from None
         log.info("FastAGI listening on %s:%d", self.host, self.port)
 
     @property
@@ -73,7 +80,8 @@ class AgiServer:
                 log.debug("AGI connection from %s closed before a word (a health probe?)", peer)
                 return
             await AgiSurvey(
-                agi, headers, self.store, self.catalog, timing=self.timing, default_language=self.default_language
+                agi, headers, self.store, self.catalog, timing=self.timing, default_language=self.default_language,
+                names=self.names,
             ).run()
         except Exception:
             log.exception("AGI connection from %s failed", peer)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import deque
 
+from ..ami.naming import OperatorNames
 from ..ari.args import SurveyArgs, parse_args
 from ..db.catalog import SurveyCatalog
 from ..db.store import SurveyStore
@@ -40,8 +41,10 @@ class AgiSurvey:
         *,
         timing: Timing,
         default_language: str,
+        names: OperatorNames | None = None,
     ) -> None:
         self.agi = agi
+        self.names = names
         self.headers = headers
         self.store = store
         self.catalog = catalog
@@ -97,7 +100,7 @@ class AgiSurvey:
         )
         return await SurveyRun.begin(
             self.store, self.catalog, entry="agi", args=args, caller=caller, timing=self.timing,
-            default_language=self.default_language, playback_prefix="pb-",
+            default_language=self.default_language, playback_prefix="pb-", names=self.names,
         )
 
     async def _converse(self, survey: SurveyRun) -> None:

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..ami.naming import OperatorNames
 from ..db.catalog import SurveyCatalog
 from ..db.store import SurveyStore
 from ..survey.actions import (
@@ -132,7 +133,7 @@ class CallSurvey:
         )
         self.survey = await SurveyRun.begin(
             app.store, app.catalog, entry="ari", args=self.args, caller=caller, timing=app.timing,
-            default_language=app.default_language, playback_prefix=f"{self.channel_id}-pb-",
+            default_language=app.default_language, playback_prefix=f"{self.channel_id}-pb-", names=app.names,
         )
         self.session = self.survey.session
         self.language = self.session.language
@@ -199,8 +200,10 @@ class StasisApp:
         *,
         timing: Timing,
         default_language: str = "en",
+        names: OperatorNames | None = None,
     ) -> None:
         self.client = client
+        self.names = names
         self.store = store
         self.catalog = catalog
         self.timing = timing

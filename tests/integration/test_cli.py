@@ -79,6 +79,20 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert last.endswith("address already in use")
 
 
+def test_agi_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(_free_port()), IVR_SURVEY_AGI_PORT=str(port))
+        proc = _run(["serve"], env, tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith(f"ivr-survey: cannot listen for FastAGI on 127.0.0.1:{port}: ")
+    assert last.endswith("address already in use")
+
+
 async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(

@@ -212,6 +212,20 @@ async def test_queue_agent_hangs_up_then_rated(service: Service) -> None:
 # -- the contract with the dialplan ---------------------------------------------------------
 
 
+async def test_an_operator_given_as_a_queue_interface_is_named_as_the_call_history_names_it(
+    service: Service,
+) -> None:
+    """operator=${MEMBERINTERFACE} passes Local/7001@operators/n: the operator pattern makes it 7001."""
+    fake = service.fake
+    channel = await fake.place_call(args=["operator=Local/7001@operators/n", "queue=sales"], linkedid="L-iface")
+    events = fake.subscribe(channel)
+    await prompt(events, "survey-rate")
+    await fake.press(channel, "5")
+    await service.wait_done(channel)
+    [rating] = await service.ratings()
+    assert (rating["operator"], rating["score"]) == ("7001", 5.0)
+
+
 async def test_arguments_any_order_unknown_kept_operator_missing_is_unknown(service: Service) -> None:
     fake = service.fake
     channel = await fake.place_call(args=["campaign=spring", "queue=support", "lang=ru"], linkedid="L-args",
