@@ -8,6 +8,7 @@ months in their time zone."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 from typing import Any
@@ -28,6 +29,7 @@ DISTRIBUTION_KEYS = tuple(str(s) for s in SCORES)
 Z95 = 1.959963984540054
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a year of hourly groups repeats the same few thousand (k, n) pairs
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
     """The Wilson score interval of a proportion; None without observations."""
     if n == 0:
