@@ -89,6 +89,23 @@ async def test_groupings(client: TestClient, sessions) -> None:
                                                                                   None, None)]
 
 
+async def test_a_period_that_cuts_hours_counts_only_what_is_inside(client: TestClient, sessions) -> None:
+    """Whole hours are taken by their slot number; the cut first and last hours compare the start time."""
+    await seed(sessions, [
+        Rated("E1", "7001", datetime(2026, 11, 20, 10, 10, tzinfo=UTC), 5.0),  # before the period
+        Rated("E2", "7001", datetime(2026, 11, 20, 10, 40, tzinfo=UTC), 4.0),
+        Rated("E3", "7001", datetime(2026, 11, 20, 11, 20, tzinfo=UTC), 2.0),
+        Rated("E4", "7001", datetime(2026, 11, 20, 11, 30, tzinfo=UTC), 1.0),  # at the exclusive end
+    ])
+    period = "from=2026-11-20T10:30:00Z&to=2026-11-20T11:30:00Z"
+    for unit in ("hour", "day"):
+        body = await get(client, f"/ratings/summary?group_by={unit}&{period}")
+        assert [(g["key"], g["offered"], g["average"]) for g in body["groups"]] == (
+            [("2026-11-20T10:00:00+00:00", 1, 4.0), ("2026-11-20T11:00:00+00:00", 1, 2.0)] if unit == "hour"
+            else [("2026-11-20T00:00:00+00:00", 2, 3.0)]
+        )
+
+
 async def test_day_buckets_follow_the_time_zone(client: TestClient, sessions) -> None:
     await seed(sessions, [
         Rated("M1", "7001", datetime(2026, 11, 25, 20, 30, tzinfo=UTC), 5.0),  # 23:30 in Moscow, 25 Nov
