@@ -16,9 +16,9 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "asterisk-ari" / "traces"
+from tests.reference import TRACES
+
 EOL = b"\r\n"
 
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,9 +26,8 @@ import pytest
 
 from ivr_survey.simulator.fake_asterisk import AppNotRegistered, FakeAsterisk
 from ivr_survey.simulator.sounds import PROMPT_DURATIONS
+from tests.reference import REFERENCE, TRACES
 
-REFERENCE = Path(os.environ.get("IVR_SURVEY_ARI_REFERENCE", "/work/shared/asterisk-ari"))
-TRACES = REFERENCE / "traces"
 API_DOCS = REFERENCE / "api-docs"
 
 pytestmark = pytest.mark.skipif(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from ivr_survey.ami.naming import OperatorNames
 from ivr_survey.ami.tracker import CallRecord, CallTracker
 from ivr_survey.config import Settings
+from tests.reference import TRACES
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "asterisk-ari" / "traces"
 RECEIVED = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 
 
