@@ -108,9 +108,13 @@ def day(query: MultiMapping[str], name: str) -> date | None:
     if raw is None:
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise invalid_parameter(name, f"{name} must be a date, e.g. 2026-11-26") from None
+    # a day is turned into instants in some time zone: days at the ends of the calendar have none
+    if not date(2, 1, 1) <= value <= date(9998, 12, 31):
+        raise invalid_parameter(name, f"{name} is out of range")
+    return value
 
 
 def time_zone(query: MultiMapping[str], name: str = "tz") -> ZoneInfo:

@@ -128,6 +128,7 @@ async def test_review_queue(client: TestClient, sessions) -> None:
     moscow_next_day = await get(client, "/review-queue?date=2026-11-21&tz=Europe/Moscow&share=1")
     assert [i["call_id"] for i in moscow_next_day["items"]] == ["other-day"]
     for query, parameter in (("share=0", "share"), ("share=1.5", "share"), ("date=20-11-2026", "date"),
-                             ("tz=Nowhere/City", "tz")):
+                             ("tz=Nowhere/City", "tz"), ("date=0001-01-01&tz=Europe/Moscow", "date"),
+                             ("date=9999-12-31&tz=America/Anchorage", "date")):
         bad = await get(client, f"/review-queue?{query}", status=400)
         assert bad["error"]["details"] == {"parameter": parameter}
