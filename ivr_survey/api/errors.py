@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..db.timebuckets import PeriodTooLong
 from .responses import json_response
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
+    except PeriodTooLong as exc:  # summaries and stats over from..to (or their defaults)
+        return error_response(400, "invalid_parameter", f"from..to is too long: {exc}", {"parameter": "to"})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

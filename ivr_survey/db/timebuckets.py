@@ -17,6 +17,7 @@ from sqlalchemy.sql import ColumnElement
 
 UNITS = ("hour", "day", "week", "month")
 QUARTER_HOUR, HOUR, DAY = 900, 3600, 86400
+MAX_PERIOD = timedelta(days=366 * 20)
 
 
 def _offset(tz: ZoneInfo, at: datetime) -> timedelta:
@@ -92,8 +93,14 @@ def bucket_label(value: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(value, UTC).replace(tzinfo=tz).isoformat()
 
 
+class PeriodTooLong(ValueError):
+    """A period longer than MAX_PERIOD: its time-zone changes alone would make a query of thousands of cases."""
+
+
 def utc_bounds(start: datetime | None, end: datetime | None, default_days: int = 30) -> tuple[datetime, datetime]:
     """The period to bucket over: given bounds, else the last `default_days` up to now."""
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=default_days)
+    if end - start > MAX_PERIOD:
+        raise PeriodTooLong(f"a period of at most {MAX_PERIOD.days // 366} years")
     return start.astimezone(UTC), end.astimezone(UTC)

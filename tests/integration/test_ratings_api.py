@@ -204,6 +204,20 @@ async def test_bad_summary_parameters(client: TestClient, query: str, parameter:
     assert body["error"]["details"] == {"parameter": parameter}
 
 
+@pytest.mark.parametrize("path", [
+    "/ratings/summary?group_by=hour&tz=Europe/Berlin&from=0001-01-02T00:00:00Z&to=9999-12-30T00:00:00Z",
+    "/ratings/summary?group_by=day&from=1900-01-01T00:00:00Z",
+    "/operators/7001?from=1900-01-01T00:00:00Z",
+    "/operators?from=1900-01-01T00:00:00Z",
+    "/calls/stats?group_by=day&from=1900-01-01T00:00:00Z",
+])
+async def test_a_period_longer_than_twenty_years_is_refused(client: TestClient, sessions, path: str) -> None:
+    await seed(sessions, FIVE)
+    body = await get(client, path, status=400)
+    assert (body["error"]["code"], body["error"]["details"]) == ("invalid_parameter", {"parameter": "to"})
+    assert body["error"]["message"] == "from..to is too long: a period of at most 20 years"
+
+
 async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> None:
     await seed(sessions, [*FIVE, Rated("X", "7002", T + timedelta(minutes=30), 5.0, caller="79990001122")])
     for headers, query in ((AUTH, "?format=csv&operator=7001&score_max=2"),
