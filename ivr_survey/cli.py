@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -143,24 +144,35 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
     from pydantic import SecretStr
 
     from .app import create_app
+    from .keys import AMI
     from .simulator.callers import SimulatedCallers
+    from .simulator.fake_ami import FakeAmiServer
     from .simulator.fake_asterisk import FakeAsterisk
 
-    password = secrets.token_urlsafe(16)
-    async with FakeAsterisk(user=settings.ari_user, password=password, app=settings.ari_app, speed=speed) as fake:
-        demo_settings = settings.model_copy(update={"ari_url": fake.base_url, "ari_password": SecretStr(password)})
+    password, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    async with (
+        FakeAsterisk(user=settings.ari_user, password=password, app=settings.ari_app, speed=speed) as fake,
+        FakeAmiServer(user=settings.ami_user, secret=secret) as ami,
+    ):
+        demo_settings = settings.model_copy(update={
+            "ari_url": fake.base_url, "ari_password": SecretStr(password),
+            "ami_host": "127.0.0.1", "ami_port": ami.port, "ami_secret": SecretStr(secret),
+        })
         await migrate_database(demo_settings)
         app = create_app(demo_settings)
-        callers = SimulatedCallers(fake, rng=random.Random(seed))
+        callers = SimulatedCallers(fake, rng=random.Random(seed), ami=ami)
 
         async def simulate() -> None:
             await fake.wait_for_app(timeout=30)
             log.info(
-                "simulated PBX at %s is calling in; watch http://%s:%d/ratings",
+                "simulated PBX at %s is calling in; watch http://%s:%d/ratings and /calls",
                 fake.base_url, settings.http_host, settings.http_port,
             )
             await callers.run(calls=calls, per_second=per_second)
             await fake.wait_idle()
+            # the last hang-ups are still on their way to the call history
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(app[AMI].settle(), 10)
             log.info("simulated calls done: %s", dict(callers.summary()))
 
         await run_app(app, demo_settings, until=simulate)

@@ -66,6 +66,8 @@ class AmiCollector:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._manager: _Manager | None = None
         self._lost = False
+        self._quiet = asyncio.Event()  # set while no call is in progress
+        self._quiet.set()
 
     async def start(self) -> None:
         manager = _Manager(
@@ -89,6 +91,10 @@ class AmiCollector:
         try:
             for record in self.tracker.feed(dict(message), self.clock()):
                 self._records.put_nowait(record)
+            if self.tracker.in_progress:
+                self._quiet.clear()
+            else:
+                self._quiet.set()
         except Exception:
             log.exception("AMI event %s skipped", message.get("Event"))
 
@@ -149,6 +155,11 @@ class AmiCollector:
     async def drain(self) -> None:
         """Wait until every finished call is stored."""
         await self._records.join()
+
+    async def settle(self) -> None:
+        """Wait until no call is in progress and every finished one is stored."""
+        await self._quiet.wait()
+        await self.drain()
 
     async def stop(self, *, grace: float = 5.0) -> None:
         if self._manager is not None:

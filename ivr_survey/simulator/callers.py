@@ -1,15 +1,21 @@
 """Simulated callers: the fake Asterisk places calls to operators, lets them talk, sends the caller
-into the survey, and the caller presses keys the way callers do. Drives `ivr-survey demo` and bench/."""
+into the survey, and the caller presses keys the way callers do. Drives `ivr-survey demo` and bench/.
+
+Given a fake AMI, the calls also show in the call history: each call rings its operator and is answered
+(or missed, and then often called back by the operator), with the channel and dial events Asterisk sends."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fake_ami import FakeAmiServer
 from .fake_asterisk import FakeAsterisk
 
 log = logging.getLogger(__name__)
@@ -75,8 +81,15 @@ class SimulatedCallers:
         think_time: tuple[float, float] = (0.4, 2.0),
         talk_time: tuple[float, float] = (1.0, 4.0),
         languages: tuple[str, ...] = ("en", "en", "ru"),
+        ami: FakeAmiServer | None = None,
+        missed_share: float = 0.15,
+        callback_share: float = 0.6,
     ) -> None:
         self.fake = fake
+        self.ami = ami
+        self.missed_share = missed_share
+        self.callback_share = callback_share
+        self._seq = itertools.count(1)
         self.operators = operators
         self.queues = queues
         self.mix = mix or CallerMix()
@@ -94,16 +107,82 @@ class SimulatedCallers:
         operator = self.rng.choice(self.operators)
         queue = self.rng.choice(self.queues)
         behaviour = self.mix.pick(self.rng)
+        number = f"7999{self.rng.randrange(10**7):07d}"
         args = [f"operator={operator}"] + ([f"queue={queue}"] if queue else [])
-        await asyncio.sleep(self._wait(self.talk_time))
+        if self.ami is not None and self.rng.random() < self.missed_share:
+            return await self._missed(operator, queue, number)
+        caller = await self._ring_and_talk(operator, queue, number)
         channel_id = await self.fake.place_call(
-            caller_number=f"7999{self.rng.randrange(10**7):07d}",
+            caller_number=number,
             args=args,
             language=self.rng.choice(self.languages),
+            linkedid=caller["Linkedid"] if caller else None,
         )
         outcome = CallOutcome(channel_id, self.fake.linkedid_of(channel_id), operator, behaviour)
         self.outcomes.append(outcome)
-        await self._behave(outcome)
+        try:
+            await self._behave(outcome)
+        finally:
+            self._hang_up(caller)
+        return outcome
+
+    # -- what AMI sees of a call
+
+    def _channel(self, name: str, linkedid: str | None, context: str, exten: str, number: str) -> dict[str, str]:
+        uniqueid = f"{int(time.time())}.{next(self._seq)}"
+        return {"Channel": f"{name}-{next(self._seq):08x}", "Uniqueid": uniqueid, "Linkedid": linkedid or uniqueid,
+                "Context": context, "Exten": exten, "CallerIDNum": number}
+
+    def _hang_up(self, *channels: dict[str, str] | None) -> None:
+        for channel in channels:
+            if channel is not None and self.ami is not None:
+                self.ami.emit("Hangup", **channel, Cause="16", **{"Cause-txt": "Normal Clearing"})
+
+    async def _dial(self, caller: dict[str, str], dest: dict[str, str], *, answer: bool) -> None:
+        assert self.ami is not None
+        dial = {**caller, "DestChannel": dest["Channel"], "DestUniqueid": dest["Uniqueid"],
+                "DestLinkedid": dest["Linkedid"]}
+        self.ami.emit("Newchannel", **dest)
+        self.ami.emit("DialBegin", **dial)
+        await asyncio.sleep(self._wait((0.5, 3.0) if answer else (3.0, 8.0)))
+        self.ami.emit("DialEnd", **dial, DialStatus="ANSWER" if answer else "NOANSWER")
+
+    async def _ring_and_talk(self, operator: str, queue: str | None, number: str) -> dict[str, str] | None:
+        """The caller rings the operator, who answers, talks and hangs up; the caller's channel stays up."""
+        if self.ami is None:
+            await asyncio.sleep(self._wait(self.talk_time))
+            return None
+        caller = self._channel("PJSIP/trunk", None, "incoming", operator, number)
+        self.ami.emit("Newchannel", **caller)
+        if queue:
+            self.ami.emit("QueueCallerJoin", **caller, Queue=queue, Position="1", Count="1")
+        agent = self._channel(f"PJSIP/{operator}", caller["Linkedid"], "operators", operator, operator)
+        await self._dial(caller, agent, answer=True)
+        await asyncio.sleep(self._wait(self.talk_time))
+        self._hang_up(agent)
+        return caller
+
+    async def _missed(self, operator: str, queue: str | None, number: str) -> CallOutcome:
+        """Nobody answers; often the operator calls the client back a little later."""
+        assert self.ami is not None
+        caller = self._channel("PJSIP/trunk", None, "incoming", operator, number)
+        self.ami.emit("Newchannel", **caller)
+        if queue:
+            self.ami.emit("QueueCallerJoin", **caller, Queue=queue, Position="1", Count="1")
+        agent = self._channel(f"PJSIP/{operator}", caller["Linkedid"], "operators", operator, operator)
+        await self._dial(caller, agent, answer=False)
+        self._hang_up(agent, caller)
+        outcome = CallOutcome("", caller["Linkedid"], operator, "missed")
+        self.outcomes.append(outcome)
+        if self.rng.random() < self.callback_share:
+            await asyncio.sleep(self._wait((3.0, 15.0)))
+            phone = self._channel(f"PJSIP/{operator}", None, "operators", f"9{number}", operator)
+            self.ami.emit("Newchannel", **phone)
+            self.ami.emit("Newexten", **{**phone, "Context": "outbound", "Exten": number})
+            client = self._channel("PJSIP/client-trunk", phone["Linkedid"], "outbound", number, number)
+            await self._dial(phone, client, answer=True)
+            await asyncio.sleep(self._wait(self.talk_time))
+            self._hang_up(client, phone)
         return outcome
 
     async def _behave(self, outcome: CallOutcome) -> None:

@@ -158,8 +158,18 @@ def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(tmp_path / "ivr_survey.db") as db:
         statuses = [row[0] for row in db.execute("SELECT status FROM survey_responses")]
-    assert len(statuses) == 8
+        history = db.execute("SELECT c.direction, c.disposition, o.code IS NOT NULL, EXISTS (SELECT 1 FROM "
+                             "survey_responses r WHERE r.call_id = c.id) FROM calls c LEFT JOIN operators o "
+                             "ON o.id = c.operator_id WHERE c.history_source = 'ami'").fetchall()
     assert set(statuses) <= {"completed", "partial", "no_input", "abandoned"}
+    # the simulated PBX's AMI side: every call is in the history; the answered ones were surveyed, the missed
+    # ones were not, and callbacks are answered outbound calls by an operator
+    inbound = [h for h in history if h[0] == "inbound"]
+    assert len(inbound) == 8
+    assert sorted(inbound) == sorted([("inbound", "answered", 1, 1)] * len(statuses)
+                                     + [("inbound", "missed", 0, 0)] * (8 - len(statuses)))
+    assert all(h == ("outbound", "answered", 1, 0) for h in history if h[0] != "inbound")
+    assert len(history) - len(inbound) <= 8 - len(statuses)
 
 
 def test_token_create_list_revoke(tmp_path: Path) -> None:
