@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     shutdown_grace: Seconds = 30.0
     log_level: str = "INFO"
 
+    @field_validator("api_token", "ari_password", "ami_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # `IVR_SURVEY_ARI_PASSWORD=` copied unedited from .env.example must not switch ARI on with no password
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:

@@ -78,3 +78,24 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     env.write_text("IVR_SURVEY_HTTP_PORT=9090\nIVR_SURVEY_ARI_APP=survey2\n")
     s = load_settings(_env_file=str(env))
     assert (s.http_port, s.ari_app) == (9090, "survey2")
+
+
+def test_a_blank_secret_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line copied unedited from .env.example (`IVR_SURVEY_ARI_PASSWORD=`) leaves ARI off, not passwordless."""
+    for name in ("IVR_SURVEY_ARI_PASSWORD", "IVR_SURVEY_AMI_SECRET", "IVR_SURVEY_API_TOKEN"):
+        monkeypatch.setenv(name, "  ")
+    s = load_settings(_env_file=None)
+    assert (s.ari_password, s.ami_secret, s.api_token, s.ari_enabled) == (None, None, None, False)
+
+
+def test_call_history_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR_SURVEY_OPERATOR_PATTERN", "PJSIP/[0-9]+")
+    with pytest.raises(ConfigError, match=r"^IVR_SURVEY_OPERATOR_PATTERN: needs one group: the operator's name$"):
+        load_settings(_env_file=None)
+    monkeypatch.setenv("IVR_SURVEY_OPERATOR_PATTERN", "PJSIP/(")
+    with pytest.raises(ConfigError, match=r"^IVR_SURVEY_OPERATOR_PATTERN: not a regular expression"):
+        load_settings(_env_file=None)
+    monkeypatch.delenv("IVR_SURVEY_OPERATOR_PATTERN")
+    monkeypatch.setenv("IVR_SURVEY_PBX_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match=r"^IVR_SURVEY_PBX_TIMEZONE: not a known time zone"):
+        load_settings(_env_file=None)
