@@ -3,12 +3,13 @@ its survey and evaluations, and the operator-load statistics, counted by the dat
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -112,7 +113,7 @@ async def list_calls(
     ident = Call.id.desc() if descending else Call.id.asc()
     stmt = stmt.order_by(case((column.is_(None), 1), else_=0), order, ident).limit(limit)
     rows = (await session.execute(stmt)).all()
-    items = [await _item(session, row) for row in rows]
+    items = await _items(session, list(rows))
     full = len(rows) == limit
     return CallsPage(items, (getattr(rows[-1], f"sort_{sort}"), rows[-1].Call.id) if full else None)
 
@@ -127,25 +128,35 @@ def _calls_query() -> Select[Any]:
     )
 
 
-async def _item(session: AsyncSession, row: Any) -> dict[str, Any]:
-    call: Call = row.Call
-    rung = (
-        await session.execute(
-            select(Operator.code).join(CallOperator, CallOperator.operator_id == Operator.id)
-            .where(CallOperator.call_id == call.id, CallOperator.role == "rung").order_by(CallOperator.id)
+async def _items(session: AsyncSession, rows: list[Any]) -> list[dict[str, Any]]:
+    """The page's rows as API items: who was rung and who called back, fetched for the whole page at once."""
+    rung: dict[int, list[str]] = defaultdict(list)
+    if rows:
+        found = await session.execute(
+            select(CallOperator.call_id, Operator.code).join(Operator, Operator.id == CallOperator.operator_id)
+            .where(CallOperator.call_id.in_([r.Call.id for r in rows]), CallOperator.role == "rung")
+            .order_by(CallOperator.id)
         )
-    ).scalars().all()
+        for call_id, code in found.all():
+            rung[call_id].append(code)
+    wanted = {(r.Call.client_number, r.callback_at) for r in rows if r.callback_at is not None}
+    callbacks: dict[tuple[str, datetime], Any] = {}
+    if wanted:
+        found = await session.execute(
+            select(Callback.client_number, Callback.started_at, Callback.linkedid, Operator.code)
+            .outerjoin(Operator, Operator.id == Callback.operator_id)
+            .where(Callback.direction == "outbound", Callback.disposition == "answered",
+                   tuple_(Callback.client_number, Callback.started_at).in_(list(wanted)))
+            .order_by(Callback.id.desc())  # of two callbacks at the same instant, the first stored wins
+        )
+        callbacks = {(row.client_number, row.started_at): row for row in found.all()}
+    return [_item(row, rung[row.Call.id], callbacks.get((row.Call.client_number, row.callback_at))) for row in rows]
+
+
+def _item(row: Any, rung: list[str], back: Any) -> dict[str, Any]:
+    call: Call = row.Call
     callback = None
-    if row.callback_at is not None:
-        back = (
-            await session.execute(
-                select(Callback.linkedid, Operator.code)
-                .outerjoin(Operator, Operator.id == Callback.operator_id)
-                .where(Callback.direction == "outbound", Callback.disposition == "answered",
-                       Callback.client_number == call.client_number, Callback.started_at == row.callback_at)
-                .order_by(Callback.id).limit(1)
-            )
-        ).one()
+    if back is not None:
         callback = {
             "call_id": back.linkedid, "operator": back.code, "at": row.callback_at.isoformat(),
             "after_seconds": round((row.callback_at - call.started_at).total_seconds(), 3),
@@ -158,7 +169,7 @@ async def _item(session: AsyncSession, row: Any) -> dict[str, Any]:
         "client_number": call.client_number,
         "queue": call.queue,
         "operator": row.operator,
-        "rung_operators": list(rung),
+        "rung_operators": rung,
         "started_at": _iso(call.started_at),
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
@@ -180,7 +191,7 @@ def _iso(value: datetime | None) -> str | None:
 async def get_call(session: AsyncSession, *, linkedid: str) -> tuple[dict[str, Any], Call] | None:
     """The call (history or not: a call only surveyed so far is found too) and its row."""
     row = (await session.execute(_calls_query().where(Call.linkedid == linkedid))).one_or_none()
-    return (await _item(session, row), row.Call) if row is not None else None
+    return ((await _items(session, [row]))[0], row.Call) if row is not None else None
 
 
 async def call_stats(
