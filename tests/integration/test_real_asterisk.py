@@ -149,3 +149,36 @@ async def test_caller_hangs_up_on_a_real_asterisk(service: TestServer) -> None:
         await caller.hang_up(channel)
         rating = await _rating(service)
     assert (rating["status"], rating["answers"]) == ("abandoned", [])
+
+
+AGI_ENDPOINT = os.environ.get("IVR_SURVEY_TEST_AGI_ENDPOINT")  # e.g. Local/7001@incoming-agi/n
+AGI_PORT = int(os.environ.get("IVR_SURVEY_TEST_AGI_PORT", "4573"))
+
+
+@pytest.mark.skipif(not AGI_ENDPOINT, reason="set IVR_SURVEY_TEST_AGI_ENDPOINT (a context that runs "
+                    "AGI(agi://127.0.0.1:<IVR_SURVEY_TEST_AGI_PORT>/survey?operator=...) after Dial(...,g))")
+async def test_rated_4_over_fastagi_on_a_real_asterisk(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, database_url=database_url, spool_dir=tmp_path / "spool",
+                        agi_port=AGI_PORT, no_input_timeout=1.0, max_retries=1)
+    server = TestServer(create_app(settings))
+    await server.start_server()
+    try:
+        async with Caller() as caller:
+            assert AGI_ENDPOINT is not None
+            channel = await caller.call(AGI_ENDPOINT)
+            await asyncio.sleep(3.5)  # the operator talks for 1 s, then the survey asks
+            await caller.press(channel, "4")
+            async with asyncio.timeout(20):
+                while True:
+                    async with server.app[SESSIONS]() as session:
+                        ratings = (await list_ratings(session, limit=5)).items
+                    if ratings and ratings[0]["status"] != "in_progress":
+                        break
+                    await asyncio.sleep(0.2)
+    finally:
+        await server.close()
+    [rating] = ratings
+    assert (rating["channel"], rating["operator"], rating["status"], rating["score"], rating["caller"]) == (
+        "agi", "7001", "completed", 4.0, "79991234567"
+    )
+    assert rating["call_id"] != rating["channel_uniqueid"]  # the linkedid, read with GET VARIABLE
