@@ -18,7 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
+from panoramisk.utils import EOL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.history import save_call
@@ -29,6 +31,27 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 EXPIRE_EVERY = 300.0
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol, which drops a block it cannot read without a word; this one logs it (its size
+    only: a garbled block may hold anything) and goes on."""
+
+    def data_received(self, data: bytes) -> None:
+        text = data.decode(self.encoding, "ignore")
+        if self.version is None and text.startswith("Asterisk Call Manager/"):
+            self.version = text.partition(EOL)[0].partition("/")[2].strip()
+        if self.queue:
+            text = self.queue.popleft() + text
+        blocks = text.split(EOL + EOL)
+        self.queue.append(blocks.pop(-1))
+        for block in blocks:
+            block = block.strip()
+            message = Message.from_line(block)
+            if message is not None:
+                self.handle_message(message)
+            elif block and not block.startswith("Asterisk Call Manager/"):
+                log.warning("AMI: an unreadable block of %d bytes skipped", len(block))
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -71,7 +94,7 @@ class AmiCollector:
 
     async def start(self) -> None:
         manager = _Manager(
-            **self._config, loop=asyncio.get_running_loop(), events="on", log=log,
+            **self._config, loop=asyncio.get_running_loop(), events="on", log=log, protocol_factory=_Protocol,
             on_login=self._on_login, on_disconnect=self._on_disconnect,
         )
         manager.register_event("*", self._on_event)

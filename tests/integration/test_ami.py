@@ -124,7 +124,7 @@ async def test_a_call_whose_end_and_cdr_were_lost_is_marked_incomplete(run, sess
     assert (missed["disposition"], missed["incomplete"], missed["operators"]) == ("missed", True, [("7999", "rung")])
 
 
-async def test_garbage_on_the_socket_is_skipped(run, sessions, caplog: pytest.LogCaptureFixture) -> None:
+async def test_garbage_on_the_socket_is_logged_and_skipped(run, sessions, caplog: pytest.LogCaptureFixture) -> None:
     junk = b"\x00\xff\xfegarbage without a colon\r\nEvent: \r\n\r\n\x89PNG\r\n\r\nHangup\r\n\r\n"
     raw = FakeAmi.from_trace(TRACE).stream
     bounds = event_bounds(raw)
@@ -134,8 +134,12 @@ async def test_garbage_on_the_socket_is_skipped(run, sessions, caplog: pytest.Lo
         spliced[b:b] = junk
     fake = FakeAmi.from_trace(TRACE, junk=junk)
     fake.stream = bytes(spliced)
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.WARNING):
         await run(fake)
     assert await rows(sessions) == EXPECTED
-    assert [r for r in caplog.records if r.name.startswith("ivr_survey")] == []
+    # once after the login and at three event boundaries: each of the junk's three blocks is one line
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("ivr_survey")]
+    assert logged == [("WARNING", "AMI: an unreadable block of 32 bytes skipped"),
+                      ("WARNING", "AMI: an unreadable block of 3 bytes skipped"),
+                      ("WARNING", "AMI: an unreadable block of 6 bytes skipped")] * 4
 
