@@ -38,7 +38,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     only: a garbled block may hold anything) and goes on."""
 
     def data_received(self, data: bytes) -> None:
-        text = data.decode(self.encoding, "ignore")
+        # Asterisk's banner can arrive before panoramisk has set the encoding (it does so once connected)
+        text = data.decode(getattr(self, "encoding", "ascii"), "ignore")
         if self.version is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition(EOL)[0].partition("/")[2].strip()
         if self.queue:

@@ -117,3 +117,18 @@ def test_events_without_linkedid_and_junk_are_ignored() -> None:
     assert feed_all(t, [{"Event": "FullyBooted"}, {"Event": "Hangup"}, {"Event": "Cdr", "UniqueID": "9.9"},
                         {"Linkedid": "x"}]) == []
     assert t.in_progress == {"x"}
+
+
+def test_the_banner_may_come_before_panoramisk_is_ready() -> None:
+    """A real Asterisk sent its banner before panoramisk had set the protocol's encoding (seen against
+    Asterisk 22): reading it must not fail."""
+    import asyncio
+    from unittest.mock import create_autospec
+
+    from ivr_survey.ami.collector import _Protocol
+
+    protocol = _Protocol()
+    protocol.connection_made(create_autospec(asyncio.Transport, instance=True))
+    assert not hasattr(protocol, "encoding")
+    protocol.data_received(b"Asterisk Call Manager/11.0.0\r\n")
+    assert protocol.version == "11.0.0"
