@@ -147,17 +147,25 @@ class SimulatedCallers:
         await asyncio.sleep(self._wait((0.5, 3.0) if answer else (3.0, 8.0)))
         self.ami.emit("DialEnd", **dial, DialStatus="ANSWER" if answer else "NOANSWER")
 
-    async def _ring_and_talk(self, operator: str, queue: str | None, number: str) -> dict[str, str] | None:
-        """The caller rings the operator, who answers, talks and hangs up; the caller's channel stays up."""
-        if self.ami is None:
-            await asyncio.sleep(self._wait(self.talk_time))
-            return None
+    async def _ring(
+        self, operator: str, queue: str | None, number: str, *, answer: bool
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """A client's call comes in (into the queue, if any) and rings the operator: (caller, operator) channels."""
+        assert self.ami is not None
         caller = self._channel("PJSIP/trunk", None, "incoming", operator, number)
         self.ami.emit("Newchannel", **caller)
         if queue:
             self.ami.emit("QueueCallerJoin", **caller, Queue=queue, Position="1", Count="1")
         agent = self._channel(f"PJSIP/{operator}", caller["Linkedid"], "operators", operator, operator)
-        await self._dial(caller, agent, answer=True)
+        await self._dial(caller, agent, answer=answer)
+        return caller, agent
+
+    async def _ring_and_talk(self, operator: str, queue: str | None, number: str) -> dict[str, str] | None:
+        """The caller rings the operator, who answers, talks and hangs up; the caller's channel stays up."""
+        if self.ami is None:
+            await asyncio.sleep(self._wait(self.talk_time))
+            return None
+        caller, agent = await self._ring(operator, queue, number, answer=True)
         await asyncio.sleep(self._wait(self.talk_time))
         self._hang_up(agent)
         return caller
@@ -165,12 +173,7 @@ class SimulatedCallers:
     async def _missed(self, operator: str, queue: str | None, number: str) -> CallOutcome:
         """Nobody answers; often the operator calls the client back a little later."""
         assert self.ami is not None
-        caller = self._channel("PJSIP/trunk", None, "incoming", operator, number)
-        self.ami.emit("Newchannel", **caller)
-        if queue:
-            self.ami.emit("QueueCallerJoin", **caller, Queue=queue, Position="1", Count="1")
-        agent = self._channel(f"PJSIP/{operator}", caller["Linkedid"], "operators", operator, operator)
-        await self._dial(caller, agent, answer=False)
+        caller, agent = await self._ring(operator, queue, number, answer=False)
         self._hang_up(agent, caller)
         outcome = CallOutcome("", caller["Linkedid"], operator, "missed")
         self.outcomes.append(outcome)
