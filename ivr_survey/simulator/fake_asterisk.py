@@ -935,6 +935,12 @@ class FakeAsterisk:
         channel.hangupcause = cause
         self._end_current_playback(channel, "done")
         self._send(channel, self._ev_hangup_request(channel, _SOFTHANGUP_EXPLICIT, soft=True))
+        if self._leave_stasis(channel):
+            self._teardown_originated(channel, cause)
+
+    def _leave_stasis(self, channel: _Channel) -> bool:
+        """The hung-up channel leaves the app (StasisEnd). A caller's channel is gone then (False); an
+        originated one gets STASISSTATUS=SUCCESS and is torn down by the caller of this (True)."""
         self._flush_commands(channel)
         was_in_stasis = channel.in_stasis
         if was_in_stasis:
@@ -943,10 +949,10 @@ class FakeAsterisk:
         if not channel.originated:
             channel.subscribed = False
             self._remove(channel)
-            return
+            return False
         if was_in_stasis:
             self._send(channel, self._ev_varset(channel, "STASISSTATUS", "SUCCESS"))
-        self._teardown_originated(channel, cause)
+        return True
 
     def _far_end_hangup(self, channel: _Channel, cause: int) -> None:
         """The caller / called party hangs up (caller-hangs-up-during-prompt):
@@ -956,18 +962,9 @@ class FakeAsterisk:
         channel.hangupcause = cause
         self._send(channel, self._ev_hangup_request(channel, cause))
         self._end_current_playback(channel, "failed")
-        self._flush_commands(channel)
-        was_in_stasis = channel.in_stasis
-        if was_in_stasis:
-            channel.in_stasis = False
-            self._send(channel, self._ev_channel("StasisEnd", channel))
-        if not channel.originated:
-            channel.subscribed = False
-            self._remove(channel)
+        # *extrapolated* for an originated call (no trace of its far end hanging up).
+        if not self._leave_stasis(channel):
             return
-        # *extrapolated* (no trace of a far-end hangup of an originated call).
-        if was_in_stasis:
-            self._send(channel, self._ev_varset(channel, "STASISSTATUS", "SUCCESS"))
         self._restore_outgoing_dialplan(channel)
         peer = channel.peer
         self._destroy(channel, cause)
