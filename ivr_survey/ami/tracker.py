@@ -60,6 +60,7 @@ class _Call:
     linkedid: str
     first_seen: datetime
     last_seen: datetime
+    uniqueids: set[str] = field(default_factory=set)  # every channel of the call
     alive: set[str] = field(default_factory=set)  # uniqueids of channels not yet hung up
     first_channel: str | None = None
     first_exten: str | None = None
@@ -140,6 +141,7 @@ class CallTracker:
             return
         if uniqueid not in self._linkedid_of and event.get("Event") != "Hangup":
             self._linkedid_of[uniqueid] = call.linkedid
+            call.uniqueids.add(uniqueid)
             call.alive.add(uniqueid)
             if call.first_channel is None:
                 call.first_channel = channel
@@ -254,18 +256,17 @@ class CallTracker:
 
     def _finish(self, call: _Call, at: datetime, *, lost_end: bool = False) -> CallRecord:
         del self._calls[call.linkedid]
-        for uniqueid, linkedid in list(self._linkedid_of.items()):
-            if linkedid == call.linkedid:
-                del self._linkedid_of[uniqueid]
-                self._finished_uniqueids[uniqueid] = linkedid
+        for uniqueid in call.uniqueids:
+            del self._linkedid_of[uniqueid]
+            self._finished_uniqueids[uniqueid] = call.linkedid
         if lost_end:
             call.incomplete = not any(c.dialling for c in call.cdrs) and call.ended_at is None
             call.ended_at = call.ended_at or at
         self._finished[call.linkedid] = call
         while len(self._finished) > FINISHED_MEMORY:
             _, old = self._finished.popitem(last=False)
-            for uniqueid in [u for u, lid in self._finished_uniqueids.items() if lid == old.linkedid]:
-                del self._finished_uniqueids[uniqueid]
+            for uniqueid in old.uniqueids:
+                self._finished_uniqueids.pop(uniqueid, None)
         return self._record(call)
 
     def _record(self, call: _Call) -> CallRecord:
