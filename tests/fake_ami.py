@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ivr_survey.simulator.fake_ami import reply
 from tests.reference import TRACES
 
 EOL = b"\r\n"
@@ -107,21 +108,7 @@ class FakeAmi:
             writer.write(first + EOL + f"ActionID: {action_id}".encode() + EOL + rest)
             writer.write(self.junk)
             return await self._send_stream(writer)
-        if name == "ping":
-            writer.write(f"Response: Success\r\nActionID: {action_id}\r\nPing: Pong\r\nTimestamp: 0\r\n\r\n".encode())
-        elif name == "coreshowchannels":
-            channels = self.alive_channels()
-            out = [f"Response: Success\r\nActionID: {action_id}\r\nEventList: start\r\n"
-                   f"Message: Channels will follow\r\n\r\n"]
-            for ch in channels:
-                out.append(f"Event: CoreShowChannel\r\nActionID: {action_id}\r\nChannel: {ch['Channel']}\r\n"
-                           f"Uniqueid: {ch['Uniqueid']}\r\nLinkedid: {ch['Linkedid']}\r\n\r\n")
-            out.append(f"Event: CoreShowChannelsComplete\r\nActionID: {action_id}\r\nEventList: Complete\r\n"
-                       f"ListItems: {len(channels)}\r\n\r\n")
-            writer.write("".join(out).encode())
-        else:
-            writer.write(f"Response: Error\r\nActionID: {action_id}\r\nMessage: Invalid/unknown command\r\n\r\n"
-                         .encode())
+        writer.write(reply(action, self.alive_channels()))
         await writer.drain()
         return True
 

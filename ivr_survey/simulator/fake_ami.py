@@ -18,6 +18,24 @@ def _block(headers: dict[str, str]) -> bytes:
     return ("".join(f"{k}: {v}{EOL}" for k, v in headers.items()) + EOL).encode()
 
 
+def reply(action: dict[str, str], channels: list[dict[str, str]]) -> bytes:
+    """Asterisk's answer to an action other than Login: Ping, CoreShowChannels (listing `channels`, each with
+    Channel, Uniqueid and Linkedid), or an error for anything else."""
+    name, action_id = action.get("Action", "").lower(), action.get("ActionID", "")
+    if name == "ping":
+        return _block({"Response": "Success", "ActionID": action_id, "Ping": "Pong",
+                       "Timestamp": f"{time.time():.6f}"})
+    if name == "coreshowchannels":
+        out = [_block({"Response": "Success", "ActionID": action_id, "EventList": "start",
+                       "Message": "Channels will follow"})]
+        out += [_block({"Event": "CoreShowChannel", "ActionID": action_id, "Channel": ch["Channel"],
+                        "Uniqueid": ch["Uniqueid"], "Linkedid": ch["Linkedid"]}) for ch in channels]
+        out.append(_block({"Event": "CoreShowChannelsComplete", "ActionID": action_id, "EventList": "Complete",
+                           "ListItems": str(len(channels))}))
+        return b"".join(out)
+    return _block({"Response": "Error", "ActionID": action_id, "Message": "Invalid/unknown command"})
+
+
 class FakeAmiServer:
     def __init__(self, *, user: str, secret: str) -> None:
         self.user, self.secret = user, secret
@@ -63,21 +81,8 @@ class FakeAmiServer:
                     if not ok:
                         return
                     self._clients.add(writer)
-                elif name == "ping":
-                    writer.write(_block({"Response": "Success", "ActionID": action_id, "Ping": "Pong",
-                                         "Timestamp": f"{time.time():.6f}"}))
-                elif name == "coreshowchannels":
-                    writer.write(_block({"Response": "Success", "ActionID": action_id, "EventList": "start",
-                                         "Message": "Channels will follow"}))
-                    for ch in list(self._alive.values()):
-                        writer.write(_block({"Event": "CoreShowChannel", "ActionID": action_id,
-                                             "Channel": ch["Channel"], "Uniqueid": ch["Uniqueid"],
-                                             "Linkedid": ch["Linkedid"]}))
-                    writer.write(_block({"Event": "CoreShowChannelsComplete", "ActionID": action_id,
-                                         "EventList": "Complete", "ListItems": str(len(self._alive))}))
                 else:
-                    writer.write(_block({"Response": "Error", "ActionID": action_id,
-                                         "Message": "Invalid/unknown command"}))
+                    writer.write(reply(action, list(self._alive.values())))
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             return
