@@ -52,9 +52,12 @@ async def save_call(
         )
     )
     roles = [(code, "rung") for code in rung or []] + ([(operator, "answered")] if operator else [])
+    ids: dict[str, int | None] = {}  # the operator who answered was usually rung too: one lookup each
     for code, role in roles:
-        op_id = await operator_id(session, code=code)
-        stmt = upsert_insert(session, CallOperator.__table__).values(call_id=call_id, operator_id=op_id, role=role)
+        if code not in ids:
+            ids[code] = await operator_id(session, code=code)
+        stmt = upsert_insert(session, CallOperator.__table__).values(call_id=call_id, operator_id=ids[code],
+                                                                     role=role)
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id", "operator_id", "role"]))
     # a survey that started before the history knew the operator or queue gets them for its summaries
     call = (await session.execute(select(Call.operator_id, Call.queue).where(Call.id == call_id))).one()
