@@ -7,13 +7,23 @@ import base64
 import binascii
 import json
 import mimetypes
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from ..db.calls import SORTS, STATS_GROUPINGS, TIME_SORTS, CallFilter, call_stats, get_call, list_calls
+from ..db.calls import (
+    SORTS,
+    STATS_GROUPINGS,
+    TIME_SORTS,
+    CallFilter,
+    call_stats,
+    get_call,
+    iter_calls,
+    list_calls,
+)
 from ..db.cqr import list_evaluations
 from ..db.models import DIRECTIONS, DISPOSITIONS
 from ..db.ratings import RatingFilter, list_ratings
@@ -94,20 +104,13 @@ async def get_calls(request: web.Request) -> web.StreamResponse:
     assert sort is not None
     limit = params.limit(request.query)
     after = _decode(params.text(request.query, "cursor", max_length=2000), sort, descending)
-    if wants_csv(request):
-        async def pages() -> Any:
-            cursor = None
+    if wants_csv(request):  # the export is the whole query: no pages
+        async def rows() -> AsyncIterator[list[Any]]:
             async with request.app[SESSIONS]() as session:
-                while True:
-                    page = await list_calls(session, filters=filters, sort=sort, descending=descending,
-                                            limit=1000, after=cursor)
-                    for item in page.items:
-                        yield _csv_row(item)
-                    if page.next_after is None:
-                        return
-                    cursor = page.next_after
+                async for item in iter_calls(session, filters=filters, sort=sort, descending=descending):
+                    yield _csv_row(item)
 
-        return await stream_csv(request, "calls.csv", CSV_COLUMNS, pages())
+        return await stream_csv(request, "calls.csv", CSV_COLUMNS, rows())
     async with request.app[SESSIONS]() as session:
         page = await list_calls(session, filters=filters, sort=sort, descending=descending, limit=limit, after=after)
     next_cursor = _encode(sort, descending, page.next_after) if page.next_after else None

@@ -4,6 +4,7 @@ its survey and evaluations, and the operator-load statistics, counted by the dat
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -116,6 +117,21 @@ async def list_calls(
     items = await _items(session, list(rows))
     full = len(rows) == limit
     return CallsPage(items, (getattr(rows[-1], f"sort_{sort}"), rows[-1].Call.id) if full else None)
+
+
+async def iter_calls(
+    session: AsyncSession, *, filters: CallFilter = CallFilter(), sort: str = "started_at", descending: bool = True,
+    batch: int = 1000,
+) -> AsyncIterator[dict[str, Any]]:
+    """Every matching call in the given order, a keyset page at a time, so that memory stays flat."""
+    after = None
+    while True:
+        page = await list_calls(session, filters=filters, sort=sort, descending=descending, limit=batch, after=after)
+        for item in page.items:
+            yield item
+        if page.next_after is None:
+            return
+        after = page.next_after
 
 
 def _calls_query() -> Select[Any]:
