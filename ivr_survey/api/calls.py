@@ -23,6 +23,7 @@ from ..db.calls import (
     get_call,
     iter_calls,
     list_calls,
+    recording_of,
 )
 from ..db.cqr import list_evaluations
 from ..db.models import DIRECTIONS, DISPOSITIONS
@@ -128,21 +129,19 @@ async def get_call_stats(request: web.Request) -> web.Response:
     return json_response({"group_by": group_by, "tz": tz.key, "groups": groups})
 
 
-async def _known_call(request: web.Request) -> tuple[dict[str, Any], Any]:
-    linkedid = request.match_info["call_id"]
-    async with request.app[SESSIONS]() as session:
-        found = await get_call(session, linkedid=linkedid)
-    if found is None:
-        raise ApiError(404, "not_found", f"no call {linkedid!r}", {"call_id": linkedid})
-    return found
+def _no_call(linkedid: str) -> ApiError:
+    return ApiError(404, "not_found", f"no call {linkedid!r}", {"call_id": linkedid})
 
 
 async def get_one_call(request: web.Request) -> web.Response:
     params.known_only(request.query, ())
-    item, call = await _known_call(request)
+    linkedid = request.match_info["call_id"]
     async with request.app[SESSIONS]() as session:
-        ratings = await list_ratings(session, filters=RatingFilter(call_id=call.linkedid), limit=1)
-        evaluations = await list_evaluations(session, call_id=call.linkedid, limit=1000)
+        item = await get_call(session, linkedid=linkedid)
+        if item is None:
+            raise _no_call(linkedid)
+        ratings = await list_ratings(session, filters=RatingFilter(call_id=linkedid), limit=1)
+        evaluations = await list_evaluations(session, call_id=linkedid, limit=1000)
     return json_response({**item, "survey": ratings.items[0] if ratings.items else None,
                           "cqr_evaluations": evaluations.items})
 
@@ -161,13 +160,17 @@ def recording_path(root: Path, stored: str) -> Path | None:
 @requires("supervisor")
 async def get_recording(request: web.Request) -> web.StreamResponse:
     params.known_only(request.query, ())
-    _, call = await _known_call(request)
+    linkedid = request.match_info["call_id"]
+    async with request.app[SESSIONS]() as session:
+        exists, recording = await recording_of(session, linkedid=linkedid)
+    if not exists:
+        raise _no_call(linkedid)
     root = request.app[SETTINGS].recordings_dir
     if root is None:
         raise ApiError(404, "not_found", "recordings are not served (IVR_SURVEY_RECORDINGS_DIR is not set)")
-    path = recording_path(root, call.recording) if call.recording else None
+    path = recording_path(root, recording) if recording else None
     if path is None:
-        raise ApiError(404, "not_found", f"no recording for call {call.linkedid!r}", {"call_id": call.linkedid})
+        raise ApiError(404, "not_found", f"no recording for call {linkedid!r}", {"call_id": linkedid})
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return web.FileResponse(path, headers={"Content-Type": content_type})
 

@@ -204,10 +204,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def get_call(session: AsyncSession, *, linkedid: str) -> tuple[dict[str, Any], Call] | None:
-    """The call (history or not: a call only surveyed so far is found too) and its row."""
+async def get_call(session: AsyncSession, *, linkedid: str) -> dict[str, Any] | None:
+    """The call (history or not: a call only surveyed so far is found too)."""
     row = (await session.execute(_calls_query().where(Call.linkedid == linkedid))).one_or_none()
-    return ((await _items(session, [row]))[0], row.Call) if row is not None else None
+    return (await _items(session, [row]))[0] if row is not None else None
+
+
+async def recording_of(session: AsyncSession, *, linkedid: str) -> tuple[bool, str | None]:
+    """(whether the call exists, the recording's file name as Asterisk gave it)."""
+    found = (await session.execute(select(Call.recording).where(Call.linkedid == linkedid))).one_or_none()
+    return (found is not None, found.recording if found is not None else None)
 
 
 async def call_stats(

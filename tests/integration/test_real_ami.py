@@ -59,7 +59,7 @@ async def _history(server: TestServer, linkedid_count: int) -> list[dict]:
                     select(Call.linkedid).where(Call.history_source == "ami").order_by(Call.started_at)
                 )).scalars().all()
                 if len(ids) >= linkedid_count:
-                    return [(await get_call(session, linkedid=i))[0] for i in ids]
+                    return [await get_call(session, linkedid=i) for i in ids]
             await asyncio.sleep(0.3)
 
 
