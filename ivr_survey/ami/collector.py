@@ -1,6 +1,6 @@
 """The AMI adapter: panoramisk (1.4) keeps the connection and logs back in after a drop; its events go through
 the CallTracker, and the calls it finishes are written by one writer task, in order, retried while the
-database is away (a finished call is kept in memory until it is stored).
+database is away (a finished call is kept in memory until it is stored, in order).
 
 After every login the collector asks Asterisk which channels still exist (CoreShowChannels): a call that was
 in progress when the connection dropped and ended during the outage is finished then, from its Cdr events if
@@ -23,13 +23,13 @@ from panoramisk.message import Message
 from panoramisk.utils import EOL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..ari.backoff import Backoff
 from ..db.history import save_call
 from ..db.models import utcnow
 from .tracker import CallRecord, CallTracker
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 EXPIRE_EVERY = 300.0
 
 
@@ -90,6 +90,7 @@ class AmiCollector:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._manager: _Manager | None = None
         self._lost = False
+        self._writing: CallRecord | None = None  # the call being stored (retried while the database is away)
         self._quiet = asyncio.Event()  # set while no call is in progress
         self._quiet.set()
 
@@ -156,25 +157,27 @@ class AmiCollector:
 
     async def _write_loop(self) -> None:
         while True:
-            record = await self._records.get()
-            await self._store(record)
+            self._writing = await self._records.get()
+            await self._store(self._writing)
+            self._writing = None
             self._records.task_done()
 
     async def _store(self, record: CallRecord) -> None:
-        for attempt in range(len(RETRY_DELAYS) + 1):
+        """Store one finished call, retrying until the database takes it: the calls behind it wait, so a
+        call issued again (a late Cdr) is never overwritten by its older self."""
+        backoff = Backoff(initial=0.5, cap=30.0)
+        while True:
             try:
                 async with self.sessions() as session, session.begin():
                     await save_call(session, **asdict(record))
-                self.written += 1
-                log.info("call %s: %s %s", record.linkedid, record.direction, record.disposition)
-                return
             except Exception as exc:
-                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-                if attempt == 0:
+                if backoff.attempt == 0:
                     log.warning("call %s not stored yet (%s); retrying", record.linkedid, type(exc).__name__)
-                await asyncio.sleep(delay)
-        # still failing: keep it for later rather than lose it
-        self._records.put_nowait(record)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            self.written += 1
+            log.info("call %s: %s %s", record.linkedid, record.direction, record.disposition)
+            return
 
     async def drain(self) -> None:
         """Wait until every finished call is stored."""
@@ -191,8 +194,9 @@ class AmiCollector:
             self._manager.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.drain(), grace)
-        if self._records.qsize():
-            log.warning("%d finished calls not stored at shutdown", self._records.qsize())
+        unstored = self._records.qsize() + (self._writing is not None)
+        if unstored:
+            log.warning("%d finished calls not stored at shutdown", unstored)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from datetime import datetime
@@ -11,6 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr_survey.ami.collector import AmiCollector
+from ivr_survey.ami.naming import OperatorNames
+from ivr_survey.ami.tracker import CallTracker
+from ivr_survey.config import Settings
 from ivr_survey.db.models import Call, CallOperator, Operator, SurveyResponse
 from tests.fake_ami import FakeAmi, event_bounds
 from tests.seed import Rated, seed
@@ -143,3 +148,38 @@ async def test_garbage_on_the_socket_is_logged_and_skipped(run, sessions, caplog
                       ("WARNING", "AMI: an unreadable block of 3 bytes skipped"),
                       ("WARNING", "AMI: an unreadable block of 6 bytes skipped")] * 4
 
+
+
+async def test_finished_calls_wait_in_order_while_the_database_is_away(sessions, caplog) -> None:
+    """The first writes fail (the database is down): the calls are stored once it is back, each once, in the
+    order they finished, with one warning for the outage."""
+    failures = 3
+    opened: list[str] = []
+
+    def flaky() -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OSError("connection refused")
+        opened.append("ok")
+        return sessions()
+
+    fake = FakeAmi.from_trace(TRACE)
+    await fake.start()
+    tracker = CallTracker(OperatorNames.from_settings(Settings(_env_file=None)))
+    collector = AmiCollector(flaky, tracker, host="127.0.0.1", port=fake.port, user="survey", secret="secret",
+                             reconnect_timeout=0)
+    try:
+        with caplog.at_level(logging.WARNING):
+            await collector.start()
+            async with asyncio.timeout(15):
+                await fake.done.wait()
+                while collector.written < 2:
+                    await asyncio.sleep(0.01)
+    finally:
+        await collector.stop()
+        await fake.close()
+    assert await rows(sessions) == EXPECTED
+    assert (failures, len(opened)) == (0, 2)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ivr_survey.ami.collector"]
+    assert warnings == [f"call {ANSWERED} not stored yet (OSError); retrying"]
