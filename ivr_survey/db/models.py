@@ -204,6 +204,24 @@ class SurveyResponse(Base):
     started_hour: Mapped[int | None]  # UTC epoch seconds of started_at // HOUR
 
 
+class ResponseSlotTally(Base):
+    """survey_responses counted per UTC quarter hour (started_slot), kept by database triggers on every insert,
+    score change and delete (migration 0007), so that a year of unfiltered time summaries adds up 35,040 rows
+    instead of counting a million. A slot whose responses are all gone keeps a row of zeros."""
+
+    __tablename__ = "response_slot_tallies"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    offered: Mapped[int]  # responses started, any status
+    responses: Mapped[int]  # of which have a first score
+    score_total: Mapped[float] = mapped_column(Float)  # the sum of those scores
+    score_1: Mapped[int]  # how many first scores were 1 .. 5
+    score_2: Mapped[int]
+    score_3: Mapped[int]
+    score_4: Mapped[int]
+    score_5: Mapped[int]
+
+
 class SurveyAnswer(Base):
     __tablename__ = "survey_answers"
     # One answer per question per response: a replayed keypress event stores nothing twice.

@@ -8,7 +8,8 @@ buckets are then integer arithmetic on local seconds (months: one strftime).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import functools
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,9 +89,20 @@ def bucket_start(
     return cast(func.strftime("%s", local, "unixepoch", "start of month"), Integer)
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def bucket_label(value: int, tz: ZoneInfo) -> str:
-    """Local wall-clock epoch seconds -> '2026-11-26T00:00:00+03:00'."""
-    return datetime.fromtimestamp(value, UTC).replace(tzinfo=tz).isoformat()
+    """Local wall-clock epoch seconds -> '2026-11-26T00:00:00+03:00' (an ambiguous or skipped wall-clock time
+    takes the offset before the change, as datetime's fold=0). A year of hours is thousands of labels: the
+    offset is looked up on the naive time and its text made once per offset."""
+    naive = _EPOCH + timedelta(seconds=value)
+    return naive.isoformat() + _offset_text(tz.utcoffset(naive))
+
+
+@functools.lru_cache(maxsize=64)
+def _offset_text(offset: timedelta | None) -> str:
+    return datetime(2000, 1, 1, tzinfo=timezone(offset or timedelta(0))).isoformat()[19:]
 
 
 class PeriodTooLong(ValueError):

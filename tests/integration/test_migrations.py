@@ -78,7 +78,7 @@ async def _counts(url: str, tables: list[str]) -> dict[str, int]:
 
 async def test_upgrades_keep_every_stored_row(empty_database_url: str) -> None:
     """SQLite alters a table by copying it; with foreign keys on, dropping the old copy would cascade-delete the
-    rows that refer to it (responses, answers, evaluations). Rows stored before 0004, 0005 and 0006 survive."""
+    rows that refer to it (responses, answers, evaluations). Rows stored before 0004 to 0007 survive."""
     url = empty_database_url
     await upgrade(url, "0003")
     engine = create_engine(url)
@@ -104,9 +104,12 @@ async def test_upgrades_keep_every_stored_row(empty_database_url: str) -> None:
         async with engine.connect() as conn:
             copied = (await conn.exec_driver_sql(
                 "SELECT operator_id, queue, score, started_slot, started_hour FROM survey_responses")).one()
+            tallied = (await conn.exec_driver_sql("SELECT * FROM response_slot_tallies")).all()
     finally:
         await engine.dispose()
     epoch = int(datetime(2026, 11, 20, 10, 0, 3, tzinfo=UTC).timestamp())
     assert tuple(copied) == (1, "sales", 4.0, epoch // 900, epoch // 3600)
+    # 0007 counted the response in its quarter hour: offered, responded, score total 4, one 4
+    assert [tuple(row) for row in tallied] == [(epoch // 900, 1, 1, 4.0, 0, 0, 0, 1, 0)]
     await downgrade(url, "0005")
     assert await _counts(url, tables) == dict.fromkeys(tables, 1)

@@ -35,3 +35,16 @@ def test_bucket_label_reads_local_wall_clock_seconds_in_the_zone() -> None:
     midnight = int(datetime(2026, 11, 26, tzinfo=UTC).timestamp())
     assert bucket_label(midnight, ZoneInfo("Asia/Kolkata")) == "2026-11-26T00:00:00+05:30"
     assert bucket_label(midnight, ZoneInfo("Europe/Berlin")) == "2026-11-26T00:00:00+01:00"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "America/Havana"])
+def test_bucket_label_is_datetime_with_fold_0_around_every_change(zone: str) -> None:
+    """Every quarter hour of 2026 local time, the DST gaps and repeated hours included (Havana changes at
+    midnight): the same text as a datetime in the zone with fold=0."""
+    tz = ZoneInfo(zone)
+    start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    for value in range(start, start + 366 * 86400, QUARTER_HOUR):
+        assert bucket_label(value, tz) == datetime.fromtimestamp(value, UTC).replace(tzinfo=tz).isoformat()
+    assert bucket_label(int(datetime(2026, 3, 29, 2, 30, tzinfo=UTC).timestamp()), ZoneInfo("Europe/Berlin")) == (
+        "2026-03-29T02:30:00+01:00"  # a wall-clock time Berlin skips: the offset before the change
+    )

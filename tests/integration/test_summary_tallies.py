@@ -1,0 +1,100 @@
+"""The per-quarter-hour tallies the database keeps by triggers, and the unfiltered time summaries read from them."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr_survey.db import repository as repo
+from ivr_survey.db.models import Call, ResponseSlotTally, SurveyResponse
+from ivr_survey.db.ratings import RatingFilter
+from ivr_survey.db.summary import ratings_summary
+from tests.seed import Rated, seed
+
+T0 = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)  # Berlin leaves winter time the next night
+SLOT = int(T0.timestamp()) // 900
+
+
+async def _tallies(sessions: async_sessionmaker[AsyncSession]) -> list[tuple]:
+    t = ResponseSlotTally
+    async with sessions() as s:
+        rows = await s.execute(select(t.slot - SLOT, t.offered, t.responses, t.score_total, t.score_1, t.score_2,
+                                      t.score_3, t.score_4, t.score_5).order_by(t.slot))
+        return [tuple(row) for row in rows]
+
+
+async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    await seed(sessions, [
+        Rated("a", "7001", at(1), 5),
+        Rated("b", "7001", at(13), 2),
+        Rated("c", "7002", at(14), None, status="no_input"),
+        Rated("d", "7002", at(15), 2.5),  # the next slot; not a 1-5 score
+    ])
+    async with sessions() as s, s.begin():  # a caller still in the survey: offered, not yet a response
+        await repo.start_response(s, linkedid="e", survey="default", survey_version=1, channel="agi",
+                                  language="en", args={}, started_at=at(40))
+    assert await _tallies(sessions) == [
+        (0, 3, 2, 7.0, 0, 1, 0, 0, 1),
+        (1, 1, 1, 2.5, 0, 0, 0, 0, 0),
+        (2, 1, 0, 0.0, 0, 0, 0, 0, 0),
+    ]
+
+    async with sessions() as s, s.begin():
+        # the same keypress replayed changes nothing; the caller in the survey answers 4
+        assert not await repo.save_answer(s, linkedid="a", position=0, question="rating", digits="5", score=5.0,
+                                          attempts=1, answered_at=at(1))
+        assert await repo.save_answer(s, linkedid="e", position=0, question="rating", digits="4", score=4.0,
+                                      attempts=1, answered_at=at(41))
+        await repo.finish_response(s, linkedid="e", status="completed", ended_at=at(42))
+        # a score corrected in place moves between the counts
+        await s.execute(update(SurveyResponse).where(SurveyResponse.score == 2.5).values(score=1.0))
+        # deleting a call deletes its response (ON DELETE CASCADE), and its counts
+        await s.execute(delete(Call).where(Call.linkedid == "b"))
+    assert await _tallies(sessions) == [
+        (0, 2, 1, 5.0, 0, 0, 0, 0, 1),
+        (1, 1, 1, 1.0, 1, 0, 0, 0, 0),
+        (2, 1, 1, 4.0, 0, 0, 0, 1, 0),
+    ]
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns"])
+async def test_unfiltered_time_summaries_equal_counting_the_responses(sessions, tz: str) -> None:
+    """From the tallies (only a period) and from the responses (a survey filter that every row matches), every
+    unit gives the same groups, over periods whose bounds cut quarter hours, hours and days."""
+    rng = random.Random(tz)
+    rows = []
+    for i in range(240):
+        at = T0 - timedelta(days=3) + timedelta(seconds=rng.randrange(8 * 86400))
+        score = rng.choice([None, 1, 2, 3, 4, 5, 5, 4, 0.5])
+        status = "completed" if score is not None else rng.choice(["no_input", "abandoned", "partial"])
+        rows.append(Rated(f"{i}.1", f"70{rng.randrange(3)}", at, score, status=status))
+    # both sides of a quarter hour, and exactly on it
+    rows += [Rated(f"edge.{i}", "7001", T0 + timedelta(minutes=15, seconds=s), 3) for i, s in enumerate((-1, 0, 1))]
+    await seed(sessions, rows)
+
+    periods = [(T0 - timedelta(days=3), T0 + timedelta(days=5))]  # every response, whole slots
+    for _ in range(4):
+        start = T0 - timedelta(days=2, seconds=rng.randrange(86400))
+        periods.append((start, start + timedelta(seconds=rng.randrange(900, 5 * 86400))))
+    periods.append((T0 + timedelta(minutes=15), T0 + timedelta(minutes=15, seconds=1)))  # within one slot
+    periods.append((T0 + timedelta(minutes=3), T0 + timedelta(minutes=20)))  # cuts two neighbouring slots
+    async with sessions() as s:
+        for start, end in periods:
+            for unit in ("hour", "day", "week", "month"):
+                period = RatingFilter(date_from=start, date_to=end)
+                tallied = await ratings_summary(s, group_by=unit, filters=period, tz=ZoneInfo(tz))
+                counted = await ratings_summary(
+                    s, group_by=unit, filters=RatingFilter(date_from=start, date_to=end, survey="default"),
+                    tz=ZoneInfo(tz),
+                )
+                assert tallied == counted, (start, end, unit)
+                expected = sum(start <= r.started_at < end for r in rows)
+                assert sum(g["offered"] for g in tallied) == expected
