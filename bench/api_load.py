@@ -123,6 +123,14 @@ async def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     requests["summary group_by=day tz=Europe/Berlin"] = f"/ratings/summary?group_by=day&tz=Europe/Berlin&{period}"
     # a half-hour zone: summed from quarter-hour slots
     requests["summary group_by=day tz=Asia/Kolkata"] = f"/ratings/summary?group_by=day&tz=Asia/Kolkata&{period}"
+    # filtered: counted from the responses, not from the per-quarter-hour tallies
+    requests["summary group_by=hour operator=7042"] = f"/ratings/summary?group_by=hour&operator=7042&{period}"
+    requests["summary group_by=day queue=sales"] = f"/ratings/summary?group_by=day&queue=sales&{period}"
+    requests["summary group_by=operator queue=sales"] = f"/ratings/summary?group_by=operator&queue=sales&{period}"
+    requests["summary group_by=hour survey=default"] = f"/ratings/summary?group_by=hour&survey=default&{period}"
+    requests["summary group_by=week status+score<=2"] = (
+        f"/ratings/summary?group_by=week&status=completed&score_max=2&{period}"
+    )
     requests["ratings operator=7042 page"] = "/ratings?operator=7042&limit=100"
     requests["ratings operator+queue+score<=2 page"] = "/ratings?operator=7042&queue=sales&score_max=2&limit=100"
     requests["ratings one month page"] = "/ratings?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&limit=100"

@@ -66,36 +66,43 @@ def _filtered(
     session: AsyncSession, stmt: Select[Any], filters: RatingFilter, slot: tuple[Any, int] | None = None
 ) -> Select[Any]:
     """`stmt` narrowed to the filters. Given (slot column, slot seconds), whole slots inside the period are
-    taken by slot number; only a slot the period's bounds cut compares the timestamp itself."""
+    taken by slot number; only a slot the period's bounds cut compares the timestamp itself.
+
+    On SQLite only the operator filter may lead to an index (a seek to that operator's few entries in its
+    covering index); every other condition is kept from the planner, which then reads the covering index in
+    the grouping's order. Without statistics it would take any index a condition matches and look up every
+    row found there: over a million responses, survey=default took 1.7 s that way, against 0.1 s."""
     r = SurveyResponse
-    started = _unindexed(session, r.started_at)
+    hidden = functools.partial(_unindexed, session)
+    started = hidden(r.started_at)
     in_period = and_(started >= filters.date_from, started < filters.date_to)
     conditions: list[Any] = [in_period]
     if slot is not None:
         column, size = slot
         start, end = filters.date_from.timestamp(), filters.date_to.timestamp()
         first_whole, end_whole = math.ceil(start / size), math.floor(end / size)
-        conditions = [or_(and_(column >= first_whole, column < end_whole), in_period)]
+        conditions = [or_(and_(hidden(column) >= first_whole, hidden(column) < end_whole), in_period)]
     if filters.operator is not None:
         operator = select(Operator.id).where(Operator.code == filters.operator).scalar_subquery()
         conditions.append(r.operator_id == operator)
     if filters.queue is not None:
-        conditions.append(r.queue == filters.queue)
+        conditions.append(hidden(r.queue) == filters.queue)
     if filters.survey is not None:
-        conditions.append(r.survey_id == select(Survey.id).where(Survey.name == filters.survey).scalar_subquery())
+        survey = select(Survey.id).where(Survey.name == filters.survey).scalar_subquery()
+        conditions.append(hidden(r.survey_id) == survey)
     if filters.status is not None:
-        conditions.append(r.status == filters.status)
+        conditions.append(hidden(r.status) == filters.status)
     if filters.score_min is not None:
-        conditions.append(r.score >= filters.score_min)
+        conditions.append(hidden(r.score) >= filters.score_min)
     if filters.score_max is not None:
-        conditions.append(r.score <= filters.score_max)
+        conditions.append(hidden(r.score) <= filters.score_max)
     return stmt.where(*conditions)
 
 
 def _unindexed(session: AsyncSession, column: Any) -> Any:
-    """On SQLite, a column the planner will not use an index for. Without statistics SQLite would take the
-    started_at index for a year-long period and visit every row; kept off it, it reads the grouping's covering
-    index in order instead, or starts a join from the small evaluations table. PostgreSQL plans well alone."""
+    """On SQLite, a column the planner will not use an index for (see _filtered; cqr_summary keeps a year's
+    calls, or a queue's, off the calls' indexes so that its join starts from the small evaluations table).
+    PostgreSQL, with statistics, plans well alone."""
     return func.coalesce(column, column) if session.bind.dialect.name == "sqlite" else column
 
 
@@ -234,7 +241,7 @@ async def cqr_summary(
     if filters.operator is not None:
         stmt = stmt.where(Operator.code == filters.operator)
     if filters.queue is not None:
-        stmt = stmt.where(Call.queue == filters.queue)
+        stmt = stmt.where(_unindexed(session, Call.queue) == filters.queue)
     return {
         row.key: (round(float(row.average), 2) if row.average is not None else None, row.n)
         for row in (await session.execute(stmt)).all()
