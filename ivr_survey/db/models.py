@@ -167,13 +167,14 @@ class SurveyVersion(Base):
 
 
 # The summaries' covering indexes, by what they lead with. Each holds every column a summary reads or
-# filters on, except operator_id where an operator filter goes to the operator index instead.
+# filters on (an operator filter always reads the operator index, so the queue and survey indexes need no
+# operator_id; the time indexes hold it, as a short period of any grouping reads them).
 SUMMARY_INDEXES: dict[str, tuple[str, ...]] = {
     "operator": ("operator_id", "score", "status", "started_at", "queue", "survey_id", "started_hour", "started_slot"),
     "queue": ("queue", "score", "status", "started_at", "survey_id"),
     "survey": ("survey_id", "score", "status", "started_at", "queue"),
-    "slot": ("started_slot", "score", "status", "started_at", "queue", "survey_id"),
-    "hour": ("started_hour", "score", "status", "started_at", "queue", "survey_id"),
+    "slot": ("started_slot", "score", "status", "started_at", "queue", "survey_id", "operator_id"),
+    "hour": ("started_hour", "score", "status", "started_at", "queue", "survey_id", "operator_id"),
 }
 
 

@@ -25,8 +25,8 @@ NEW = {
                                                 "started_slot"],
     "ix_survey_responses_summary_by_queue": ["queue", *KEYED, "survey_id"],
     "ix_survey_responses_summary_by_survey": ["survey_id", *KEYED, "queue"],
-    "ix_survey_responses_summary_by_slot": ["started_slot", *KEYED, "queue", "survey_id"],
-    "ix_survey_responses_summary_by_hour": ["started_hour", *KEYED, "queue", "survey_id"],
+    "ix_survey_responses_summary_by_slot": ["started_slot", *KEYED, "queue", "survey_id", "operator_id"],
+    "ix_survey_responses_summary_by_hour": ["started_hour", *KEYED, "queue", "survey_id", "operator_id"],
 }
 
 

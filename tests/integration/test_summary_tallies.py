@@ -98,3 +98,36 @@ async def test_unfiltered_time_summaries_equal_counting_the_responses(sessions, 
                 assert tallied == counted, (start, end, unit)
                 expected = sum(start <= r.started_at < end for r in rows)
                 assert sum(g["offered"] for g in tallied) == expected
+
+
+@pytest.mark.parametrize("group_by", ["operator", "queue", "survey"])
+async def test_a_short_period_of_a_long_history_is_counted_the_same(sessions, group_by: str) -> None:
+    """A period holding under a tenth of the responses is read from the time index, a longer one from the
+    grouping's own: both count exactly the responses started inside the period."""
+    rng = random.Random(group_by)
+    rows = [
+        Rated(f"{i}.1", f"70{rng.randrange(4)}", T0 + timedelta(seconds=rng.randrange(60 * 86400)),
+              rng.choice([None, 1, 2, 3, 4, 5]), queue=rng.choice(["sales", "support", None]))
+        for i in range(300)
+    ]
+    await seed(sessions, rows)
+    short = (T0 + timedelta(days=20, minutes=7), T0 + timedelta(days=22, hours=5))  # cuts two hours
+    periods = [short, (T0, T0 + timedelta(days=60))]
+    assert sum(short[0] <= r.started_at < short[1] for r in rows) < 0.1 * len(rows)
+    for start, end in periods:
+        inside = [r for r in rows if start <= r.started_at < end]
+        expected: dict[str | None, list[int]] = {}
+        for r in inside:
+            key = {"operator": r.operator, "queue": r.queue, "survey": r.survey}[group_by]
+            counts = expected.setdefault(key, [0, 0, 0, 0, 0, 0, 0])  # offered, responses, 1s .. 5s
+            counts[0] += 1
+            if r.score is not None:
+                counts[1] += 1
+                counts[1 + int(r.score)] += 1
+        async with sessions() as s:
+            groups = await ratings_summary(
+                s, group_by=group_by, filters=RatingFilter(date_from=start, date_to=end), tz=ZoneInfo("UTC")
+            )
+        assert {
+            g["key"]: [g["offered"], g["responses"], *g["distribution"].values()] for g in groups
+        } == expected
