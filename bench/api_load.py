@@ -123,6 +123,9 @@ async def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     requests["summary group_by=day tz=Europe/Berlin"] = f"/ratings/summary?group_by=day&tz=Europe/Berlin&{period}"
     # a half-hour zone: summed from quarter-hour slots
     requests["summary group_by=day tz=Asia/Kolkata"] = f"/ratings/summary?group_by=day&tz=Asia/Kolkata&{period}"
+    # the default period, the last 30 days (here the data's last 30 days)
+    month = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
+    requests["summary group_by=operator last month"] = f"/ratings/summary?group_by=operator&{month}"
     # filtered: counted from the responses, not from the per-quarter-hour tallies
     requests["summary group_by=hour operator=7042"] = f"/ratings/summary?group_by=hour&operator=7042&{period}"
     requests["summary group_by=day queue=sales"] = f"/ratings/summary?group_by=day&queue=sales&{period}"

@@ -5,7 +5,8 @@
 The simulated PBX runs in a child process (so that its work is not counted as ours); the service runs
 here. Reported: per-event handling latency (websocket event in -> first REST request out, for
 StasisStart and ChannelDtmfReceived, the events a caller waits on), CPU seconds of the service per
-surveyed call, peak RSS of the service, peak concurrent calls, and whether every keypress was stored.
+surveyed call, peak RSS of the service, peak concurrent calls, how many writes the spool held at the end,
+and whether every keypress was stored once it was replayed.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from sqlalchemy import select
 from ivr_survey.app import create_app
 from ivr_survey.ari.client import AriClient
 from ivr_survey.ari.stasis import StasisApp
-from ivr_survey.config import Settings
+from ivr_survey.config import Settings, normalise_database_url
 from ivr_survey.db.migrate import upgrade
 from ivr_survey.db.models import Call, SurveyAnswer, SurveyResponse
-from ivr_survey.keys import SESSIONS, STASIS
+from ivr_survey.keys import SESSIONS, STASIS, STORE
 from ivr_survey.simulator.fake_asterisk import FakeAsterisk
 
 PASSWORD = "bench-secret"
@@ -84,7 +85,7 @@ def _channel_of(path: str) -> str | None:
 
 async def service(calls: int, ramp: float, seed: int, database_url: str | None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
-    url = database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    url = normalise_database_url(database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}")
     await upgrade(url)
 
     pending: dict[str, float] = {}
@@ -130,6 +131,15 @@ async def service(calls: int, ramp: float, seed: int, database_url: str | None) 
     pressed: dict[str, str] = json.loads(await line_task)["pressed"]
     wall = time.perf_counter() - wall0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    # writes that waited too long went to the spool: an answer is lost only if the replay does not store it
+    store = server.app[STORE]
+    spooled = store.pending
+    replay0 = time.perf_counter()
+    for _ in range(240):  # two minutes at most
+        if await store.flush():
+            break
+        await asyncio.sleep(0.5)
+    replay = time.perf_counter() - replay0
     async with server.app[SESSIONS]() as session:
         stored = dict(
             (await session.execute(
@@ -155,6 +165,8 @@ async def service(calls: int, ramp: float, seed: int, database_url: str | None) 
         "peak_rss_mib": round(cpu1.ru_maxrss / 1024, 1),
         "wall_seconds": round(wall, 1),
         "answers_pressed": len(pressed),
+        "writes_spooled_at_end": spooled,
+        "replay_seconds": round(replay, 1),
         "answers_lost": len(lost),
     }
 
