@@ -6,7 +6,9 @@ row per key. Time buckets are made in two steps: responses are first counted per
 are added up into the caller's hours, days, weeks or months in their time zone. With no filter but the
 period, the counts per quarter hour are already there (response_slot_tallies, kept by triggers); only the
 two slots the period's bounds may cut are counted from the responses. With filters, the database counts
-responses per UTC hour (per quarter hour in half-hour time zones)."""
+responses per UTC hour (per quarter hour in half-hour time zones). Operator, queue and survey summaries of
+a period holding under a tenth of all responses read that period's range of the hour index instead of all
+of their own index."""
 
 from __future__ import annotations
 
