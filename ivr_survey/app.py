@@ -33,6 +33,7 @@ from .db.engine import create_engine, create_sessionmaker
 from .db.store import SurveyStore
 from .keys import AGI, AMI, ENGINE, SESSIONS, SETTINGS, STASIS, STORE
 from .survey.timing import Timing
+from .survey_run import SurveySetup
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -59,6 +60,18 @@ def survey_timing(settings: Settings) -> Timing:
     )
 
 
+def survey_setup(app: web.Application) -> SurveySetup:
+    """The survey's setup from the settings: the same for Stasis and FastAGI."""
+    settings = app[SETTINGS]
+    return SurveySetup(
+        app[STORE],
+        SurveyCatalog(app[SESSIONS], default_survey=settings.default_survey),
+        survey_timing(settings),
+        default_language=settings.default_language,
+        names=OperatorNames.from_settings(settings),
+    )
+
+
 async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.ari_password is not None
@@ -66,14 +79,7 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app
     )
     await client.start()
-    stasis = StasisApp(
-        client,
-        app[STORE],
-        SurveyCatalog(app[SESSIONS], default_survey=settings.default_survey),
-        timing=survey_timing(settings),
-        default_language=settings.default_language,
-        names=OperatorNames.from_settings(settings),
-    )
+    stasis = StasisApp(client, survey_setup(app))
     app[STASIS] = stasis
     await stasis.start()
     yield
@@ -101,15 +107,7 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
 async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.agi_port is not None
-    server = AgiServer(
-        app[STORE],
-        SurveyCatalog(app[SESSIONS], default_survey=settings.default_survey),
-        timing=survey_timing(settings),
-        default_language=settings.default_language,
-        host=settings.agi_host,
-        port=settings.agi_port,
-        names=OperatorNames.from_settings(settings),
-    )
+    server = AgiServer(survey_setup(app), host=settings.agi_host, port=settings.agi_port)
     await server.start()
     app[AGI] = server
     yield

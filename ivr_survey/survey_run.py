@@ -34,6 +34,19 @@ class Caller:
     language: str | None  # the channel's own language; the dialplan's lang= wins over it
 
 
+@dataclass(frozen=True, slots=True)
+class SurveySetup:
+    """What every survey needs, whichever way the caller came in: where results go, which surveys exist, the
+    state machine's timing, the language when neither the dialplan nor the channel names one, and how an
+    operator argument is named."""
+
+    store: SurveyStore
+    catalog: SurveyCatalog
+    timing: Timing
+    default_language: str = "en"
+    names: OperatorNames | None = None
+
+
 class SurveyRun:
     """One caller's survey: the state machine and where its results go."""
 
@@ -45,32 +58,28 @@ class SurveyRun:
     @classmethod
     async def begin(
         cls,
-        store: SurveyStore,
-        catalog: SurveyCatalog,
+        setup: SurveySetup,
         *,
         entry: Literal["ari", "agi"],
         args: SurveyArgs,
         caller: Caller,
-        timing: Timing,
-        default_language: str,
         playback_prefix: str,
-        names: OperatorNames | None = None,
     ) -> SurveyRun:
         """Pick the survey, store its start (in_progress) and return the run, ready for Start(). An operator
         given as a channel or queue interface (operator=${MEMBERINTERFACE}) is named by the operator pattern,
         as the call history names it."""
         operator = args.operator
-        if names is not None and operator:
-            operator = names.operator(operator) or operator
-        definition = await catalog.get(args.survey)
-        language = args.lang or caller.language or default_language
-        session = SurveySession(definition, language=language, timing=timing, playback_prefix=playback_prefix)
+        if setup.names is not None and operator:
+            operator = setup.names.operator(operator) or operator
+        definition = await setup.catalog.get(args.survey)
+        language = args.lang or caller.language or setup.default_language
+        session = SurveySession(definition, language=language, timing=setup.timing, playback_prefix=playback_prefix)
         log.info(
             "call %s: survey %s v%d for operator %s (%s channel %s)",
             caller.linkedid, definition.name, definition.version, operator or "unknown", entry,
             caller.channel_uniqueid,
         )
-        await store.record_start(
+        await setup.store.record_start(
             linkedid=caller.linkedid,
             survey=definition.name,
             survey_version=definition.version,
@@ -83,7 +92,7 @@ class SurveyRun:
             operator=operator,
             queue=args.queue,
         )
-        return cls(store, caller, session)
+        return cls(setup.store, caller, session)
 
     async def record(self, action: SaveAnswer | Finish) -> None:
         """Commit (or spool) an answer or the end; adapters await it before anything else is played."""

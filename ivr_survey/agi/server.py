@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..ami.naming import OperatorNames
-from ..db.catalog import SurveyCatalog
-from ..db.store import SurveyStore
-from ..survey.timing import Timing
+from ..survey_run import SurveySetup
 from .protocol import AgiChannel, AgiError, AgiGone, read_headers
 from .survey import AgiSurvey
 
@@ -20,22 +17,14 @@ log = logging.getLogger(__name__)
 class AgiServer:
     def __init__(
         self,
-        store: SurveyStore,
-        catalog: SurveyCatalog,
+        setup: SurveySetup,
         *,
-        timing: Timing,
-        default_language: str = "en",
         host: str = "127.0.0.1",
         port: int = 4573,
         header_timeout: float = 10.0,
         reply_timeout: float = 10.0,
-        names: OperatorNames | None = None,
     ) -> None:
-        self.store = store
-        self.names = names
-        self.catalog = catalog
-        self.timing = timing
-        self.default_language = default_language
+        self.setup = setup
         self.host = host
         self.requested_port = port  # 0: any free port (tests)
         self.header_timeout = header_timeout  # a peer that never finishes its headers is dropped after this
@@ -79,10 +68,7 @@ class AgiServer:
             if headers is None:
                 log.debug("AGI connection from %s closed before a word (a health probe?)", peer)
                 return
-            await AgiSurvey(
-                agi, headers, self.store, self.catalog, timing=self.timing, default_language=self.default_language,
-                names=self.names,
-            ).run()
+            await AgiSurvey(agi, headers, self.setup).run()
         except Exception:
             log.exception("AGI connection from %s failed", peer)
         finally:

@@ -13,14 +13,10 @@ import asyncio
 import logging
 from collections import deque
 
-from ..ami.naming import OperatorNames
 from ..ari.args import SurveyArgs, parse_args
-from ..db.catalog import SurveyCatalog
-from ..db.store import SurveyStore
 from ..survey.actions import Action, CancelTimer, Finish, Hangup, Play, SaveAnswer, StartTimer, StopPlayback
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, Start, TimerFired
-from ..survey.timing import Timing
-from ..survey_run import Caller, SurveyRun
+from ..survey_run import Caller, SurveyRun, SurveySetup
 from .protocol import AgiChannel, AgiGone, quote, script_args
 
 log = logging.getLogger(__name__)
@@ -36,20 +32,11 @@ class AgiSurvey:
         self,
         agi: AgiChannel,
         headers: dict[str, str],
-        store: SurveyStore,
-        catalog: SurveyCatalog,
-        *,
-        timing: Timing,
-        default_language: str,
-        names: OperatorNames | None = None,
+        setup: SurveySetup,
     ) -> None:
         self.agi = agi
-        self.names = names
         self.headers = headers
-        self.store = store
-        self.catalog = catalog
-        self.timing = timing
-        self.default_language = default_language
+        self.setup = setup
         self.uniqueid = headers.get("uniqueid", "")
         self.linkedid = self.uniqueid  # until Asterisk tells us the call's linkedid
         self._prompts: deque[Play] = deque()  # played in turn with STREAM FILE
@@ -98,10 +85,7 @@ class AgiSurvey:
             number=None if number in ("", "unknown") else number,  # "unknown" is Asterisk's word for none
             language=self.headers.get("language") or None,
         )
-        return await SurveyRun.begin(
-            self.store, self.catalog, entry="agi", args=args, caller=caller, timing=self.timing,
-            default_language=self.default_language, playback_prefix="pb-", names=self.names,
-        )
+        return await SurveyRun.begin(self.setup, entry="agi", args=args, caller=caller, playback_prefix="pb-")
 
     async def _converse(self, survey: SurveyRun) -> None:
         session = survey.session
@@ -127,7 +111,7 @@ class AgiSurvey:
         if self._prompts:
             play = self._prompts.popleft()
             reply = await self.agi.command(
-                f'STREAM FILE {quote(play.sound)} "{ESCAPE_DIGITS}"', takes=self.timing.playback_guard
+                f'STREAM FILE {quote(play.sound)} "{ESCAPE_DIGITS}"', takes=self.setup.timing.playback_guard
             )
             if reply.code == 511:
                 return [HungUp()]

@@ -15,9 +15,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..ami.naming import OperatorNames
-from ..db.catalog import SurveyCatalog
-from ..db.store import SurveyStore
 from ..survey.actions import (
     Action,
     CancelTimer,
@@ -30,8 +27,7 @@ from ..survey.actions import (
 )
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, PlaybackStarted, Start, TimerFired
 from ..survey.session import SurveySession
-from ..survey.timing import Timing
-from ..survey_run import Caller, SurveyRun
+from ..survey_run import Caller, SurveyRun, SurveySetup
 from .args import parse_args
 from .client import AriClient, AriError
 
@@ -62,7 +58,7 @@ class CallSurvey:
         self.channel_id: str = self.channel["id"]
         self.args = parse_args(start_event.get("args", []))
         self.linkedid = self.channel_id  # until Asterisk tells us the call's linkedid
-        self.language = app.default_language
+        self.language = app.setup.default_language
         self.survey: SurveyRun | None = None
         self.session: SurveySession | None = None
         self.inbox: asyncio.Queue[Event | _Stop] = asyncio.Queue()
@@ -132,8 +128,7 @@ class CallSurvey:
             language=self.channel.get("language"),
         )
         self.survey = await SurveyRun.begin(
-            app.store, app.catalog, entry="ari", args=self.args, caller=caller, timing=app.timing,
-            default_language=app.default_language, playback_prefix=f"{self.channel_id}-pb-", names=app.names,
+            app.setup, entry="ari", args=self.args, caller=caller, playback_prefix=f"{self.channel_id}-pb-"
         )
         self.session = self.survey.session
         self.language = self.session.language
@@ -192,22 +187,9 @@ class CallSurvey:
 
 
 class StasisApp:
-    def __init__(
-        self,
-        client: AriClient,
-        store: SurveyStore,
-        catalog: SurveyCatalog,
-        *,
-        timing: Timing,
-        default_language: str = "en",
-        names: OperatorNames | None = None,
-    ) -> None:
+    def __init__(self, client: AriClient, setup: SurveySetup) -> None:
         self.client = client
-        self.names = names
-        self.store = store
-        self.catalog = catalog
-        self.timing = timing
-        self.default_language = default_language
+        self.setup = setup
         self.calls: dict[str, CallSurvey] = {}
         self.connected = False
         self.draining = False

@@ -27,6 +27,7 @@ from ivr_survey.db.repository import add_survey_version
 from ivr_survey.db.store import SurveyStore
 from ivr_survey.survey.definition import EXAMPLE_CSAT_SOLVED_NPS
 from ivr_survey.survey.timing import Timing
+from ivr_survey.survey_run import SurveySetup
 from tests.api_client import get
 
 HEADER_TIMEOUT = 1.0
@@ -124,7 +125,7 @@ async def store(sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> A
 
 @pytest.fixture
 async def server(sessions: async_sessionmaker[AsyncSession], store: SurveyStore) -> AsyncIterator[AgiServer]:
-    server = AgiServer(store, SurveyCatalog(sessions), timing=TIMING, port=0, header_timeout=HEADER_TIMEOUT,
+    server = AgiServer(SurveySetup(store, SurveyCatalog(sessions), TIMING), port=0, header_timeout=HEADER_TIMEOUT,
                        reply_timeout=2.0)
     await server.start()
     yield server

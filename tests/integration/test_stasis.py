@@ -381,7 +381,7 @@ async def test_survey_that_cannot_start_sends_caller_back_to_dialplan(
     async def broken(name: str | None) -> Any:
         raise RuntimeError("catalog broken")
 
-    monkeypatch.setattr(stasis.catalog, "get", broken)
+    monkeypatch.setattr(stasis.setup.catalog, "get", broken)
     channel = await service.fake.place_call(args=["operator=7001"], linkedid="L-nostart")
     await service.wait_done(channel)
     assert rest_calls(service.fake, channel) == [
