@@ -64,6 +64,14 @@ def empty_group(key: Any) -> dict[str, Any]:
     return _group(key)
 
 
+def _period_slots(filters: RatingFilter, size: int) -> tuple[int, int, int]:
+    """The period's slots of `size` seconds: the one holding its start, the first it holds whole, and the one
+    holding its end (the period holds whole every slot from the second number up to, not including, the
+    third)."""
+    start, end = filters.date_from.timestamp(), filters.date_to.timestamp()
+    return math.floor(start / size), math.ceil(start / size), math.floor(end / size)
+
+
 def _filtered(
     session: AsyncSession, stmt: Select[Any], filters: RatingFilter, slot: tuple[Any, int] | None = None
 ) -> Select[Any]:
@@ -81,11 +89,10 @@ def _filtered(
     conditions: list[Any] = [in_period]
     if slot is not None:
         column, size = slot
-        start, end = filters.date_from.timestamp(), filters.date_to.timestamp()
-        first_whole, end_whole = math.ceil(start / size), math.floor(end / size)
+        first, first_whole, end_whole = _period_slots(filters, size)
         conditions = [
             # the period's slots: a range of the time index, so that only the period's entries are read
-            column >= math.floor(start / size),
+            column >= first,
             column <= end_whole,
             or_(and_(hidden(column) >= first_whole, hidden(column) < end_whole), in_period),
         ]
@@ -137,9 +144,8 @@ def _slot_tallies(session: AsyncSession, filters: RatingFilter) -> Any:
     """(slot, offered, responses, score total, count of 1s .. 5s) per quarter hour of the period: the stored
     tallies of the slots wholly inside it, and the responses of the (at most two) slots its bounds cut."""
     t, r = ResponseSlotTally, SurveyResponse
-    start, end = filters.date_from.timestamp(), filters.date_to.timestamp()
-    first_whole, end_whole = math.ceil(start / QUARTER_HOUR), math.floor(end / QUARTER_HOUR)
-    cut = {s for s in (math.floor(start / QUARTER_HOUR), end_whole) if not first_whole <= s < end_whole}
+    first, first_whole, end_whole = _period_slots(filters, QUARTER_HOUR)
+    cut = {s for s in (first, end_whole) if not first_whole <= s < end_whole}
     whole = select(t.slot, t.offered, t.responses, t.score_total, t.score_1, t.score_2, t.score_3, t.score_4,
                    t.score_5).where(t.slot >= first_whole, t.slot < end_whole, t.offered != 0)
     started = _unindexed(session, r.started_at)
@@ -162,7 +168,7 @@ async def _holds_a_small_share(session: AsyncSession, filters: RatingFilter) -> 
     """Whether the period holds under SMALL_SHARE of the responses, by the per-quarter-hour tallies (a year of
     them is 35,040 rows: a few milliseconds)."""
     t = ResponseSlotTally
-    first, last = (math.floor(at.timestamp() / QUARTER_HOUR) for at in (filters.date_from, filters.date_to))
+    first, _, last = _period_slots(filters, QUARTER_HOUR)
     in_period = func.sum(case((and_(t.slot >= first, t.slot <= last), t.offered), else_=0))
     inside, everything = (await _rows(session, select(in_period, func.sum(t.offered))))[0]
     return bool(everything) and inside < SMALL_SHARE * everything
