@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from .models import Call, CallOperator, Operator, SurveyResponse
-from .timebuckets import bucket_label, bucket_start, epoch_of, utc_bounds
+from .timebuckets import bucket_start, epoch_of, in_key_order, utc_bounds
 
 MISSED = ("missed", "abandoned_in_queue")  # the caller was not served
 STATS_GROUPINGS = ("operator", "queue", "hour", "day")
@@ -293,11 +293,7 @@ async def call_stats(
             "surveyed": int(row.surveyed or 0),
             "response_rate": round(int(row.responded or 0) / answered_n, 4) if answered_n else None,
         })
-    groups.sort(key=lambda g: (g["key"] is None, g["key"] if g["key"] is not None else ""))
-    if group_by in ("hour", "day"):
-        for group in groups:
-            group["key"] = bucket_label(int(group["key"]), tz)
-    return groups
+    return in_key_order(groups, tz if group_by in ("hour", "day") else None)
 
 
 def _round(value: Any) -> float | None:

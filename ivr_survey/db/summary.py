@@ -28,9 +28,9 @@ from .timebuckets import (
     HOUR,
     QUARTER_HOUR,
     UNITS,
-    bucket_label,
     bucket_start,
     epoch_of,
+    in_key_order,
     slot_seconds,
     utc_bounds,
 )
@@ -244,11 +244,7 @@ async def ratings_summary(
         for k, group in groups.items():
             average, count = cqr.get(k, (None, 0))
             group["cqr_average"], group["cqr_evaluations"] = average, count
-    ordered = sorted(groups.values(), key=lambda g: (g["key"] is None, g["key"] or ""))
-    if group_by in UNITS:
-        for group in ordered:
-            group["key"] = bucket_label(group["key"], tz)
-    return ordered
+    return in_key_order(groups.values(), tz if group_by in UNITS else None)
 
 
 async def cqr_summary(

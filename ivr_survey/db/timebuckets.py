@@ -9,6 +9,7 @@ buckets are then integer arithmetic on local seconds (months: one strftime).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -98,6 +99,16 @@ def bucket_label(value: int, tz: ZoneInfo) -> str:
     offset is looked up on the naive time and its text made once per offset."""
     naive = _EPOCH + timedelta(seconds=value)
     return naive.isoformat() + _offset_text(tz.utcoffset(naive))
+
+
+def in_key_order(groups: Iterable[dict[str, Any]], time_zone: ZoneInfo | None) -> list[dict[str, Any]]:
+    """Summary groups in the order of their keys, the unknown key (None) last. Given the time zone of time
+    buckets, their keys (local wall-clock epoch seconds) become labels."""
+    ordered = sorted(groups, key=lambda g: (g["key"] is None, g["key"] if g["key"] is not None else ""))
+    if time_zone is not None:
+        for group in ordered:
+            group["key"] = bucket_label(int(group["key"]), time_zone)
+    return ordered
 
 
 @functools.lru_cache(maxsize=64)
