@@ -30,18 +30,26 @@ from .ari.stasis import StasisApp
 from .config import Settings
 from .db.catalog import SurveyCatalog
 from .db.engine import create_engine, create_sessionmaker
+from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
-from .keys import AGI, AMI, ENGINE, SESSIONS, SETTINGS, STASIS, STORE
+from .keys import AGI, AMI, ENGINE, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
 from .survey.timing import Timing
 from .survey_run import SurveySetup
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[SETTINGS].database_url)
+    url = app[SETTINGS].database_url
+    engine = create_engine(url)
     app[ENGINE] = engine
     app[SESSIONS] = create_sessionmaker(engine)
+    sqlite_file = SqliteFile.of(url)
+    if sqlite_file is not None:
+        sqlite_file.watch(engine)
+        app[SQLITE_FILE] = sqlite_file
     yield
     await engine.dispose()
+    if sqlite_file is not None:
+        sqlite_file.close()
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:

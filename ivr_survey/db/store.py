@@ -5,26 +5,29 @@ JSON-lines spool and kept in memory; a background task replays the spool, in ord
 database answers again. Once anything is spooled every later write queues behind it, so that a
 call's answer can never reach the database before the response it belongs to. Every write is
 idempotent, so a replay after a crash half-way through the spool stores nothing twice.
+
+Only an outage is waited out. A record the database refuses for any other reason (a constraint, a field
+this version does not know) would never go through, so it is set aside into the dead letters beside the
+spool, logged once, counted in /healthz, and the replay goes on with the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import repository
+from .outage import is_outage
+from .spool import Record, SpoolFile
 
 log = logging.getLogger(__name__)
 
@@ -33,32 +36,15 @@ _WRITERS: dict[str, Callable[..., Awaitable[Any]]] = {
     "answer": repository.save_answer,
     "finish": repository.finish_response,
 }
-_TIME_FIELDS = ("started_at", "answered_at", "ended_at")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
-    op: str
-    data: dict[str, Any]
-
-    def to_json(self) -> str:
-        data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.data.items()}
-        return json.dumps({"op": self.op, "data": data}, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, line: str) -> Record:
-        raw = json.loads(line)
-        data = raw["data"]
-        for key in _TIME_FIELDS:
-            if data.get(key) is not None:
-                data[key] = datetime.fromisoformat(data[key])
-        return cls(raw["op"], data)
-
-
-def _is_permanent(exc: BaseException) -> bool:
-    """A record the database will never take (retrying cannot help), as opposed to an outage of any kind:
-    refused connections, a server starting up, too many connections, deadlocks, timeouts."""
-    return isinstance(exc, IntegrityError | DataError | LookupError | ValueError | KeyError)
+class SpoolHealth:
+    problem: str | None  # why a record could not be spooled now; None while it could
+    pending: int
+    set_aside: int
 
 
 class SurveyStore:
@@ -72,11 +58,13 @@ class SurveyStore:
         write_timeout: float = 3.0,
     ) -> None:
         self._sessions = sessions
-        self._spool_dir = spool_dir
-        self._spool = spool_dir / "pending.jsonl"
-        self._rejected = spool_dir / "rejected.jsonl"
-        self._corrupt = spool_dir / "corrupt.jsonl"
+        self._file = SpoolFile(spool_dir)
+        # One thread, so records reach the file in the order the loop hands them over.
+        self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey-spool")
+        self._closed = False
         self._pending: deque[Record] = deque()
+        self._memory_only = False  # a spool write failed: some pending records are not on disk
+        self._set_aside = 0
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._retry_initial = retry_initial
@@ -91,24 +79,13 @@ class SurveyStore:
 
     async def start(self) -> None:
         """Load what a previous run left in the spool and start replaying it."""
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
-        if self._spool.exists():
-            corrupt = []
-            for number, line in enumerate(self._spool.read_text(encoding="utf-8").splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    self._pending.append(Record.from_json(line))
-                except (ValueError, KeyError, TypeError):  # e.g. the last line of a crash mid-write
-                    corrupt.append(line)
-                    log.warning("unreadable line %d of %s kept in %s", number, self._spool, self._corrupt)
-            if corrupt:
-                with self._corrupt.open("a", encoding="utf-8") as fh:
-                    fh.writelines(line + "\n" for line in corrupt)
-                self._rewrite_spool()
-            if self._pending:
-                log.warning("%d survey records left in %s from a previous run; replaying", self.pending, self._spool)
-                self._wake.set()
+        records, unreadable, self._set_aside = await self._on_disk(self._file.load)
+        for number, _line in unreadable:
+            log.warning("unreadable line %d of %s kept in %s", number, self._file.path, self._file.corrupt)
+        self._pending.extend(records)
+        if self._pending:
+            log.warning("%d survey records left in %s from a previous run; replaying", self.pending, self._file.path)
+            self._wake.set()
         self._task = asyncio.create_task(self._replay_loop(), name="survey-store-replay")
 
     async def close(self) -> None:
@@ -122,7 +99,12 @@ class SurveyStore:
             async with asyncio.timeout(self._write_timeout * 2):
                 await self.flush()
         if self._pending:
-            log.warning("%d survey records kept in %s until the database is back", self.pending, self._spool)
+            log.warning("%d survey records kept in %s until the database is back", self.pending, self._file.path)
+        self._closed = True
+        self._disk.shutdown(wait=True)
+
+    async def health(self) -> SpoolHealth:
+        return SpoolHealth(await self._on_disk(self._file.probe), self.pending, self._set_aside)
 
     async def record_start(self, **data: Any) -> None:
         await self._write(Record("start", data))
@@ -132,6 +114,11 @@ class SurveyStore:
 
     async def record_finish(self, **data: Any) -> None:
         await self._write(Record("finish", data))
+
+    async def _on_disk(self, work: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            return work(*args)  # a write after close(): slow, on the loop, but kept
+        return await asyncio.get_running_loop().run_in_executor(self._disk, work, *args)
 
     async def _apply(self, record: Record) -> None:
         async with asyncio.timeout(self._write_timeout), self._sessions() as session, session.begin():
@@ -144,42 +131,27 @@ class SurveyStore:
                 return
             except BaseException as exc:  # the keypress goes to the spool whatever went wrong, even a cancel
                 log.warning(
-                    "database write failed for call %s (%s); spooling",
-                    record.data.get("linkedid"),
-                    exc.__class__.__name__,
+                    "database write failed for call %s (%s); spooling", record.call_id, exc.__class__.__name__
                 )
-                self._append(record)
+                await self._spool(record)
                 if not isinstance(exc, Exception):
                     raise
                 return
-        self._append(record)
+        await self._spool(record)
 
-    def _append(self, record: Record) -> None:
-        # Memory first: should the disk fail too, the record still waits here for the database.
+    async def _spool(self, record: Record) -> None:
+        # Memory first, at once: should the disk fail too, the record still waits here for the database,
+        # and its place in the queue is taken before anything else can be spooled.
         self._pending.append(record)
         self._wake.set()
         try:
-            self._spool_dir.mkdir(parents=True, exist_ok=True)
-            with self._spool.open("a+", encoding="utf-8") as fh:
-                fh.seek(0, os.SEEK_END)
-                if fh.tell() > 0:  # a crash mid-line must not glue this record onto the broken one
-                    fh.seek(fh.tell() - 1)
-                    if fh.read(1) != "\n":
-                        fh.write("\n")
-                fh.write(record.to_json() + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            await self._on_disk(self._file.append, record)
         except OSError as exc:
-            log.error("spool %s not writable (%s); %d records kept in memory only", self._spool,
-                      exc.__class__.__name__, self.pending)
-
-    def _rewrite_spool(self) -> None:
-        tmp = self._spool.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.writelines(r.to_json() + "\n" for r in self._pending)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self._spool)
+            self._memory_only = True
+            log.error(
+                "spool %s not writable (%s); %d records kept in memory only",
+                self._file.path, exc.strerror or exc.__class__.__name__, self.pending,
+            )
 
     async def flush(self) -> bool:
         """Replay the spool in order; True when nothing is left pending."""
@@ -191,28 +163,34 @@ class SurveyStore:
                     await self._apply(record)
                     written += 1
                 except Exception as exc:
-                    if not _is_permanent(exc):
+                    if is_outage(exc):
                         break
-                    # A record the database refuses for good must not block the rest: set it aside on disk.
-                    log.error("survey record for call %s rejected (%s); kept in %s",
-                              record.data.get("linkedid"), exc.__class__.__name__, self._rejected)
-                    with self._rejected.open("a", encoding="utf-8") as fh:
-                        fh.write(record.to_json() + "\n")
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                    await self._set_aside_one(record, exc)
                     rejected += 1
                 self._pending.popleft()
             if written or rejected:
-                self._rewrite_spool()
+                await self._on_disk(self._file.replace, list(self._pending))
+                self._memory_only = False
                 if not self._pending:
-                    log.info("spool replayed: %d survey records written, %d rejected", written, rejected)
+                    log.info("spool replayed: %d survey records written, %d set aside", written, rejected)
             return not self._pending
+
+    async def _set_aside_one(self, record: Record, exc: Exception) -> None:
+        await self._on_disk(self._file.set_aside, record)  # an OSError here keeps the record pending
+        self._set_aside += 1
+        log.error(
+            "survey %s record for call %s refused by the database (%s: %s); set aside in %s",
+            record.op, record.call_id, exc.__class__.__name__, _first_line(exc), self._file.rejected,
+        )
 
     async def _replay_loop(self) -> None:
         delay = self._retry_initial
         while True:
             await self._wake.wait()
             try:
+                if self._memory_only and await self._on_disk(self._file.in_sync):
+                    self._memory_only = False
+                    log.warning("spool %s writable again; %d records on disk", self._file.path, self.pending)
                 if await self.flush():
                     self._wake.clear()
                     delay = self._retry_initial
@@ -221,3 +199,10 @@ class SurveyStore:
                 log.exception("replaying the spool failed; retrying in %.1f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_cap)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's first line: enough to tell what was refused, never the statement's parameters (the engine
+    hides them, and nothing below the first line is kept)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""

@@ -135,12 +135,14 @@ async def test_truncated_spool_line_is_set_aside_and_the_rest_replayed(sessions,
 
 
 async def test_transient_server_errors_are_retried_not_rejected(sessions, tmp_path: Path) -> None:
+    from asyncpg.exceptions import CannotConnectNowError, TooManyConnectionsError
     from sqlalchemy.exc import DBAPIError
 
     store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     real_apply = store._apply
-    failures = [DBAPIError("connect", {}, Exception("the database system is starting up")),
-                DBAPIError("insert", {}, Exception("sorry, too many clients already"))]
+    # as asyncpg raises them (each with its SQLSTATE) and SQLAlchemy wraps them
+    failures = [DBAPIError("connect", {}, CannotConnectNowError("the database system is starting up")),
+                DBAPIError("insert", {}, TooManyConnectionsError("sorry, too many clients already"))]
 
     async def apply(record) -> None:
         if failures:
