@@ -3,7 +3,7 @@
 Only what the survey needs: answer, play/stop a prompt, hang up, continue in the dialplan,
 read a channel variable, originate, and the events websocket with reconnection.
 
-Behaviour taken from a real Asterisk 22 (see ``/work/shared/asterisk-ari/traces``):
+Behaviour taken from a real Asterisk 22 (see ``../shared/asterisk-ari/traces``):
 
 * ``DELETE /playbacks/{id}`` answers 404 once the playback has finished, and
   ``DELETE /channels/{id}`` answers 404 once the channel is gone (the caller hung up

@@ -1,8 +1,8 @@
 """A fake Asterisk 22 ARI server: same REST paths, status codes and event JSON as the
 real one, driven by a Python control API.
 
-It is built from what a real Asterisk 22.11 said (``/work/shared/asterisk-ari/traces``)
-and from Asterisk's own ARI description (``/work/shared/asterisk-ari/api-docs``); where
+It is built from what a real Asterisk 22.11 said (``../shared/asterisk-ari/traces``)
+and from Asterisk's own ARI description (``../shared/asterisk-ari/api-docs``); where
 those were silent, from Asterisk's source (``res/res_stasis_playback.c``,
 ``res/ari/resource_channels.c``). The comments name the trace behind each quirk.
 

@@ -4,7 +4,7 @@ The fake Asterisk needs to know which sounds "exist" (a playback of a missing so
 at once, as on a real Asterisk) and how long each one plays. Durations are seconds of call
 time; the fake divides them by its ``speed`` factor.
 
-Measured in the real traces (/work/shared/asterisk-ari/traces):
+Measured in the real traces (../shared/asterisk-ari/traces):
 
 * ``survey-rate``: PlaybackStarted 3.314 -> PlaybackFinished "done" 5.802 in
   ``no-input-timeout.jsonl``: 2.49 s.

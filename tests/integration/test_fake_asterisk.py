@@ -1,6 +1,6 @@
 """The fake Asterisk against what a real Asterisk 22.11 said.
 
-Fidelity tests replay each real trace (/work/shared/asterisk-ari/traces): the trace's peer
+Fidelity tests replay each real trace (../shared/asterisk-ari/traces): the trace's peer
 actions go to the fake's control API, the trace's own REST requests go over HTTP, in the
 trace's order, each one sent once the fake has sent as many events as Asterisk had at that
 point. The events received over the fake's websocket and the (status, body) of its answers
