@@ -11,6 +11,7 @@ from typing import Literal
 
 from .ami.naming import OperatorNames
 from .ari.args import SurveyArgs
+from .db import writes
 from .db.catalog import SurveyCatalog
 from .db.store import SurveyStore
 from .survey.actions import Finish, SaveAnswer
@@ -79,7 +80,7 @@ class SurveyRun:
             caller.linkedid, definition.name, definition.version, operator or "unknown", entry,
             caller.channel_uniqueid,
         )
-        await setup.store.record_start(
+        await setup.store.write(writes.StartResponse(
             linkedid=caller.linkedid,
             survey=definition.name,
             survey_version=definition.version,
@@ -91,14 +92,14 @@ class SurveyRun:
             caller_number=caller.number,
             operator=operator,
             queue=args.queue,
-        )
+        ))
         return cls(setup.store, caller, session)
 
     async def record(self, action: SaveAnswer | Finish) -> None:
         """Commit (or spool) an answer or the end; adapters await it before anything else is played."""
         linkedid = self.caller.linkedid
         if isinstance(action, SaveAnswer):
-            await self.store.record_answer(
+            await self.store.write(writes.SaveAnswer(
                 linkedid=linkedid,
                 position=action.position,
                 question=action.question,
@@ -106,7 +107,7 @@ class SurveyRun:
                 score=action.score,
                 attempts=action.attempts,
                 answered_at=_now(),
-            )
+            ))
         else:
             log.info("call %s: survey %s", linkedid, action.status)
-            await self.store.record_finish(linkedid=linkedid, status=action.status, ended_at=_now())
+            await self.store.write(writes.FinishResponse(linkedid=linkedid, status=action.status, ended_at=_now()))

@@ -9,39 +9,12 @@ the whole copy anew, so the file never has a gap where the failed records were.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-_TIME_FIELDS = ("started_at", "answered_at", "ended_at")
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    op: str
-    data: dict[str, Any]
-
-    @property
-    def call_id(self) -> object:
-        return self.data.get("linkedid")
-
-    def to_json(self) -> str:
-        data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.data.items()}
-        return json.dumps({"op": self.op, "data": data}, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, line: str) -> Record:
-        raw = json.loads(line)
-        data = raw["data"]
-        for key in _TIME_FIELDS:
-            if data.get(key) is not None:
-                data[key] = datetime.fromisoformat(data[key])
-        return cls(raw["op"], data)
+from .writes import RefusedLine, UnreadableLine, Write, decode, encode
 
 
 def _count_lines(path: Path) -> int:
@@ -68,30 +41,40 @@ class SpoolFile:
         self.path = folder / "pending.jsonl"
         self.rejected = folder / "rejected.jsonl"
         self.corrupt = folder / "corrupt.jsonl"
-        self._intended: list[Record] = []
+        self._intended: list[Write] = []
         self._in_sync = True
 
-    def load(self) -> tuple[list[Record], list[tuple[int, str]], int]:
-        """What a previous run left: its records, the unreadable lines (moved to the dead letters) with their
-        numbers, and how many dead letters there are now."""
+    def load(self) -> tuple[list[Write], list[tuple[int, ValueError]], int]:
+        """What a previous run left: its records; the numbers of the lines it could not use, with why (moved to
+        the dead letters: unreadable ones to `corrupt.jsonl`, refused ones to `rejected.jsonl`); and how many
+        dead letters there are now."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        records: list[Record] = []
-        unreadable: list[tuple[int, str]] = []
+        records: list[Write] = []
+        unusable: list[tuple[int, ValueError]] = []
+        corrupt: list[str] = []
+        refused: list[str] = []
         if self.path.exists():
             for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
                     continue
                 try:
-                    records.append(Record.from_json(line))
-                except (ValueError, KeyError, TypeError):
-                    unreadable.append((number, line))
+                    records.append(decode(line))
+                except UnreadableLine as exc:
+                    corrupt.append(line)
+                    unusable.append((number, exc))
+                except RefusedLine as exc:
+                    refused.append(line)
+                    unusable.append((number, exc))
         self._intended = list(records)
-        if unreadable:
-            _fsynced_append(self.corrupt, (line for _, line in unreadable))
+        if corrupt:
+            _fsynced_append(self.corrupt, corrupt)
+        if refused:
+            _fsynced_append(self.rejected, refused)
+        if unusable:
             self._write_all()
-        return records, unreadable, _count_lines(self.rejected) + _count_lines(self.corrupt)
+        return records, unusable, _count_lines(self.rejected) + _count_lines(self.corrupt)
 
-    def append(self, record: Record) -> None:
+    def append(self, record: Write) -> None:
         """Add one record, fsynced before this returns; OSError when the disk failed."""
         self._intended.append(record)
         if not self._in_sync:
@@ -105,20 +88,20 @@ class SpoolFile:
                     fh.seek(fh.tell() - 1)
                     if fh.read(1) != "\n":
                         fh.write("\n")
-                fh.write(record.to_json() + "\n")
+                fh.write(encode(record) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError:
             self._in_sync = False
             raise
 
-    def replace(self, records: Iterable[Record]) -> None:
+    def replace(self, records: Iterable[Write]) -> None:
         """The spool now holds exactly these records (what is still pending after a replay)."""
         self._intended = list(records)
         self._write_all()
 
-    def set_aside(self, record: Record) -> None:
-        _fsynced_append(self.rejected, [record.to_json()])
+    def set_aside(self, record: Write) -> None:
+        _fsynced_append(self.rejected, [encode(record)])
 
     def in_sync(self) -> bool:
         """Whether the file holds every pending record; if not, it tries to write them all again first."""
@@ -147,7 +130,7 @@ class SpoolFile:
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
             with tmp.open("w", encoding="utf-8") as fh:
-                fh.writelines(r.to_json() + "\n" for r in self._intended)
+                fh.writelines(encode(r) + "\n" for r in self._intended)
                 fh.flush()
                 os.fsync(fh.fileno())
             tmp.replace(self.path)

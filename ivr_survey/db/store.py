@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +25,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import repository
 from .outage import is_outage
-from .spool import Record, SpoolFile
+from .spool import SpoolFile
+from .writes import RefusedLine, Write
 
 log = logging.getLogger(__name__)
-
-_WRITERS: dict[str, Callable[..., Awaitable[Any]]] = {
-    "start": repository.start_response,
-    "answer": repository.save_answer,
-    "finish": repository.finish_response,
-}
 
 T = TypeVar("T")
 
@@ -62,7 +56,7 @@ class SurveyStore:
         # One thread, so records reach the file in the order the loop hands them over.
         self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey-spool")
         self._closed = False
-        self._pending: deque[Record] = deque()
+        self._pending: deque[Write] = deque()
         self._memory_only = False  # a spool write failed: some pending records are not on disk
         self._set_aside = 0
         self._wake = asyncio.Event()
@@ -79,9 +73,13 @@ class SurveyStore:
 
     async def start(self) -> None:
         """Load what a previous run left in the spool and start replaying it."""
-        records, unreadable, self._set_aside = await self._on_disk(self._file.load)
-        for number, _line in unreadable:
-            log.warning("unreadable line %d of %s kept in %s", number, self._file.path, self._file.corrupt)
+        records, unusable, self._set_aside = await self._on_disk(self._file.load)
+        for number, why in unusable:
+            if isinstance(why, RefusedLine):
+                log.error("call %s: line %d of %s set aside in %s: %s",
+                          why.call_id, number, self._file.path, self._file.rejected, why)
+            else:
+                log.warning("unreadable line %d of %s kept in %s", number, self._file.path, self._file.corrupt)
         self._pending.extend(records)
         if self._pending:
             log.warning("%d survey records left in %s from a previous run; replaying", self.pending, self._file.path)
@@ -106,32 +104,24 @@ class SurveyStore:
     async def health(self) -> SpoolHealth:
         return SpoolHealth(await self._on_disk(self._file.probe), self.pending, self._set_aside)
 
-    async def record_start(self, **data: Any) -> None:
-        await self._write(Record("start", data))
-
-    async def record_answer(self, **data: Any) -> None:
-        await self._write(Record("answer", data))
-
-    async def record_finish(self, **data: Any) -> None:
-        await self._write(Record("finish", data))
-
     async def _on_disk(self, work: Callable[..., T], *args: Any) -> T:
         if self._closed:
             return work(*args)  # a write after close(): slow, on the loop, but kept
         return await asyncio.get_running_loop().run_in_executor(self._disk, work, *args)
 
-    async def _apply(self, record: Record) -> None:
+    async def _apply(self, record: Write) -> None:
         async with asyncio.timeout(self._write_timeout), self._sessions() as session, session.begin():
-            await _WRITERS[record.op](session, **record.data)
+            await record.apply(session)
 
-    async def _write(self, record: Record) -> None:
+    async def write(self, record: Write) -> None:
+        """Store the record, or spool it: either way it is safe when this returns."""
         if not self._pending:
             try:
                 await self._apply(record)
                 return
             except BaseException as exc:  # the keypress goes to the spool whatever went wrong, even a cancel
                 log.warning(
-                    "database write failed for call %s (%s); spooling", record.call_id, exc.__class__.__name__
+                    "database write failed for call %s (%s); spooling", record.linkedid, exc.__class__.__name__
                 )
                 await self._spool(record)
                 if not isinstance(exc, Exception):
@@ -139,7 +129,7 @@ class SurveyStore:
                 return
         await self._spool(record)
 
-    async def _spool(self, record: Record) -> None:
+    async def _spool(self, record: Write) -> None:
         # Memory first, at once: should the disk fail too, the record still waits here for the database,
         # and its place in the queue is taken before anything else can be spooled.
         self._pending.append(record)
@@ -175,12 +165,12 @@ class SurveyStore:
                     log.info("spool replayed: %d survey records written, %d set aside", written, rejected)
             return not self._pending
 
-    async def _set_aside_one(self, record: Record, exc: Exception) -> None:
+    async def _set_aside_one(self, record: Write, exc: Exception) -> None:
         await self._on_disk(self._file.set_aside, record)  # an OSError here keeps the record pending
         self._set_aside += 1
         log.error(
             "survey %s record for call %s refused by the database (%s: %s); set aside in %s",
-            record.op, record.call_id, exc.__class__.__name__, _first_line(exc), self._file.rejected,
+            record.op, record.linkedid, exc.__class__.__name__, _first_line(exc), self._file.rejected,
         )
 
     async def _replay_loop(self) -> None:

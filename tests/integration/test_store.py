@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db.models import SurveyAnswer, SurveyResponse
 from ivr_survey.db.store import SurveyStore
+from ivr_survey.db.writes import FinishResponse, SaveAnswer, StartResponse
 
 T0 = datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC)
 
@@ -56,12 +57,12 @@ async def test_outage_spools_then_replays_in_order(sessions, tmp_path: Path) -> 
     switch = SwitchableSessions(sessions)
     store = SurveyStore(switch, tmp_path, retry_initial=0.01, retry_cap=0.02)
     await store.start()
-    await store.record_start(**_start("A"))
+    await store.write(StartResponse(**_start("A")))
     switch.down = True
-    await store.record_answer(**_answer("A", "4"))
-    await store.record_start(**_start("B"))
-    await store.record_answer(**_answer("B", "2"))
-    await store.record_finish(linkedid="A", status="completed", ended_at=T0 + timedelta(seconds=4))
+    await store.write(SaveAnswer(**_answer("A", "4")))
+    await store.write(StartResponse(**_start("B")))
+    await store.write(SaveAnswer(**_answer("B", "2")))
+    await store.write(FinishResponse(linkedid="A", status="completed", ended_at=T0 + timedelta(seconds=4)))
     assert store.pending == 4
     spooled = [json.loads(line) for line in (tmp_path / "pending.jsonl").read_text().splitlines()]
     assert [r["op"] for r in spooled] == ["answer", "start", "answer", "finish"]
@@ -79,8 +80,8 @@ async def test_spool_left_by_a_crashed_run_is_replayed_at_start(sessions, tmp_pa
     switch = SwitchableSessions(sessions)
     switch.down = True
     first = SurveyStore(switch, tmp_path)
-    await first.record_start(**_start("C"))
-    await first.record_answer(**_answer("C", "5"))
+    await first.write(StartResponse(**_start("C")))
+    await first.write(SaveAnswer(**_answer("C", "5")))
     assert first.pending == 2  # the process dies here without close()
 
     second = SurveyStore(sessions, tmp_path, retry_initial=0.01)
@@ -103,8 +104,8 @@ async def test_spool_left_by_a_crashed_run_is_replayed_at_start(sessions, tmp_pa
 async def test_record_the_database_refuses_is_set_aside_not_lost(sessions, tmp_path: Path) -> None:
     store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     await store.start()
-    await store.record_answer(**_answer("never-started", "3"))
-    await store.record_start(**_start("D"))
+    await store.write(SaveAnswer(**_answer("never-started", "3")))
+    await store.write(StartResponse(**_start("D")))
     assert await store.flush() is True
     rejected = [json.loads(line) for line in (tmp_path / "rejected.jsonl").read_text().splitlines()]
     assert [(r["op"], r["data"]["linkedid"], r["data"]["digits"]) for r in rejected] == [
@@ -127,7 +128,7 @@ async def test_truncated_spool_line_is_set_aside_and_the_rest_replayed(sessions,
     switch = SwitchableSessions(sessions)
     switch.down = True
     second = SurveyStore(switch, tmp_path)
-    await second.record_answer(**_answer("T", "4"))
+    await second.write(SaveAnswer(**_answer("T", "4")))
     lines = (tmp_path / "pending.jsonl").read_text().splitlines()
     assert lines[0] == '{"op": "ans'
     assert json.loads(lines[1])["data"]["digits"] == "4"
@@ -150,7 +151,7 @@ async def test_transient_server_errors_are_retried_not_rejected(sessions, tmp_pa
         await real_apply(record)
 
     store._apply = apply  # type: ignore[method-assign]
-    await store.record_start(**_start("U"))
+    await store.write(StartResponse(**_start("U")))
     assert store.pending == 1
     assert await store.flush() is False  # the second failure: still an outage
     assert store.pending == 1
@@ -174,9 +175,9 @@ async def test_write_that_hangs_is_spooled_after_the_timeout(sessions, tmp_path:
 
     store._apply = apply  # type: ignore[method-assign]
     async with asyncio.timeout(2):
-        await store.record_start(**_start("V"))
+        await store.write(StartResponse(**_start("V")))
     assert store.pending == 1
-    await store.record_answer(**_answer("V", "5"))
+    await store.write(SaveAnswer(**_answer("V", "5")))
     assert [json.loads(line)["op"] for line in (tmp_path / "pending.jsonl").read_text().splitlines()] == [
         "start", "answer"
     ]
@@ -197,7 +198,7 @@ async def test_write_cancelled_by_shutdown_is_spooled(sessions, tmp_path: Path) 
         await asyncio.sleep(60)
 
     store._apply = apply  # type: ignore[method-assign]
-    task = asyncio.create_task(store.record_start(**_start("W")))
+    task = asyncio.create_task(store.write(StartResponse(**_start("W"))))
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -205,3 +206,45 @@ async def test_write_cancelled_by_shutdown_is_spooled(sessions, tmp_path: Path) 
     assert [json.loads(line)["data"]["linkedid"] for line in (tmp_path / "pending.jsonl").read_text().splitlines()] == [
         "W"
     ]
+
+
+async def test_spool_written_by_0_1_0_replays_after_the_upgrade(sessions, tmp_path: Path) -> None:
+    """tests/data/spool-0.1.0.jsonl was written by 0.1.0's store (unversioned lines): a spool left by that
+    release when it was stopped during an outage."""
+    fixture = Path(__file__).parents[1] / "data" / "spool-0.1.0.jsonl"
+    (tmp_path / "pending.jsonl").write_bytes(fixture.read_bytes())
+    store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
+    await store.start()
+    assert store.pending == 6
+    assert await store.flush() is True
+    assert not (tmp_path / "rejected.jsonl").exists()
+    assert await _rows(sessions) == [("completed", "4"), ("no_input", None)]
+    async with sessions() as s:
+        rows = await s.execute(
+            select(SurveyResponse.language, SurveyResponse.queue, SurveyResponse.started_at, SurveyResponse.ended_at,
+                   SurveyAnswer.score, SurveyAnswer.attempts)
+            .outerjoin(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+            .order_by(SurveyResponse.id)
+        )
+        got = [(lang, queue, started.replace(tzinfo=UTC), ended.replace(tzinfo=UTC), score, attempts)
+               for lang, queue, started, ended, score, attempts in rows]
+    assert got == [
+        ("ru", "продажи", T0, T0 + timedelta(seconds=9), 4.0, 2),
+        ("en", None, T0 + timedelta(minutes=1), T0 + timedelta(minutes=1, seconds=21), None, 3),
+    ]
+    await store.close()
+
+
+async def test_unknown_spool_version_is_set_aside_not_retried(sessions, tmp_path: Path) -> None:
+    future = json.dumps({"v": 99, "op": "start", "data": {"linkedid": "F"}})
+    good = json.dumps({"v": 1, "op": "start", "data": {**_start("G"), "started_at": T0.isoformat()}})
+    (tmp_path / "pending.jsonl").write_text(future + "\n" + good + "\n")
+    store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
+    await store.start()
+    assert store.pending == 1
+    assert await store.flush() is True
+    assert await _rows(sessions) == [("in_progress", None)]
+    assert (tmp_path / "rejected.jsonl").read_text() == future + "\n"
+    assert (tmp_path / "pending.jsonl").read_text() == ""
+    assert (await store.health()).set_aside == 1
+    await store.close()

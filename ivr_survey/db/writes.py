@@ -1,0 +1,127 @@
+"""The keypress path's writes: one typed record per operation, and the spool's line format for them.
+
+A spool outlives the release that wrote it, so its format is explicit and versioned: a line is
+`{"v": 1, "op": "start", "data": {...}}`, the data being the record's fields (times in ISO 8601). Lines
+without `v` were written by 0.1.0, whose data had the same fields. Decoding checks every field against the
+record's types and refuses unknown ones: a line this release cannot read exactly is set aside, never
+retried and never half-applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import repository
+
+SPOOL_VERSION = 1
+_READABLE_VERSIONS = frozenset({0, 1})  # 0: the unversioned lines of 0.1.0, the same fields as 1
+_STRICT = ConfigDict(extra="forbid")
+
+
+@with_config(_STRICT)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartResponse:
+    """The caller entered the survey."""
+
+    op: ClassVar[str] = "start"
+    linkedid: str
+    survey: str
+    survey_version: int
+    channel: str
+    language: str
+    args: dict[str, Any]
+    started_at: datetime
+    channel_uniqueid: str | None = None
+    caller_number: str | None = None
+    operator: str | None = None
+    queue: str | None = None
+
+    async def apply(self, session: AsyncSession) -> None:
+        await repository.start_response(session, **_fields(self))
+
+
+@with_config(_STRICT)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveAnswer:
+    """One question answered (or given up on: no digits, no score)."""
+
+    op: ClassVar[str] = "answer"
+    linkedid: str
+    position: int
+    question: str
+    digits: str | None
+    score: float | None
+    attempts: int
+    answered_at: datetime
+
+    async def apply(self, session: AsyncSession) -> None:
+        await repository.save_answer(session, **_fields(self))
+
+
+@with_config(_STRICT)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FinishResponse:
+    """The survey ended with this status."""
+
+    op: ClassVar[str] = "finish"
+    linkedid: str
+    status: str
+    ended_at: datetime
+
+    async def apply(self, session: AsyncSession) -> None:
+        await repository.finish_response(session, **_fields(self))
+
+
+Write = StartResponse | SaveAnswer | FinishResponse
+_BY_OP: dict[str, TypeAdapter[Any]] = {cls.op: TypeAdapter(cls) for cls in (StartResponse, SaveAnswer, FinishResponse)}
+
+
+class UnreadableLine(ValueError):
+    """Not a spool line at all (e.g. the last line of a crash mid-write)."""
+
+
+class RefusedLine(ValueError):
+    """A spool line this release will not apply: an unknown version or operation, or fields that do not fit."""
+
+    def __init__(self, reason: str, call_id: object) -> None:
+        super().__init__(reason)
+        self.call_id = call_id
+
+
+def _fields(write: Write) -> dict[str, Any]:
+    return {f.name: getattr(write, f.name) for f in dataclasses.fields(write)}
+
+
+def encode(write: Write) -> str:
+    data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in _fields(write).items()}
+    return json.dumps({"v": SPOOL_VERSION, "op": write.op, "data": data}, ensure_ascii=False)
+
+
+def decode(line: str) -> Write:
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        raise UnreadableLine("not JSON") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+        raise UnreadableLine("not a spool record")
+    data: dict[str, Any] = raw["data"]
+    call_id = data.get("linkedid")
+    version = raw.get("v", 0)
+    if version not in _READABLE_VERSIONS or isinstance(version, bool):
+        raise RefusedLine(f"spool format version {version!r} is not one this release reads", call_id)
+    adapter = _BY_OP.get(raw.get("op"))  # type: ignore[arg-type]
+    if adapter is None:
+        raise RefusedLine(f"unknown operation {raw.get('op')!r}", call_id)
+    try:
+        write: Write = adapter.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise RefusedLine(f"fields do not fit: {problems}", call_id) from None
+    return write
