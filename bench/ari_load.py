@@ -32,7 +32,7 @@ from ivr_survey.config import Settings, normalise_database_url
 from ivr_survey.db.migrate import upgrade
 from ivr_survey.db.models import Call, SurveyAnswer, SurveyResponse
 from ivr_survey.keys import SESSIONS, STASIS, STORE
-from ivr_survey.simulator.fake_asterisk import FakeAsterisk
+from ivr_survey.simulator.ari import FakeAsterisk
 
 PASSWORD = "bench-secret"
 

@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ari import FakeAsterisk
 from .fake_ami import FakeAmiServer
-from .fake_asterisk import FakeAsterisk
 
 log = logging.getLogger(__name__)
 

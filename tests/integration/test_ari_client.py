@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ivr_survey.ari.backoff import Backoff
 from ivr_survey.ari.client import AriClient, AriError, AriUnavailable
-from ivr_survey.simulator.fake_asterisk import FakeAsterisk
+from ivr_survey.simulator.ari import FakeAsterisk
 
 USER = "ivr-survey"
 PASSWORD = "s3cret-ari-pass"

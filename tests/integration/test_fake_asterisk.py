@@ -16,6 +16,7 @@ property of its model and nothing undocumented.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ivr_survey.simulator.fake_asterisk import AppNotRegistered, FakeAsterisk
+from ivr_survey.simulator.ari import AppNotRegistered, FakeAsterisk
 from ivr_survey.simulator.sounds import PROMPT_DURATIONS
 from tests.reference import REFERENCE, TRACES
 
@@ -515,6 +516,161 @@ async def test_hangups_and_continue(http: aiohttp.ClientSession) -> None:
             assert (event["type"], event["digit"], event["duration_ms"]) == ("ChannelDtmfReceived", digit, 100)
         with pytest.raises(ValueError):
             await fake.press(c4, "x")
+        await ws.close()
+
+
+async def test_continue_leaves_stasis_and_the_call_ends(http: aiohttp.ClientSession) -> None:
+    """``POST /channels/{id}/continue``, exactly: the events the app receives and the answers.
+
+    No trace has the app continuing. A caller's channel goes on in the dialplan to its
+    Hangup() (extensions.conf): StasisEnd and nothing more. An originated channel has no
+    dialplan to return to and hangs up (*extrapolated*): the events must be the trace's own
+    for the app's hangup of the answered originate (originate-outcomes) without that
+    hangup's ChannelHangupRequest {32, soft}: StasisEnd, ChannelVarset STASISSTATUS=SUCCESS,
+    then both Local halves torn down with cause 16.
+    """
+    lines = load_trace("originate-outcomes")
+    end = next(
+        i
+        for i, line in enumerate(lines)
+        if line["kind"] == "event"
+        and line["event"]["type"] == "ChannelDestroyed"
+        and line["event"]["channel"]["name"].endswith(";2")
+    )
+    answered = lines[: end + 1]  # the answered call, up to its ;2 half's ChannelDestroyed
+    originate = answered[0]
+    assert (originate["kind"], originate["method"], originate["path"]) == ("request", "POST", "/channels")
+    app_hangup = ("ChannelHangupRequest", 32, True)  # the trace's DELETE, which continue replaces
+    expected_events = [
+        line["event"]
+        for line in answered
+        if line["kind"] == "event"
+        and (line["event"]["type"], line["event"].get("cause"), line["event"].get("soft")) != app_hangup
+    ]
+    assert [e["type"] for e in expected_events][-7:] == [
+        "StasisStart",
+        "StasisEnd",
+        "ChannelVarset",
+        "ChannelHangupRequest",
+        "ChannelDestroyed",
+        "ChannelHangupRequest",
+        "ChannelDestroyed",
+    ]
+    (trace_answer,) = [(line["status"], line["body"]) for line in answered if line["kind"] == "response"]
+    rated = [line["event"] for line in load_trace("rated-4") if line["kind"] == "event"]
+    caller_start, caller_end = (next(e for e in rated if e["type"] == kind) for kind in ("StasisStart", "StasisEnd"))
+    gone = (404, {"message": "Channel not found"})
+
+    async with FakeAsterisk(user=USER, password=PASSWORD, app=APP, speed=20) as fake:
+        received: list[dict[str, Any]] = []
+        ws = await http.ws_connect(f"{fake.base_url}/ari/events?app={APP}")
+        reader = asyncio.create_task(collect(ws, received))
+        await fake.wait_for_app()
+        base = f"{fake.base_url}/ari/channels"
+
+        async def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+            async with http.request(method, f"{base}{path}", **kwargs) as resp:
+                return resp.status, await read_body(resp)
+
+        # a caller's channel (rated-4's): StasisEnd, and the app hears nothing more about it
+        ch = caller_start["channel"]
+        caller = await fake.place_call(
+            caller_number=ch["caller"]["number"],
+            caller_name=ch["caller"]["name"],
+            args=caller_start["args"],
+            language=ch["language"],
+            context=ch["dialplan"]["context"],
+            exten=ch["dialplan"]["exten"],
+            priority=ch["dialplan"]["priority"],
+            accountcode=ch["accountcode"],
+        )
+        await wait_until(lambda: len(received) == 1, "StasisStart")
+        caller_answers = [await call("POST", f"/{caller}/continue")]
+        await fake.wait_channel_gone(caller, timeout=2)
+        await asyncio.sleep(0.05)  # anything extra would show up now
+        caller_events = list(received)
+        caller_answers += [await call("POST", f"/{caller}/continue"), await call("GET", f"/{caller}")]
+        received.clear()
+
+        # an originated channel: StasisEnd, STASISSTATUS=SUCCESS, then the call is torn down
+        answers = [await call("POST", "", json=originate["json"])]
+        channel = answers[0][1]["id"]
+        await wait_until(lambda: any(e["type"] == "StasisStart" for e in received), "StasisStart")
+        answers.append(await call("POST", f"/{channel}/continue"))
+        with contextlib.suppress(TimeoutError):  # if the call is not torn down: see below what came
+            await fake.wait_idle(timeout=2)
+        await asyncio.sleep(0.05)  # anything extra would show up now
+        left = fake.live_channels
+        for method, path in (("POST", f"/{channel}/continue"), ("GET", f"/{channel}"), ("DELETE", f"/{channel}")):
+            answers.append(await call(method, path))
+        await ws.close()
+        await reader
+
+    expected_norm, actual_norm = Normalizer(), Normalizer()
+    assert [actual_norm(e) for e in caller_events] == [expected_norm(e) for e in (caller_start, caller_end)]
+    assert [shape(e) for e in caller_events] == [shape(e) for e in (caller_start, caller_end)]
+    assert caller_answers == [(204, None), gone, gone]
+
+    expected_norm, actual_norm = Normalizer(), Normalizer()
+    expected = [expected_norm(e) for e in expected_events]
+    actual = [actual_norm(e) for e in received]
+    summary = [(e["type"], e.get("cause"), e.get("soft")) for e in actual]
+    assert actual == expected, f"fake sent {summary}"
+    assert [shape(e) for e in received] == [shape(e) for e in expected_events]
+    assert [(status, actual_norm(body)) for status, body in answers] == [
+        (trace_answer[0], expected_norm(trace_answer[1])),
+        (204, None),  # api-docs: continueInDialplan answers void
+        gone,
+        gone,
+        gone,  # rated-4: hanging up a channel that is gone answers 404
+    ]
+    assert left == []
+
+
+async def test_hangups_of_originated_calls_leave_stasis_only_from_stasis(http: aiohttp.ClientSession) -> None:
+    """The other users of leaving Stasis, next to ``continue``: the app hanging up a call
+    still ringing (never in Stasis: no StasisEnd, no STASISSTATUS) and the far end hanging
+    up an answered one (its Local halves just go, without the app-hangup teardown's
+    ChannelHangupRequests on ;2). Both *extrapolated*."""
+    async with FakeAsterisk(user=USER, password=PASSWORD, app=APP, speed=100) as fake:
+        ws = await _started(fake, http)
+        events = fake.subscribe()
+        base = f"{fake.base_url}/ari/channels"
+
+        async def after(event_type: str) -> list[tuple[Any, ...]]:
+            seen: list[tuple[Any, ...]] = []
+            while not seen or seen[-1][0] != "ChannelDestroyed" or seen[-1][1] != ";2":
+                event = await asyncio.wait_for(events.get(), 3)
+                half = event["channel"]["name"][-2:] if "channel" in event else None
+                seen.append((event["type"], half, event.get("cause"), event.get("soft"), event.get("value")))
+            return seen[next(i for i, s in enumerate(seen) if s[0] == event_type) :]
+
+        body = {"endpoint": "Local/noanswer@customers", "app": APP, "appArgs": "campaign=demo", "timeout": 30}
+        async with http.post(base, json=body) as resp:
+            ringing = (await resp.json())["id"]
+        await wait_until(lambda: fake.channel_state(ringing) == "Ringing", "ringing")
+        async with http.delete(f"{base}/{ringing}") as resp:
+            assert resp.status == 204
+        assert await after("ChannelHangupRequest") == [
+            ("ChannelHangupRequest", ";1", 32, True, None),
+            ("ChannelHangupRequest", ";2", 16, None, None),
+            ("ChannelDestroyed", ";1", 16, None, None),
+            ("ChannelHangupRequest", ";2", 16, True, None),
+            ("ChannelDestroyed", ";2", 16, None, None),
+        ]
+
+        fake.script_endpoint("Local/talk@customers", "answer", talk=1.0)
+        async with http.post(base, json={**body, "endpoint": "Local/talk@customers"}) as resp:
+            assert resp.status == 200
+        assert await after("StasisStart") == [
+            ("StasisStart", ";1", None, None, None),
+            ("ChannelHangupRequest", ";1", 16, None, None),
+            ("StasisEnd", ";1", None, None, None),
+            ("ChannelVarset", ";1", None, None, "SUCCESS"),
+            ("ChannelDestroyed", ";1", 16, None, None),
+            ("ChannelDestroyed", ";2", 16, None, None),
+        ]
+        await fake.wait_idle(timeout=2)
         await ws.close()
 
 

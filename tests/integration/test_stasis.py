@@ -21,7 +21,7 @@ from ivr_survey.db.models import SurveyAnswer
 from ivr_survey.db.ratings import list_ratings
 from ivr_survey.db.repository import add_survey_version
 from ivr_survey.keys import SESSIONS, STASIS, STORE
-from ivr_survey.simulator.fake_asterisk import FakeAsterisk
+from ivr_survey.simulator.ari import FakeAsterisk
 from ivr_survey.survey.definition import EXAMPLE_CSAT_SOLVED_NPS
 
 SPEED = 50.0  # the 2.5 s prompt plays for 50 ms
