@@ -36,6 +36,7 @@ from ivr_survey.db.timebuckets import HOUR, QUARTER_HOUR
 YEAR_START = datetime(2025, 12, 1, tzinfo=UTC)
 OPERATORS = 200
 QUEUES = ("sales", "support", "billing", "retention", None)
+TOKEN = "bench-token-0123456789"  # the service refuses a bootstrap token under 16 characters
 
 
 async def seed(url: str, calls: int, seed_value: int = 7) -> None:
@@ -96,7 +97,7 @@ async def _server(url: str) -> AsyncIterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "IVR_SURVEY_DATABASE_URL": url, "IVR_SURVEY_HTTP_PORT": str(port),
-           "IVR_SURVEY_API_TOKEN": "bench", "IVR_SURVEY_SPOOL_DIR": str(tmp), "IVR_SURVEY_LOG_LEVEL": "WARNING"}
+           "IVR_SURVEY_API_TOKEN": TOKEN, "IVR_SURVEY_SPOOL_DIR": str(tmp), "IVR_SURVEY_LOG_LEVEL": "WARNING"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from ivr_survey.cli import main; main()", "serve", "--no-migrate", cwd=tmp, env=env
     )
@@ -138,7 +139,7 @@ async def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     requests["ratings operator+queue+score<=2 page"] = "/ratings?operator=7042&queue=sales&score_max=2&limit=100"
     requests["ratings one month page"] = "/ratings?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&limit=100"
     results = {}
-    headers = {"Authorization": "Bearer bench"}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
     async with contextlib.asynccontextmanager(_server)(url) as base, aiohttp.ClientSession(base) as client:
         for name, path in requests.items():
             timings = []

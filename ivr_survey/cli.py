@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,10 +16,11 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, check_serving, load_settings, with_demo_defaults
 from .db.migrate import upgrade
 
 log = logging.getLogger("ivr_survey")
+FORCED_EXIT = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C stopped
 
 
 class Fatal(Exception):
@@ -34,6 +36,9 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiosqlite's DEBUG lines carry every statement's parameters (token hashes, callers' numbers), past
+    # SQLAlchemy's hide_parameters; SQLAlchemy keeps its own loggers at WARNING, asyncpg logs no SQL
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 async def migrate_database(settings: Settings) -> None:
@@ -64,16 +69,28 @@ async def run_app(
         # otherwise walk all of it each time a large request (a year by hour) allocates enough to start one.
         gc.freeze()
         stop = asyncio.Event()
+
+        def on_signal() -> None:
+            if stop.is_set():  # a second one: whoever sent it will not wait for the surveys in progress
+                log.warning("second signal: stopping at once, surveys in progress are cut off")
+                logging.shutdown()
+                # as after a crash, which the fsynced spool and the database survive; no teardown to wait on
+                os._exit(FORCED_EXIT)
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         waiters = [asyncio.create_task(stop.wait())]
         if until is not None:
             waiters.append(asyncio.create_task(until()))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for task in waiters:
             task.cancel()
-        log.info("shutting down")
+        log.info(
+            "shutting down; surveys in progress have up to %g s to finish (a second Ctrl-C stops at once)",
+            settings.shutdown_grace,
+        )
     finally:
         await runner.cleanup()
 
@@ -81,11 +98,7 @@ async def run_app(
 async def serve(settings: Settings, *, migrate: bool) -> None:
     from .app import create_app
 
-    if settings.api_token is None and not settings.http_is_loopback:
-        raise Fatal(
-            f"refusing to serve the API on {settings.http_host} without IVR_SURVEY_API_TOKEN; "
-            "set a token or bind to 127.0.0.1"
-        )
+    check_serving(settings)
     if migrate:
         await migrate_database(settings)
     if not settings.ari_enabled:
@@ -146,13 +159,20 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
     import secrets
 
     from pydantic import SecretStr
+    from sqlalchemy.engine import make_url
 
     from .app import create_app
     from .keys import AMI
+    from .simulator.ari import FakeAsterisk
     from .simulator.callers import SimulatedCallers
     from .simulator.fake_ami import FakeAmiServer
-    from .simulator.fake_asterisk import FakeAsterisk
 
+    settings = with_demo_defaults(settings)
+    check_serving(settings)
+    log.info(
+        "demo database %s, spool %s", make_url(settings.database_url).render_as_string(hide_password=True),
+        settings.spool_dir,
+    )
     password, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     async with (
         FakeAsterisk(user=settings.ari_user, password=password, app=settings.ari_app, speed=speed) as fake,
@@ -187,8 +207,9 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> None:
 
     async with database_session(settings) as session:
         if args.token_command == "create":
-            if any(t.name == args.name for t in await list_tokens(session)):
-                raise Fatal(f"a token named {args.name!r} exists; revoke it or choose another name")
+            # a revoked token's name may be given again; its row stays, for the audit
+            if any(t.name == args.name and t.revoked_at is None for t in await list_tokens(session)):
+                raise Fatal(f"a live token named {args.name!r} exists; revoke it or choose another name")
             # Printed once, never stored or logged in clear.
             print(await create_token(session, name=args.name, role=args.role))
         elif args.token_command == "revoke":
@@ -203,12 +224,12 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> None:
 
 async def import_cdr(settings: Settings, path: str) -> None:
     """Backfill the call history from Master.csv; calls the AMI collector already wrote are left alone, and
-    importing the same file again changes nothing."""
+    calls an earlier import wrote are not written again, so importing the same file again changes nothing."""
     from zoneinfo import ZoneInfo
 
     from .ami.master_csv import Parsed, parse
     from .ami.naming import OperatorNames
-    from .db.history import collected_calls, save_call
+    from .db.history import history_sources, save_call
 
     def read() -> Parsed:
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
@@ -219,14 +240,16 @@ async def import_cdr(settings: Settings, path: str) -> None:
     except OSError as exc:
         raise Fatal(f"{path}: {_one_line(exc)}") from None
     async with database_session(settings) as session:
-        known = await collected_calls(session, linkedids=[c["linkedid"] for c in parsed.calls])
-        for call in parsed.calls:
-            if call["linkedid"] not in known:
-                await save_call(session, **call)
+        known = await history_sources(session, linkedids=[c["linkedid"] for c in parsed.calls])
+        new = [call for call in parsed.calls if call["linkedid"] not in known]
+        for call in new:
+            await save_call(session, **call)
+    imported_before = sum(source == "cdr_import" for source in known.values())
     for line, why in parsed.rejected[:20]:
         print(f"{path}:{line}: skipped: {why}", file=sys.stderr)
-    print(f"{len(parsed.calls) - len(known)} calls imported from {path}; {len(known)} already collected from AMI "
-          f"left as they were; {len(parsed.rejected)} lines skipped")
+    print(f"{len(new)} calls imported from {path}; {imported_before} imported before, unchanged; "
+          f"{len(known) - imported_before} already collected from AMI left as they were; "
+          f"{len(parsed.rejected)} lines skipped")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -282,8 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, Fatal) as exc:
         print(f"ivr-survey: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # Ctrl-C before serving began
+        return FORCED_EXIT
     return 0
 
 

@@ -5,15 +5,21 @@ Built once by the CLI or the app factory, never at import, so tests can build th
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from .db.engine import postgresql_connection
 
 ENV_PREFIX = "IVR_SURVEY_"
 
@@ -29,17 +35,56 @@ _DRIVERS = {
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 
+_BAD_PORT = "the port must be a number from 1 to 65535"
+# A bootstrap admin token shorter than this is guessable; `openssl rand -hex 24` makes one of 48.
+MIN_API_TOKEN_LENGTH = 16
+# `ivr-survey demo` keeps its simulated calls out of the database and spool a real `serve` in the same folder
+# uses, and stops quickly; a setting given explicitly (environment or .env) still wins.
+DEMO_DEFAULTS: dict[str, object] = {
+    "database_url": "sqlite+aiosqlite:///./ivr_survey-demo.db",
+    "spool_dir": Path("./spool-demo"),
+    "shutdown_grace": 3.0,
+}
+
 
 class ConfigError(Exception):
     """A one-line, secret-free description of a bad setting."""
+
+
+def _check_port(port: int | None) -> None:
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(_BAD_PORT)
+
+
+def http_url(value: str) -> str:
+    """The check of every http(s) URL setting: a scheme, a host and a valid port; no trailing slash."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed IPv6 bracket
+        raise ValueError("not a URL (expected e.g. http://127.0.0.1:8088)") from None
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError("must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("names no host (expected e.g. http://127.0.0.1:8088)")
+    try:
+        _check_port(parts.port)
+    except ValueError:  # urlsplit's own refusal (not a number, above 65535) or port 0
+        raise ValueError(_BAD_PORT) from None
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url)]
 
 
 def normalise_database_url(raw: str) -> str:
     """Accept the usual spellings and return a URL for one of our async drivers."""
     try:
         url: URL = make_url(raw)
+        _check_port(url.port)
     except ArgumentError:
         raise ValueError("not a database URL (expected e.g. sqlite+aiosqlite:///./ivr_survey.db)") from None
+    except ValueError:  # make_url's int() of a port that is not a number
+        raise ValueError(_BAD_PORT) from None
     driver = _DRIVERS.get(url.drivername)
     if driver is None:
         raise ValueError(f"unsupported driver {url.drivername!r} (use sqlite+aiosqlite or postgresql+asyncpg)")
@@ -51,6 +96,8 @@ def normalise_database_url(raw: str) -> str:
                 raise ValueError(f"directory {parent} does not exist")
     elif not url.database:
         raise ValueError("PostgreSQL URL names no database")
+    else:
+        postgresql_connection(url)  # libpq's sslmode & co. must translate for asyncpg (the engine does the same)
     return url.render_as_string(hide_password=False)
 
 
@@ -64,7 +111,7 @@ class Settings(BaseSettings):
     http_port: Port = 8080
     api_token: SecretStr | None = None
 
-    ari_url: str = "http://127.0.0.1:8088"
+    ari_url: HttpUrl = "http://127.0.0.1:8088"
     ari_user: str = "ivr-survey"
     ari_password: SecretStr | None = None
     ari_app: str = "ivr-survey"
@@ -111,17 +158,24 @@ class Settings(BaseSettings):
         # `IVR_SURVEY_ARI_PASSWORD=` copied unedited from .env.example must not switch ARI on with no password
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _strip_api_token(cls, value: object) -> object:
+        # the presented token is stripped of whitespace; a padded one in .env could otherwise never match
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("http_host", "ami_host", "agi_host")
+    @classmethod
+    def _unbracket_host(cls, value: str | None) -> str | None:
+        # `[::1]` as copied from a URL is the address ::1, which is what a socket binds or connects to
+        if value and value.startswith("[") and value.endswith("]"):
+            return value[1:-1]
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
-
-    @field_validator("ari_url")
-    @classmethod
-    def _ari_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("pbx_timezone")
     @classmethod
@@ -161,7 +215,14 @@ class Settings(BaseSettings):
 
     @property
     def http_is_loopback(self) -> bool:
-        return self.http_host in {"127.0.0.1", "localhost", "::1"} or self.http_host.startswith("127.")
+        """Only an address literal in 127.0.0.0/8 or ::1, or `localhost`: a name such as 127.example.com
+        resolves to whatever its owner likes."""
+        if self.http_host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.http_host).is_loopback
+        except ValueError:
+            return False
 
 
 _SECRET_FIELDS = {"api_token", "ari_password", "ami_secret", "database_url"}
@@ -178,3 +239,44 @@ def load_settings(**overrides: object) -> Settings:
         if field not in _SECRET_FIELDS and err.get("input") is not None and err["type"] != "value_error":
             message += f" (got {err['input']!r})"
         raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {message}") from None
+
+
+def with_demo_defaults(settings: Settings) -> Settings:
+    """The settings `ivr-survey demo` runs with: DEMO_DEFAULTS for what was not set explicitly."""
+    return settings.model_copy(
+        update={name: value for name, value in DEMO_DEFAULTS.items() if name not in settings.model_fields_set}
+    )
+
+
+def _why_not_writable(folder: Path) -> str | None:
+    if folder.exists() and not folder.is_dir():
+        return "it is a file"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return "no write permission"
+        # os.access says yes to root even where no file can be made (/sys, some mounts): make one to be sure
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        return (exc.strerror or exc.__class__.__name__).lower()
+    return None
+
+
+def check_serving(settings: Settings) -> None:
+    """What `serve` and `demo` need beyond valid settings, checked before anything starts: a bootstrap token
+    worth its name, no anonymous API off loopback, and a spool folder that takes files (made if missing)."""
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    if token is not None and len(token) < MIN_API_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{ENV_PREFIX}API_TOKEN: too short; use at least {MIN_API_TOKEN_LENGTH} characters "
+            "(e.g. openssl rand -hex 24)"
+        )
+    if token is None and not settings.http_is_loopback:
+        raise ConfigError(
+            f"refusing to serve the API on {settings.http_host} without {ENV_PREFIX}API_TOKEN; "
+            "set a token or bind to 127.0.0.1"
+        )
+    spool = settings.spool_dir.absolute()
+    if (reason := _why_not_writable(spool)) is not None:
+        raise ConfigError(f"{ENV_PREFIX}SPOOL_DIR: {spool} is not a writable folder ({reason})")

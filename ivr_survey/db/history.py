@@ -72,11 +72,13 @@ async def save_call(
     return call_id
 
 
-async def collected_calls(session: AsyncSession, *, linkedids: list[str]) -> set[str]:
-    """Those of the calls whose history the AMI collector wrote (an import leaves them as they are)."""
-    found: set[str] = set()
-    for i in range(0, len(linkedids), 500):
+async def history_sources(session: AsyncSession, *, linkedids: list[str]) -> dict[str, str]:
+    """Who wrote the history of those of the calls that have one: "ami" (the collector) or "cdr_import"."""
+    found: dict[str, str] = {}
+    for i in range(0, len(linkedids), 500):  # bound the IN list, whatever the file's size
         chunk = linkedids[i:i + 500]
-        stmt = select(Call.linkedid).where(Call.linkedid.in_(chunk), Call.history_source == "ami")
-        found.update((await session.execute(stmt)).scalars())
+        stmt = select(Call.linkedid, Call.history_source).where(
+            Call.linkedid.in_(chunk), Call.history_source.is_not(None)
+        )
+        found.update((linkedid, source) for linkedid, source in await session.execute(stmt))
     return found

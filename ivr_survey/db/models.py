@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -253,10 +254,17 @@ class ApiToken(Base):
     """An API token; only its SHA-256 is stored (tokens are long random strings, so a fast hash suffices)."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (CheckConstraint("role IN ('analyst', 'supervisor', 'admin')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('analyst', 'supervisor', 'admin')", name="role"),
+        # A name names one live token; once revoked it may be given again, and the revoked row stays (audit).
+        Index(
+            "uq_api_tokens_live_name", "name", unique=True,
+            sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -32,7 +32,8 @@ async def find_token(session: AsyncSession, *, token: str) -> ApiToken | None:
 
 
 async def list_tokens(session: AsyncSession) -> list[ApiToken]:
-    return list((await session.execute(select(ApiToken).order_by(ApiToken.name))).scalars())
+    """Every token, revoked ones too; a name given again after a revocation shows once per token, oldest first."""
+    return list((await session.execute(select(ApiToken).order_by(ApiToken.name, ApiToken.id))).scalars())
 
 
 async def revoke_token(session: AsyncSession, *, name: str) -> bool:

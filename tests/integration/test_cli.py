@@ -16,7 +16,7 @@ import pytest
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_SURVEY_")}
-    env.update(IVR_SURVEY_SPOOL_DIR=str(tmp_path / "spool"), **extra)
+    env.update({"IVR_SURVEY_SPOOL_DIR": str(tmp_path / "spool"), **extra})
     return env
 
 
@@ -49,6 +49,19 @@ def _free_port() -> int:
          "127.0.0.1"),
         ({"IVR_SURVEY_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
          "ivr-survey: database migration failed: "),
+        ({"IVR_SURVEY_ARI_URL": "http://[::1"},
+         "ivr-survey: IVR_SURVEY_ARI_URL: not a URL (expected e.g. http://127.0.0.1:8088)\n"),
+        ({"IVR_SURVEY_ARI_URL": "http://"},
+         "ivr-survey: IVR_SURVEY_ARI_URL: names no host (expected e.g. http://127.0.0.1:8088)\n"),
+        ({"IVR_SURVEY_ARI_URL": "http://127.0.0.1:notaport", "IVR_SURVEY_ARI_PASSWORD": "hunter2"},
+         "ivr-survey: IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535\n"),
+        ({"IVR_SURVEY_DATABASE_URL": "postgresql://u:hunter2@db:notaport/x"},
+         "ivr-survey: IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535\n"),
+        ({"IVR_SURVEY_API_TOKEN": " hunter2-hunter2 "},
+         "ivr-survey: IVR_SURVEY_API_TOKEN: too short; use at least 16 characters (e.g. openssl rand -hex 24)\n"),
+        ({"IVR_SURVEY_HTTP_HOST": "127.attacker.example"},
+         "ivr-survey: refusing to serve the API on 127.attacker.example without IVR_SURVEY_API_TOKEN; set a token "
+         "or bind to 127.0.0.1\n"),
     ],
 )
 def test_bad_settings_exit_2_with_one_line(tmp_path: Path, env: dict[str, str], expected: str) -> None:
@@ -111,7 +124,8 @@ async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> N
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
         assert body == (200, {"status": "ok", "database": "ok", "ari": "disabled", "ami": "disabled",
-                               "agi": "disabled", "pending_records": 0})
+                               "agi": "disabled", "pending_records": 0,
+                               "spool": {"status": "ok", "pending": 0, "set_aside": 0}})
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:
@@ -156,7 +170,10 @@ def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
     env = _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(_free_port()), IVR_SURVEY_NO_INPUT_TIMEOUT="0.2")
     proc = _run(["demo", "--calls", "8", "--per-second", "20", "--speed", "20", "--seed", "3"], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    with sqlite3.connect(tmp_path / "ivr_survey.db") as db:
+    # its own database, never the one `serve` uses in the same folder
+    assert "INFO ivr_survey: demo database sqlite+aiosqlite:///./ivr_survey-demo.db, spool " in proc.stderr
+    assert not (tmp_path / "ivr_survey.db").exists()
+    with sqlite3.connect(tmp_path / "ivr_survey-demo.db") as db:
         statuses = [row[0] for row in db.execute("SELECT status FROM survey_responses")]
         history = db.execute("SELECT c.direction, c.disposition, o.code IS NOT NULL, EXISTS (SELECT 1 FROM "
                              "survey_responses r WHERE r.call_id = c.id) FROM calls c LEFT JOIN operators o "
@@ -179,7 +196,7 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
     assert created.stdout.startswith("ivs_") and len(created.stdout.strip()) > 40
     again = _run(["token", "create", "--role", "analyst", "--name", "sue"], env, tmp_path)
     assert (again.returncode, again.stderr.splitlines()[-1]) == (
-        2, "ivr-survey: a token named 'sue' exists; revoke it or choose another name"
+        2, "ivr-survey: a live token named 'sue' exists; revoke it or choose another name"
     )
     listed = _run(["token", "list"], env, tmp_path).stdout.split("\t")
     assert (listed[0], listed[1], listed[3]) == ("sue", "supervisor", "live\n")
@@ -188,3 +205,204 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
     assert _run(["token", "list"], env, tmp_path).stdout.split("\t")[3].startswith("revoked ")
     gone = _run(["token", "revoke", "sue"], env, tmp_path)
     assert (gone.returncode, gone.stderr.splitlines()[-1]) == (2, "ivr-survey: no live token named 'sue'")
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize(
+    ("spool", "reason"),
+    [
+        ("a-file", "it is a file"),
+        ("a-file/spool", "not a directory"),
+        ("/proc/1", "no write permission"),  # refused even to root
+        ("/proc/ivr-survey-spool", "no such file or directory"),
+    ],
+)
+def test_an_unwritable_spool_folder_is_one_line(tmp_path: Path, command: str, spool: str, reason: str) -> None:
+    (tmp_path / "a-file").write_text("")
+    path = tmp_path / spool
+    proc = _run([command], _env(tmp_path, IVR_SURVEY_SPOOL_DIR=str(path)), tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2, f"ivr-survey: IVR_SURVEY_SPOOL_DIR: {path} is not a writable folder ({reason})\n"
+    )
+
+
+def test_a_missing_spool_folder_is_made_with_its_parents(tmp_path: Path) -> None:
+    # no database behind port 1: serve stops right after its checks
+    env = _env(tmp_path, IVR_SURVEY_SPOOL_DIR=str(tmp_path / "var" / "spool"),
+               IVR_SURVEY_DATABASE_URL="postgresql://u@127.0.0.1:1/x")
+    proc = _run(["serve"], env, tmp_path)
+    assert (proc.returncode, proc.stderr.startswith("ivr-survey: database migration failed: ")) == (2, True)
+    assert (tmp_path / "var" / "spool").is_dir()
+
+
+async def test_a_padded_bootstrap_token_authenticates(tmp_path: Path) -> None:
+    token = "0123456789abcdef0123"
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr_survey.cli", "serve",
+        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port), IVR_SURVEY_API_TOKEN=f"  {token}\t"), cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        statuses = None
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    statuses = []
+                    for header in (f"Bearer {token}", f"Bearer   {token} ", "Bearer wrong-token-wrong-token"):
+                        async with http.get(f"http://127.0.0.1:{port}/ratings",
+                                            headers={"Authorization": header}) as resp:
+                            statuses.append(resp.status)
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+        assert statuses == [200, 200, 401]
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+        assert token not in (await proc.stderr.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def test_a_revoked_tokens_name_may_be_given_again(database_url: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, IVR_SURVEY_DATABASE_URL=database_url)
+    assert _run(["token", "create", "--role", "analyst", "--name", "anna"], env, tmp_path).returncode == 0
+    assert _run(["token", "revoke", "anna"], env, tmp_path).stdout == "token 'anna' revoked\n"
+    again = _run(["token", "create", "--role", "supervisor", "--name", "anna"], env, tmp_path)
+    assert (again.returncode, again.stderr) == (0, "")
+    assert again.stdout.startswith("ivs_")
+    # both are listed, the revoked one kept for the audit
+    listed = [line.split("\t") for line in _run(["token", "list"], env, tmp_path).stdout.splitlines()]
+    assert [(name, role, state.split(" ")[0]) for name, role, _created, state in listed] == [
+        ("anna", "analyst", "revoked"), ("anna", "supervisor", "live"),
+    ]
+    # a second live one is refused, by the command and by the database
+    refused = _run(["token", "create", "--role", "admin", "--name", "anna"], env, tmp_path)
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        2, "", "ivr-survey: a live token named 'anna' exists; revoke it or choose another name\n"
+    )
+    assert _run(["token", "revoke", "anna"], env, tmp_path).returncode == 0
+    assert _run(["token", "revoke", "anna"], env, tmp_path).stderr == "ivr-survey: no live token named 'anna'\n"
+
+
+async def test_the_database_refuses_two_live_tokens_of_one_name(database_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from ivr_survey.db.engine import create_engine, create_sessionmaker
+    from ivr_survey.db.tokens import create_token, revoke_token
+
+    engine = create_engine(database_url)
+    try:
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            await create_token(session, name="grafana", role="analyst")
+            assert await revoke_token(session, name="grafana")
+            await create_token(session, name="grafana", role="analyst")
+        with pytest.raises(IntegrityError):
+            async with sessions() as session, session.begin():
+                await create_token(session, name="grafana", role="admin")
+    finally:
+        await engine.dispose()
+
+
+def test_debug_logs_never_carry_sql_parameters(database_url: str, tmp_path: Path) -> None:
+    import hashlib
+
+    env = _env(tmp_path, IVR_SURVEY_DATABASE_URL=database_url, IVR_SURVEY_LOG_LEVEL="DEBUG")
+    created = _run(["token", "create", "--role", "admin", "--name", "zz-distinct-name"], env, tmp_path)
+    listed = _run(["token", "list"], env, tmp_path)
+    assert created.returncode == listed.returncode == 0
+    secret_hash = hashlib.sha256(created.stdout.strip().encode()).hexdigest()
+    for proc in (created, listed):
+        assert " DEBUG " in proc.stderr  # DEBUG is on, and still says something
+        assert secret_hash not in proc.stderr
+        assert "zz-distinct-name" not in proc.stderr
+
+
+async def _read_lines(stream: asyncio.StreamReader, into: list[str]) -> None:
+    while line := await stream.readline():
+        into.append(line.decode())
+
+
+async def _wait_for(lines: list[str], text: str) -> None:
+    async with asyncio.timeout(30):
+        while not any(text in line for line in lines):
+            await asyncio.sleep(0.05)
+
+
+async def _demo(tmp_path: Path, **env: str) -> tuple[asyncio.subprocess.Process, list[str], asyncio.Task[None]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr_survey.cli", "demo", "--per-second", "4", "--seed", "5",
+        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(_free_port()), **env), cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    return proc, lines, asyncio.create_task(_read_lines(proc.stderr, lines))
+
+
+async def test_the_demo_stops_within_its_own_short_grace(tmp_path: Path) -> None:
+    proc, lines, reader = await _demo(tmp_path)
+    try:
+        await _wait_for(lines, "is calling in")
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        await reader
+        assert any(line.endswith(" INFO ivr_survey: shutting down; surveys in progress have up to 3 s to finish "
+                                 "(a second Ctrl-C stops at once)\n") for line in lines), lines
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_a_second_ctrl_c_stops_the_demo_at_once(tmp_path: Path) -> None:
+    """With a grace of 60 s and silent callers waiting 30 s per question, only the second Ctrl-C ends it soon."""
+    proc, lines, reader = await _demo(tmp_path, IVR_SURVEY_SHUTDOWN_GRACE="60", IVR_SURVEY_NO_INPUT_TIMEOUT="30")
+    try:
+        await _wait_for(lines, ": survey default v1 for operator ")  # a survey has begun
+        proc.send_signal(signal.SIGINT)
+        await _wait_for(lines, "INFO ivr_survey.ari.stasis: waiting up to 60 s for ")
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 20) == 130
+        await reader
+        assert lines[-1].endswith(" WARNING ivr_survey: second signal: stopping at once, surveys in progress are "
+                                  "cut off\n")
+        assert not any("Traceback" in line for line in lines)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def _postgresql_only(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (IVR_SURVEY_TEST_DATABASE_URL)")
+
+
+@pytest.mark.parametrize("mode", ["disable", "prefer"])
+def test_migrate_and_alembic_take_a_libpq_sslmode(database_url: str, tmp_path: Path, mode: str) -> None:
+    _postgresql_only(database_url)
+    env = _env(tmp_path, IVR_SURVEY_DATABASE_URL=f"{database_url}?sslmode={mode}")
+    assert _run(["migrate"], env, tmp_path).stdout == "database is up to date\n"
+    # `alembic` from the repository root builds its engine the same way (migrations/env.py)
+    root = Path(__file__).resolve().parents[2]
+    alembic = subprocess.run([Path(sys.executable).parent / "alembic", "current"], env=env, cwd=root,
+                             capture_output=True, text=True, timeout=60)
+    assert (alembic.returncode, alembic.stdout.split()) == (0, ["0009", "(head)"]), alembic.stderr
+
+
+def test_sslmode_require_without_ssl_on_the_server_is_one_line(database_url: str, tmp_path: Path) -> None:
+    """The local test server has no SSL: the one line says so, rather than asyncpg's TypeError for sslmode."""
+    from sqlalchemy.engine import make_url
+
+    _postgresql_only(database_url)
+    url = make_url(database_url)
+    for command in ("migrate", "serve"):
+        proc = _run([command], _env(tmp_path, IVR_SURVEY_DATABASE_URL=f"{database_url}?sslmode=require"), tmp_path)
+        assert (proc.returncode, proc.stderr) == (
+            2, f'ivr-survey: database migration failed: ConnectionError: PostgreSQL server at "{url.host}:{url.port}" '
+               "rejected SSL upgrade\n"
+        )

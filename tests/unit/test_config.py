@@ -99,3 +99,123 @@ def test_call_history_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("IVR_SURVEY_PBX_TIMEZONE", "Mars/Olympus")
     with pytest.raises(ConfigError, match=r"^IVR_SURVEY_PBX_TIMEZONE: not a known time zone"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("IVR_SURVEY_ARI_URL", "http://[::1", "IVR_SURVEY_ARI_URL: not a URL (expected e.g. http://127.0.0.1:8088)"),
+        ("IVR_SURVEY_ARI_URL", "http://", "IVR_SURVEY_ARI_URL: names no host (expected e.g. http://127.0.0.1:8088)"),
+        ("IVR_SURVEY_ARI_URL", "http://127.0.0.1:notaport",
+         "IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535"),
+        ("IVR_SURVEY_ARI_URL", "http://127.0.0.1:0", "IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535"),
+        ("IVR_SURVEY_ARI_URL", "https://pbx:70000", "IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535"),
+        ("IVR_SURVEY_ARI_URL", "ws://127.0.0.1:8088", "IVR_SURVEY_ARI_URL: must start with http:// or https://"),
+        ("IVR_SURVEY_DATABASE_URL", "postgresql://u:pw@db:notaport/ivr",
+         "IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535"),
+        ("IVR_SURVEY_DATABASE_URL", "postgresql://u:pw@db:99999/ivr",
+         "IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535"),
+    ],
+)
+def test_a_malformed_url_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(_env_file=None)
+    assert str(info.value) == message
+
+
+def test_every_http_url_setting_has_the_one_check() -> None:
+    """A URL setting added later (anything *_url but the database's) is checked by the same validator."""
+    from ivr_survey.config import Settings, http_url
+
+    urls = [name for name in Settings.model_fields if name.endswith("_url") and name != "database_url"]
+    assert "ari_url" in urls
+    for name in urls:
+        assert [m.func for m in Settings.model_fields[name].metadata if hasattr(m, "func")] == [http_url]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True), ("127.10.20.30", True), ("localhost", True), ("LocalHost", True), ("::1", True),
+        ("[::1]", True), ("127.attacker.example", False), ("127.0.0.1.nip.io", False), ("0.0.0.0", False),
+        ("::", False), ("10.0.0.1", False), ("pbx.example", False),
+    ],
+)
+def test_only_loopback_addresses_count_as_loopback(monkeypatch: pytest.MonkeyPatch, host: str, loopback: bool) -> None:
+    monkeypatch.setenv("IVR_SURVEY_HTTP_HOST", host)
+    assert load_settings(_env_file=None).http_is_loopback is loopback
+
+
+def test_bracketed_ipv6_hosts_are_the_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("IVR_SURVEY_HTTP_HOST", "IVR_SURVEY_AMI_HOST", "IVR_SURVEY_AGI_HOST"):
+        monkeypatch.setenv(name, "[::1]")
+    s = load_settings(_env_file=None)
+    assert (s.http_host, s.ami_host, s.agi_host) == ("::1", "::1", "::1")
+
+
+def test_the_bootstrap_token_is_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR_SURVEY_API_TOKEN", " \t0123456789abcdef0123 \n")
+    token = load_settings(_env_file=None).api_token
+    assert token is not None and token.get_secret_value() == "0123456789abcdef0123"
+
+
+def test_serving_refuses_a_short_bootstrap_token_without_showing_it(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from ivr_survey.config import check_serving
+
+    monkeypatch.setenv("IVR_SURVEY_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("IVR_SURVEY_API_TOKEN", "  s3cret-" + "x" * 8 + "  ")  # 15 characters once stripped
+    with pytest.raises(ConfigError) as info:
+        check_serving(load_settings(_env_file=None))
+    assert str(info.value) == "IVR_SURVEY_API_TOKEN: too short; use at least 16 characters (e.g. openssl rand -hex 24)"
+    assert "s3cret" not in str(info.value)
+    monkeypatch.setenv("IVR_SURVEY_API_TOKEN", "  s3cret-" + "x" * 9 + "  ")
+    check_serving(load_settings(_env_file=None))
+
+
+def test_serving_makes_the_spool_folder_with_its_parents(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from ivr_survey.config import check_serving
+
+    monkeypatch.setenv("IVR_SURVEY_SPOOL_DIR", str(tmp_path / "a" / "b" / "spool"))
+    check_serving(load_settings(_env_file=None))
+    assert (tmp_path / "a" / "b" / "spool").is_dir()
+    assert list((tmp_path / "a" / "b" / "spool").iterdir()) == []  # the write check leaves nothing behind
+
+
+def test_the_write_check_makes_a_file_where_os_access_says_yes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/sys/kernel: root may write there by os.access, yet no file can be made in it."""
+    import contextlib
+    import os
+    import tempfile
+
+    from ivr_survey.config import check_serving
+
+    if not os.access("/sys/kernel", os.W_OK | os.X_OK):
+        pytest.skip("os.access already refuses /sys/kernel here")
+    with contextlib.suppress(OSError), tempfile.NamedTemporaryFile(dir="/sys/kernel"):
+        pytest.skip("/sys/kernel takes files here")
+    monkeypatch.setenv("IVR_SURVEY_SPOOL_DIR", "/sys/kernel")
+    with pytest.raises(ConfigError) as info:
+        check_serving(load_settings(_env_file=None))
+    assert str(info.value) == "IVR_SURVEY_SPOOL_DIR: /sys/kernel is not a writable folder (permission denied)"
+
+
+def test_the_demo_has_its_own_database_spool_and_a_short_grace(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from pathlib import Path
+
+    from ivr_survey.config import with_demo_defaults
+
+    s = with_demo_defaults(load_settings(_env_file=None))
+    assert (s.database_url, s.spool_dir, s.shutdown_grace) == (
+        "sqlite+aiosqlite:///./ivr_survey-demo.db", Path("spool-demo"), 3.0
+    )
+    # given explicitly, in the environment or in .env, a setting is the operator's choice
+    monkeypatch.setenv("IVR_SURVEY_SHUTDOWN_GRACE", "30")
+    env = tmp_path / ".env"
+    env.write_text("IVR_SURVEY_DATABASE_URL=sqlite:///./mine.db\nIVR_SURVEY_SPOOL_DIR=./ivr_survey-spool\n")
+    s = with_demo_defaults(load_settings(_env_file=str(env)))
+    assert (s.database_url, s.spool_dir, s.shutdown_grace) == (
+        "sqlite+aiosqlite:///./mine.db", Path("ivr_survey-spool"), 30.0
+    )
