@@ -12,7 +12,6 @@ from aiohttp import web
 
 from .agi.server import AgiServer
 from .ami.collector import AmiCollector
-from .ami.naming import OperatorNames
 from .ami.tracker import CallTracker
 from .api.auth import auth_middleware
 from .api.calls import add_calls_routes
@@ -33,8 +32,9 @@ from .db.engine import create_engine, create_sessionmaker
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
 from .keys import AGI, AMI, ENGINE, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
+from .service.naming import OperatorNames
+from .service.survey_run import SurveySetup
 from .survey.timing import Timing
-from .survey_run import SurveySetup
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -228,8 +228,8 @@ async def import_cdr(settings: Settings, path: str) -> None:
     from zoneinfo import ZoneInfo
 
     from .ami.master_csv import Parsed, parse
-    from .ami.naming import OperatorNames
     from .db.history import history_sources, save_call
+    from .service.naming import OperatorNames
 
     def read() -> Parsed:
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:

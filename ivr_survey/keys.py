@@ -1,22 +1,30 @@
-"""Typed keys for what the app factory puts on the aiohttp application."""
+"""Typed keys for what the app factory puts on the aiohttp application.
+
+The adapters' types are named for the type checker only: importing the API (which reads these keys) must not
+load the ARI client, the FastAGI server or panoramisk.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .agi.server import AgiServer
-from .ami.collector import AmiCollector
-from .ari.stasis import StasisApp
 from .config import Settings
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
+
+if TYPE_CHECKING:
+    from .agi.server import AgiServer
+    from .ami.collector import AmiCollector
+    from .ari.stasis import StasisApp
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SQLITE_FILE = web.AppKey("sqlite_file", SqliteFile)  # absent on PostgreSQL
 STORE = web.AppKey("store", SurveyStore)
-STASIS = web.AppKey("stasis", StasisApp)
-AMI = web.AppKey("ami", AmiCollector)
-AGI = web.AppKey("agi", AgiServer)
+STASIS: web.AppKey[StasisApp] = web.AppKey("stasis")
+AMI: web.AppKey[AmiCollector] = web.AppKey("ami")
+AGI: web.AppKey[AgiServer] = web.AppKey("agi")

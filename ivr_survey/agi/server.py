@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..survey_run import SurveySetup
+from ..service.survey_run import SurveySetup
 from .protocol import AgiChannel, AgiError, AgiGone, read_headers
 from .survey import AgiSurvey
 

@@ -13,10 +13,10 @@ import asyncio
 import logging
 from collections import deque
 
-from ..ari.args import SurveyArgs, parse_args
+from ..service.args import SurveyArgs, parse_args
+from ..service.survey_run import Caller, SurveyRun, SurveySetup
 from ..survey.actions import Action, CancelTimer, Finish, Hangup, Play, SaveAnswer, StartTimer, StopPlayback
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, Start, TimerFired
-from ..survey_run import Caller, SurveyRun, SurveySetup
 from .protocol import AgiChannel, AgiGone, quote, script_args
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .naming import OperatorNames
+from ..service.naming import OperatorNames
 
 # Applications that ring operators: the CDR of their leg holds the ring and talk time.
 DIALLING_APPS = ("dial", "queue")

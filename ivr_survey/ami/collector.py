@@ -23,7 +23,7 @@ from panoramisk.message import Message
 from panoramisk.utils import EOL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..ari.backoff import Backoff
+from ..backoff import Backoff
 from ..db.history import save_call
 from ..db.models import utcnow
 from .tracker import CallRecord, CallTracker

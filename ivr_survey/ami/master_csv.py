@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..service.naming import OperatorNames
 from .cdr import Cdr, digits, from_cdrs, parse_time
-from .naming import OperatorNames
 
 BASE_COLUMNS = 16
 _UNIQUEID = re.compile(r"^\d+\.\d+$")

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..service.naming import OperatorNames
 from .cdr import Cdr, digits, from_cdrs
-from .naming import OperatorNames
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from yarl import URL
 
-from ivr_survey.ari.backoff import Backoff
+from ivr_survey.backoff import Backoff
 
 __all__ = ["AriClient", "AriError", "AriUnavailable", "ConnectedCallback", "EventCallback"]
 

@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..service.args import parse_args
+from ..service.survey_run import Caller, SurveyRun, SurveySetup
 from ..survey.actions import (
     Action,
     CancelTimer,
@@ -27,8 +29,6 @@ from ..survey.actions import (
 )
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, PlaybackStarted, Start, TimerFired
 from ..survey.session import SurveySession
-from ..survey_run import Caller, SurveyRun, SurveySetup
-from .args import parse_args
 from .client import AriClient, AriError
 
 log = logging.getLogger(__name__)

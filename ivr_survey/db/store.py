@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..backoff import Backoff
 from .outage import is_outage
 from .spool import SpoolFile
 from .writes import RefusedLine, Write
@@ -174,7 +175,8 @@ class SurveyStore:
         )
 
     async def _replay_loop(self) -> None:
-        delay = self._retry_initial
+        # jittered, so that instances sharing one database do not all knock at once when it returns
+        backoff = Backoff(initial=self._retry_initial, cap=self._retry_cap)
         while True:
             await self._wake.wait()
             try:
@@ -183,12 +185,11 @@ class SurveyStore:
                     log.warning("spool %s writable again; %d records on disk", self._file.path, self.pending)
                 if await self.flush():
                     self._wake.clear()
-                    delay = self._retry_initial
+                    backoff.reset()
                     continue
             except Exception:  # e.g. the spool's disk; keep trying rather than stop replaying for good
-                log.exception("replaying the spool failed; retrying in %.1f s", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._retry_cap)
+                log.exception("replaying the spool failed; retrying")
+            await asyncio.sleep(backoff.next_delay())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -25,9 +25,9 @@ from ivr_survey.db.models import SurveyAnswer, SurveyResponse
 from ivr_survey.db.ratings import list_ratings
 from ivr_survey.db.repository import add_survey_version
 from ivr_survey.db.store import SurveyStore
+from ivr_survey.service.survey_run import SurveySetup
 from ivr_survey.survey.definition import EXAMPLE_CSAT_SOLVED_NPS
 from ivr_survey.survey.timing import Timing
-from ivr_survey.survey_run import SurveySetup
 from tests.api_client import get
 
 HEADER_TIMEOUT = 1.0

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.ami.collector import AmiCollector
-from ivr_survey.ami.naming import OperatorNames
 from ivr_survey.ami.tracker import CallTracker
 from ivr_survey.config import Settings
 from ivr_survey.db.models import Call, CallOperator, Operator, SurveyResponse
+from ivr_survey.service.naming import OperatorNames
 from tests.fake_ami import FakeAmi, event_bounds
 from tests.seed import Rated, seed
 

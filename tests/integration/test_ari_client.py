@@ -17,8 +17,8 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr_survey.ari.backoff import Backoff
 from ivr_survey.ari.client import AriClient, AriError, AriUnavailable
+from ivr_survey.backoff import Backoff
 from ivr_survey.simulator.ari import FakeAsterisk
 
 USER = "ivr-survey"

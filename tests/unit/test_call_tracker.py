@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ivr_survey.ami.naming import OperatorNames
 from ivr_survey.ami.tracker import CallRecord, CallTracker
 from ivr_survey.config import Settings
+from ivr_survey.service.naming import OperatorNames
 from tests.reference import TRACES
 
 RECEIVED = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 import pytest
 
-from ivr_survey.ari.args import SurveyArgs, parse_args
+from ivr_survey.service.args import SurveyArgs, parse_args
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from .ami.naming import OperatorNames
-from .ari.args import SurveyArgs
-from .db import writes
-from .db.catalog import SurveyCatalog
-from .db.store import SurveyStore
-from .survey.actions import Finish, SaveAnswer
-from .survey.session import SurveySession
-from .survey.timing import Timing
+from ..db import writes
+from ..db.catalog import SurveyCatalog
+from ..db.store import SurveyStore
+from ..survey.actions import Finish, SaveAnswer
+from ..survey.session import SurveySession
+from ..survey.timing import Timing
+from .args import SurveyArgs
+from .naming import OperatorNames
 
 log = logging.getLogger(__name__)
 
