@@ -10,8 +10,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +50,7 @@ async def migrate_database(settings: Settings) -> None:
 
 
 async def run_app(
-    app: web.Application, settings: Settings, until: Callable[[], Awaitable[None]] | None = None
+    app: web.Application, settings: Settings, until: Callable[[], Coroutine[Any, Any, None]] | None = None
 ) -> None:
     """Serve until SIGTERM/SIGINT (or until the `until` coroutine, started once serving, returns)."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -81,7 +82,7 @@ async def run_app(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal)
-        waiters = [asyncio.create_task(stop.wait())]
+        waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if until is not None:
             waiters.append(asyncio.create_task(until()))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -37,6 +37,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol, which drops a block it cannot read without a word; this one logs it (its size
     only: a garbled block may hold anything) and goes on."""
 
+    version: str | None  # Asterisk's, from the banner; set by panoramisk's connection_made
+
     def data_received(self, data: bytes) -> None:
         # Asterisk's banner can arrive before panoramisk has set the encoding (it does so once connected)
         text = data.decode(getattr(self, "encoding", "ascii"), "ignore")

@@ -39,7 +39,8 @@ LINGER = 10.0  # seconds a finished call's worker waits for Asterisk's StasisEnd
 
 def _channel_of(event: dict[str, Any]) -> str | None:
     if "channel" in event:
-        return event["channel"].get("id")
+        channel_id: str | None = event["channel"].get("id")
+        return channel_id
     target = event.get("playback", {}).get("target_uri", "")
     return target.removeprefix("channel:") if target.startswith("channel:") else None
 

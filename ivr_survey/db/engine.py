@@ -58,14 +58,15 @@ def postgresql_connection(url: str | URL) -> tuple[URL, dict[str, Any]]:
     sslcert and sslkey, as cloud providers write them, become asyncpg's `ssl` argument; a ValueError names
     a parameter asyncpg cannot take."""
     url = make_url(url)
-    query = dict(url.query)
+    query: dict[str, str] = {}
+    for name, value in url.query.items():
+        if isinstance(value, tuple):
+            raise ValueError(f"{name} is given more than once")
+        query[name] = value
     if "ssl" in query and "sslmode" in query:
         raise ValueError("give sslmode or ssl, not both")
     mode = query.pop("sslmode", None) or query.pop("ssl", None)
     files = {name: query.pop(name) for name in _SSL_FILES if name in query}
-    for name, value in [("sslmode", mode), *query.items(), *files.items()]:
-        if isinstance(value, tuple):
-            raise ValueError(f"{name} is given more than once")
     if unknown := sorted(set(query) - set(_PASSED_ON)):
         raise ValueError(
             f"parameter {unknown[0]!r} is not supported by asyncpg; remove it "

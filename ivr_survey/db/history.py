@@ -4,6 +4,7 @@ history); the operators who answered and were rung. Writing the same call again 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,5 +81,5 @@ async def history_sources(session: AsyncSession, *, linkedids: list[str]) -> dic
         stmt = select(Call.linkedid, Call.history_source).where(
             Call.linkedid.in_(chunk), Call.history_source.is_not(None)
         )
-        found.update((linkedid, source) for linkedid, source in await session.execute(stmt))
+        found.update((linkedid, cast(str, source)) for linkedid, source in await session.execute(stmt))
     return found

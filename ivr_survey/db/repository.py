@@ -4,9 +4,9 @@ replayed spool record stores nothing twice."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import CursorResult, FromClause, Result, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,10 +14,15 @@ from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, Survey
 from .timebuckets import HOUR, QUARTER_HOUR
 
 
-def upsert_insert(session: AsyncSession, table: Table) -> Any:
+def affected(result: Result[Any]) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched (what `session.execute` returns for one is a CursorResult)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def upsert_insert(session: AsyncSession, table: FromClause) -> Any:
     """An INSERT with on_conflict_do_nothing/on_conflict_do_update, in the session's dialect."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(cast(Table, table))
 
 
 async def operator_id(session: AsyncSession, *, code: str | None) -> int | None:
@@ -154,7 +159,7 @@ async def save_answer(
         answered_at=answered_at,
     )
     result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["response_id", "position"]))
-    stored = bool(result.rowcount)
+    stored = bool(affected(result))
     if stored and position == 0:  # the response's score, copied for the summaries
         await session.execute(update(SurveyResponse).where(SurveyResponse.id == response_id).values(score=score))
     return stored

@@ -68,7 +68,8 @@ def _sqlite_local(epoch: Any, tz: ZoneInfo, start: datetime, end: datetime) -> C
     segments = offset_segments(tz, start, end)
     whens = [(epoch < int(until.timestamp()), int(off.total_seconds())) for until, off in segments if until]
     last = int(segments[-1][1].total_seconds())
-    return epoch + (case(*whens, else_=last) if whens else last)
+    local: ColumnElement[Any] = epoch + (case(*whens, else_=last) if whens else last)
+    return local
 
 
 def bucket_start(
@@ -77,8 +78,8 @@ def bucket_start(
     """The local start of the bucket holding `epoch` (UTC seconds), as local wall-clock epoch seconds (an
     integer: grouping by it is cheap; bucket_label makes it readable)."""
     if dialect == "postgresql":
-        local = func.timezone(tz.key, func.to_timestamp(epoch))
-        return cast(func.extract("epoch", func.date_trunc(unit, local)), BigInteger)
+        wall_clock = func.timezone(tz.key, func.to_timestamp(epoch))
+        return cast(func.extract("epoch", func.date_trunc(unit, wall_clock)), BigInteger)
     local = _sqlite_local(epoch, tz, start, end)
     if unit == "hour":
         return local // HOUR * HOUR

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import ApiToken, utcnow
+from .repository import affected
 
 TOKEN_PREFIX = "ivs_"
 
@@ -40,4 +41,4 @@ async def revoke_token(session: AsyncSession, *, name: str) -> bool:
     result = await session.execute(
         update(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
-    return bool(result.rowcount)
+    return bool(affected(result))

@@ -63,7 +63,8 @@ class CallOutcome:
 def _answer_for(sound: str, rng: random.Random) -> str:
     if sound == "survey-rate":
         keys, weights = zip(*RATING_WEIGHTS.items(), strict=True)
-        return rng.choices(keys, weights)[0]
+        key: str = rng.choices(keys, weights)[0]
+        return key
     if sound == "survey-nps":
         return str(rng.choice(range(6, 11))) + "#"
     return rng.choice(QUESTIONS[sound])

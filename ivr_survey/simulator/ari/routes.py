@@ -10,7 +10,7 @@ import binascii
 import contextlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -84,7 +84,9 @@ class Routes(MediaPump, Originator):
         return api_key == f"{self.user}:{self.password}"
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if not (request.path == "/ari" or request.path.startswith("/ari/")):
             return await handler(request)
         params: dict[str, str | list[str]] = {}
