@@ -3,21 +3,17 @@ recording (with Range; nothing outside IVR_SURVEY_RECORDINGS_DIR is ever served)
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import mimetypes
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import TypeDecorator
 
 from ..db.calls import (
     SORTS,
     STATS_GROUPINGS,
-    TIME_SORTS,
     CallFilter,
     call_stats,
     get_call,
@@ -63,31 +59,20 @@ def call_filter(request: web.Request) -> CallFilter:
     return filters
 
 
-def _encode(sort: str, descending: bool, after: tuple[Any, int]) -> str:
-    value, ident = after
-    raw = json.dumps([sort, descending, value.isoformat() if isinstance(value, datetime) else value, ident])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def _sort_field(column: Any) -> params.CursorField:
+    """What a cursor may hold for a sort column: a value of the column's Python type, or null (empty values
+    sort last). An unknown type fails here, at import, rather than letting any value through."""
+    kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type  # UTCDateTime: a DateTime
+    return params.nullable(params.CURSOR_FIELDS[kind.python_type])
 
 
-def _decode(raw: str | None, sort: str, descending: bool) -> tuple[Any, int] | None:
-    if raw is None:
-        return None
-    try:
-        got_sort, got_desc, value, ident = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        if got_sort != sort or got_desc is not descending:
-            raise invalid_parameter("cursor", "the cursor belongs to another sort order; ask again without it")
-        if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= params.MAX_ID:
-            raise ValueError
-        if value is not None and sort in TIME_SORTS:
-            value = datetime.fromisoformat(value)
-            if value.tzinfo is None:
-                raise ValueError
-            value = value.astimezone(UTC)
-        elif (value is not None and not isinstance(value, str | int | float)) or isinstance(value, bool):
-            raise ValueError
-    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
-        raise invalid_parameter("cursor", "cursor is not one this API gave out") from None
-    return value, ident
+_SORT_FIELDS = {name: _sort_field(column) for name, column in SORTS.items()}
+
+
+def _after(request: web.Request, sort: str, descending: bool) -> tuple[Any, int] | None:
+    fields = (params.same(sort), params.same(descending), _SORT_FIELDS[sort], params.cursor_id)
+    found = params.cursor(request.query, fields)
+    return (found[2], found[3]) if found is not None else None
 
 
 def _csv_row(item: dict[str, Any]) -> list[Any]:
@@ -104,7 +89,7 @@ async def get_calls(request: web.Request) -> web.StreamResponse:
     descending = params.choice(request.query, "order", ("asc", "desc"), default="desc") == "desc"
     assert sort is not None
     limit = params.limit(request.query)
-    after = _decode(params.text(request.query, "cursor", max_length=2000), sort, descending)
+    after = _after(request, sort, descending)
     if wants_csv(request):  # the export is the whole query: no pages
         async def rows() -> AsyncIterator[list[Any]]:
             async with request.app[SESSIONS]() as session:
@@ -114,7 +99,7 @@ async def get_calls(request: web.Request) -> web.StreamResponse:
         return await stream_csv(request, "calls.csv", CSV_COLUMNS, rows())
     async with request.app[SESSIONS]() as session:
         page = await list_calls(session, filters=filters, sort=sort, descending=descending, limit=limit, after=after)
-    next_cursor = _encode(sort, descending, page.next_after) if page.next_after else None
+    next_cursor = params.encode_cursor(sort, descending, *page.next_after) if page.next_after else None
     return json_response({"items": page.items, "next_cursor": next_cursor})
 
 
@@ -133,9 +118,13 @@ def _no_call(linkedid: str) -> ApiError:
     return ApiError(404, "not_found", f"no call {linkedid!r}", {"call_id": linkedid})
 
 
+def _linkedid(request: web.Request) -> str:
+    return params.path_key(request.match_info, "call_id", _no_call)
+
+
 async def get_one_call(request: web.Request) -> web.Response:
     params.known_only(request.query, ())
-    linkedid = request.match_info["call_id"]
+    linkedid = _linkedid(request)
     async with request.app[SESSIONS]() as session:
         item = await get_call(session, linkedid=linkedid)
         if item is None:
@@ -148,11 +137,16 @@ async def get_one_call(request: web.Request) -> web.Response:
 
 def recording_path(root: Path, stored: str) -> Path | None:
     """The stored file name inside `root`, or None: a name that leads anywhere else (.., an absolute path
-    elsewhere, a symlink out) is refused, whatever it says."""
+    elsewhere, a symlink out) is refused, whatever it says, and so is one that resolves to no file at all."""
     base = root.resolve()
     candidate = Path(stored)
-    resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
-    if not resolved.is_relative_to(base) or not resolved.is_file():
+    try:
+        resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
+        if not resolved.is_relative_to(base) or not resolved.is_file():
+            return None
+    # ValueError: a NUL in the name; OSError: a name too long, a folder that may not be read; RuntimeError:
+    # a symlink loop
+    except (ValueError, OSError, RuntimeError):
         return None
     return resolved
 
@@ -160,7 +154,7 @@ def recording_path(root: Path, stored: str) -> Path | None:
 @requires("supervisor")
 async def get_recording(request: web.Request) -> web.StreamResponse:
     params.known_only(request.query, ())
-    linkedid = request.match_info["call_id"]
+    linkedid = _linkedid(request)
     async with request.app[SESSIONS]() as session:
         exists, recording = await recording_of(session, linkedid=linkedid)
     if not exists:

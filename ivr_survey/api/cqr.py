@@ -2,7 +2,8 @@
 
 GET  /cqr/call-types                  every call type with its current criteria and weights
 GET  /cqr/scorecards/{call_type}      the current scorecard (?version=N: an older one)
-PUT  /cqr/scorecards/{call_type}      admin: store new weights as the next version
+PUT  /cqr/scorecards/{call_type}      admin: store new weights as the next version (every current criterion
+                                      weighted again or listed in "remove")
 POST /cqr/evaluations                 supervisor: score a call
 GET  /cqr/evaluations                 evaluations, newest first, filtered, keyset-paginated"""
 
@@ -58,6 +59,12 @@ def _text(value: Any, name: str, *, max_length: int, required: bool = True) -> s
         raise invalid_parameter(name, f"{name} is longer than {max_length} characters")
     if "\x00" in value:
         raise invalid_parameter(name, f"{name} must not contain NUL characters")
+    return value
+
+
+def _criteria(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise invalid_parameter(name, f"{name} must be a list of criteria")
     return value
 
 
@@ -126,15 +133,20 @@ async def get_scorecard(request: web.Request) -> web.Response:
 async def put_scorecard(request: web.Request) -> web.Response:
     call_type = _call_type(request)
     body = await _json_object(request)
-    _no_unknown_fields(body, ("weights",))
+    _no_unknown_fields(body, ("weights", "remove"))
     if "weights" not in body:
         raise invalid_parameter("weights", "weights is required: an object of criterion: weight")
+    remove = _criteria(body.get("remove", []), "remove")
     try:
         async with request.app[SESSIONS]() as session, session.begin():
             card = await repo.add_scorecard_version(
-                session, call_type=call_type, weights=body["weights"], created_by=request[PRINCIPAL].name
+                session, call_type=call_type, weights=body["weights"], remove=remove,
+                created_by=request[PRINCIPAL].name,
             )
             result = _scorecard_json(card)
+    except repo.MissingCriteria as exc:
+        details = {"parameter": exc.field, "missing": exc.missing}
+        raise ApiError(400, "invalid_parameter", exc.message, details) from None
     except CqrError as exc:
         raise invalid_parameter(exc.field, exc.message) from None
     except repo.ScorecardConflict as exc:
@@ -186,7 +198,7 @@ async def get_evaluations(request: web.Request) -> web.Response:
         "good": params.boolean(q, "good"),
     }
     limit = params.limit(q)
-    cursor = params.cursor(q)
+    cursor = params.cursor(q, params.TIME_AND_ID)
     async with request.app[SESSIONS]() as session:
         page = await repo.list_evaluations(
             session, **filters, date_from=date_from, date_to=date_to, limit=limit, cursor=cursor

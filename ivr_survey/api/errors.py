@@ -9,10 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ..db.outage import is_outage
 from ..db.timebuckets import PeriodTooLong
 from .responses import json_response
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5  # about what a database restart or failover takes
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -60,6 +62,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
         return error_response(exc.status, code, exc.reason)
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            return _outage(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error; see the service log")
+
+
+def _outage(request: web.Request, exc: Exception) -> web.Response:
+    # One line, no traceback: the first line of a database error names it, the SQL and its parameters follow.
+    log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                str(exc).partition("\n")[0] or type(exc).__name__)
+    response = error_response(503, "database_unavailable", "the database is unavailable; try again in a few seconds")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -299,6 +299,18 @@ PATHS: dict[str, Any] = {
 }
 
 
+UNAVAILABLE = {"$ref": "#/components/responses/Unavailable"}
+
+
+def _with_outages(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation reads the database, so any may meet an outage: a 503 unless it documents its own."""
+    return {
+        path: {method: {**op, "responses": {**op["responses"], "503": op["responses"].get("503", UNAVAILABLE)}}
+               for method, op in operations.items()}
+        for path, operations in paths.items()
+    }
+
+
 def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[str, Any] | None = None) -> dict:
     return {
         "openapi": "3.0.3",
@@ -308,7 +320,7 @@ def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[st
             "description": "Post-call survey ratings (CSAT) next to supervisors' call-quality scores (CQR).",
         },
         "security": [{"bearer": []}],
-        "paths": {**PATHS, **(extra_paths or {})},
+        "paths": _with_outages({**PATHS, **(extra_paths or {})}),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {**SCHEMAS, **(extra_schemas or {})},
@@ -318,6 +330,10 @@ def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[st
                 "Forbidden": json_body(ref("Error"), "the token's role may not do this"),
                 "NotFound": json_body(ref("Error"), "no such thing"),
                 "Conflict": json_body(ref("Error"), "already exists"),
+                "Unavailable": {
+                    **json_body(ref("Error"), "the database is unavailable (code database_unavailable); try again"),
+                    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+                },
             },
         },
     }

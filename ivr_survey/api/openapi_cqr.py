@@ -49,12 +49,19 @@ CQR_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["weights"],
         "additionalProperties": False,
+        "description": "the whole next version: a criterion of the current version that is neither weighted nor"
+                       " removed is a 400 naming it in details.missing",
         "properties": {
             "weights": {
                 "type": "object", "minProperties": 1,
                 "propertyNames": {"enum": list(CRITERIA)},
                 "additionalProperties": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1000},
-            }
+                "description": "every criterion of the current version (but those removed) and any new one",
+            },
+            "remove": {
+                "type": "array", "items": {"type": "string", "enum": list(CRITERIA)},
+                "description": "criteria of the current version to drop from the next one",
+            },
         },
     },
     "EvaluationRequest": {
@@ -117,7 +124,8 @@ CQR_PATHS: dict[str, Any] = {
                           "404": REFUSALS["404"]},
         },
         "put": {
-            "summary": "Admin: store new weights as the next version (past evaluations keep their CQR)",
+            "summary": "Admin: store the whole scorecard as the next version: every current criterion weighted"
+                       " again or listed in remove (past evaluations keep their CQR)",
             "parameters": [CALL_TYPE_PATH],
             "requestBody": _body("ScorecardUpdate"),
             "responses": {"200": json_body(ref("Scorecard")), **REFUSALS},

@@ -50,14 +50,18 @@ async def list_operators(request: web.Request) -> web.Response:
     )
 
 
+def _no_operator(code: str) -> ApiError:
+    return ApiError(404, "not_found", f"no operator {code!r}", {"operator": code})
+
+
 async def get_operator(request: web.Request) -> web.Response:
-    code = request.match_info["operator"]
+    code = params.path_key(request.match_info, "operator", _no_operator)
     filters = _period(request, TREND_DAYS)
     tz = params.time_zone(request.query)
     async with request.app[SESSIONS]() as session:
         operator = (await session.execute(select(Operator).where(Operator.code == code))).scalar_one_or_none()
         if operator is None:
-            raise ApiError(404, "not_found", f"no operator {code!r}", {"operator": code})
+            raise _no_operator(code)
         mine = replace(filters, operator=code)
         [total] = await ratings_summary(session, group_by="operator", filters=mine, tz=tz) or [None]
         weeks = await ratings_summary(session, group_by="week", filters=mine, tz=tz)

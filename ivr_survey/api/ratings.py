@@ -44,7 +44,7 @@ async def get_ratings(request: web.Request) -> web.StreamResponse:
     params.known_only(request.query, (*FILTERS, "limit", "cursor", "format"))
     filters = rating_filter(request)
     limit = params.limit(request.query)
-    after = params.cursor(request.query)
+    after = params.cursor(request.query, params.TIME_AND_ID)
     if wants_csv(request):  # the export is the whole query: no pages
         return await _stream_csv(request, filters)
     async with request.app[SESSIONS]() as session:

@@ -6,6 +6,7 @@ changes a past evaluation's CQR."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,15 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..cqr import GOOD_THRESHOLD, compute_cqr, is_good, validate_call_type, validate_scorecard, validate_scores
+from ..cqr import (
+    GOOD_THRESHOLD,
+    CqrError,
+    compute_cqr,
+    is_good,
+    validate_call_type,
+    validate_scorecard,
+    validate_scores,
+)
 from .models import Call, CqrEvaluation, CqrScorecard, Operator, utcnow
 from .repository import upsert_insert
 
@@ -46,6 +55,19 @@ class DuplicateEvaluation(Exception):
 
 class ScorecardConflict(Exception):
     """Too many editors stored a version of the same scorecard at once; trying again will do."""
+
+
+class MissingCriteria(CqrError):
+    """New weights that leave out criteria of the version they follow without removing them: dropping them
+    silently would make every evaluation that scores them fail."""
+
+    def __init__(self, card: CqrScorecard, missing: list[str]) -> None:
+        super().__init__(
+            "weights",
+            f"weights must name every criterion of the {card.call_type} scorecard (version {card.version}); "
+            f"missing: {', '.join(missing)}; list a criterion in remove to drop it",
+        )
+        self.missing = missing
 
 
 def _known_type(call_type: str) -> str:
@@ -87,17 +109,35 @@ async def scorecard_version(session: AsyncSession, *, call_type: str, version: i
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def _check_coverage(current: CqrScorecard | None, weights: dict[str, float], remove: Collection[str]) -> None:
+    """Every criterion of the current version is weighted again or removed; only those can be removed."""
+    on_card = list(current.weights) if current is not None else []
+    for criterion in remove:
+        if criterion not in on_card:
+            name = f"the {current.call_type} scorecard (version {current.version})" if current else "the scorecard"
+            raise CqrError("remove", f"{criterion!r} is not on {name}; it has: {', '.join(on_card)}")
+        if criterion in weights:
+            raise CqrError("remove", f"{criterion} is both weighted and removed")
+    missing = [c for c in on_card if c not in weights and c not in remove]
+    if current is not None and missing:
+        raise MissingCriteria(current, missing)
+
+
 async def add_scorecard_version(
-    session: AsyncSession, *, call_type: str, weights: Any, created_by: str | None
+    session: AsyncSession, *, call_type: str, weights: Any, created_by: str | None, remove: Collection[str] = ()
 ) -> CqrScorecard:
-    """Store `weights` as the call type's next scorecard version and return it. Weights equal to the current
-    version's add nothing: that version is returned. UnknownCallType / CqrError (field "weights...") on bad
-    input. Two editors at once cannot both take the same version number: the loser takes the next one."""
+    """Store `weights` as the call type's next scorecard version and return it. The weights replace the whole
+    scorecard: they must name every criterion of the current version, but those listed in `remove`
+    (MissingCriteria otherwise), and may add new ones. Weights equal to the current version's add nothing:
+    that version is returned. UnknownCallType / CqrError (field "weights..." or "remove") on bad input. Two
+    editors at once cannot both take the same version number: the loser takes the next one, checked against
+    the winner's."""
     _known_type(call_type)
     weights = validate_scorecard(weights)
     table = CqrScorecard.__table__
     for _ in range(_VERSION_ATTEMPTS):
         current = await current_scorecard(session, call_type=call_type)
+        _check_coverage(current, weights, remove)
         if current is not None and {k: float(v) for k, v in current.weights.items()} == weights:
             return current
         version = current.version + 1 if current is not None else 1

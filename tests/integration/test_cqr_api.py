@@ -128,7 +128,9 @@ async def test_get_scorecard(api: Api) -> None:
 
 
 async def test_put_scorecard_adds_versions(api: Api) -> None:
-    first = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {"tone": 3, "greeting": 1}})
+    first = await api.call("PUT", "/cqr/scorecards/spam", json={
+        "weights": {"tone": 3, "greeting": 1}, "remove": ["identifying_problem", "related_offer", "script"],
+    })
     created_at = first.pop("created_at")
     assert first == {"call_type": "spam", "version": 2, "weights": {"greeting": 1.0, "tone": 3.0},
                      "created_by": "bootstrap"}
@@ -136,8 +138,8 @@ async def test_put_scorecard_adds_versions(api: Api) -> None:
     again = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {"greeting": 1.0, "tone": 3}})
     assert (again["version"], again["created_at"]) == (2, created_at)
     # Any content type, as long as the body is JSON.
-    third = await api.call("PUT", "/cqr/scorecards/spam", data=json.dumps({"weights": {"tone": 0.5}}),
-                           headers={"Content-Type": "text/plain"})
+    third = await api.call("PUT", "/cqr/scorecards/spam", headers={"Content-Type": "text/plain"},
+                           data=json.dumps({"weights": {"tone": 0.5}, "remove": ["greeting"]}))
     assert (third["version"], third["weights"]) == (3, {"tone": 0.5})
     assert (await api.call("GET", "/cqr/scorecards/spam", "ann"))["version"] == 3
     old = await api.call("GET", "/cqr/scorecards/spam?version=1", "ann")
@@ -162,12 +164,48 @@ async def test_put_scorecard_adds_versions(api: Api) -> None:
             "unknown criterion 'smile'; the criteria are: greeting, identifying_problem, presenting_product, "
             "handling_objections, related_offer, initiative, closing, tone, difficult_client, script",
         )),
-        ({"weights": {"tone": 1}, "version": 7}, bad("version", "unknown field 'version'; the fields are: weights")),
+        ({"weights": {"tone": 1}, "version": 7},
+         bad("version", "unknown field 'version'; the fields are: weights, remove")),
+        ({"weights": SPAM_ALL, "remove": "tone"}, bad("remove", "remove must be a list of criteria")),
+        ({"weights": SPAM_ALL, "remove": ["tone", 1]}, bad("remove", "remove must be a list of criteria")),
+        ({"weights": SPAM_ALL, "remove": ["closing"]}, bad(
+            "remove",
+            "'closing' is not on the spam scorecard (version 1); it has: greeting, identifying_problem, "
+            "related_offer, tone, script",
+        )),
+        ({"weights": SPAM_ALL, "remove": ["tone"]}, bad("remove", "tone is both weighted and removed")),
+        ({"weights": {}, "remove": list(SPAM_ALL)}, bad("weights", "weights must name at least one criterion")),
     ],
 )
 async def test_put_scorecard_rejects_bad_weights(api: Api, body: dict, expected: dict) -> None:
     assert await api.call("PUT", "/cqr/scorecards/spam", json=body, status=400) == expected
     assert (await api.call("GET", "/cqr/scorecards/spam", "ann"))["version"] == 1
+
+
+async def test_a_put_must_name_every_criterion_or_remove_it(api: Api) -> None:
+    missing = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {"tone": 3, "greeting": 1}}, status=400)
+    assert missing == error(
+        "invalid_parameter",
+        "weights must name every criterion of the spam scorecard (version 1); missing: identifying_problem, "
+        "related_offer, script; list a criterion in remove to drop it",
+        parameter="weights", missing=["identifying_problem", "related_offer", "script"],
+    )
+    assert (await api.call("GET", "/cqr/scorecards/spam", "ann"))["version"] == 1
+    # So a call type can still be evaluated on every criterion it had: nothing was dropped.
+    assert (await api.evaluate("sue", "L1", "spam", SPAM_ALL))["scorecard_version"] == 1
+    # Adding a criterion names the others too; dropping one names it in remove.
+    added = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {**SPAM_ALL, "closing": 2}})
+    assert (added["version"], added["weights"]) == (2, {**{k: 1.0 for k in SPAM_ALL}, "closing": 2.0})
+    dropped = await api.call("PUT", "/cqr/scorecards/spam", json={
+        "weights": {k: 1 for k in SPAM_ALL if k != "tone"}, "remove": ["closing", "tone"],
+    })
+    assert (dropped["version"], list(dropped["weights"])) == (
+        3, ["greeting", "identifying_problem", "related_offer", "script"]
+    )
+    # The rule holds against the version the new one follows (v3, without tone); bringing tone back is adding.
+    stale = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {"greeting": 1, "tone": 2}}, status=400)
+    assert stale["error"]["details"] == {"parameter": "weights",
+                                         "missing": ["identifying_problem", "related_offer", "script"]}
 
 
 @pytest.mark.parametrize(
@@ -327,7 +365,10 @@ async def test_new_weights_never_change_past_evaluations(api: Api) -> None:
     assert listed["items"][1] == old
 
     # A new criterion on the card must be scored from now on; a removed one may no longer be.
-    await api.call("PUT", "/cqr/scorecards/qualification", json={"weights": {"greeting": 1, "related_offer": 1}})
+    await api.call("PUT", "/cqr/scorecards/qualification", json={
+        "weights": {"greeting": 1, "related_offer": 1},
+        "remove": ["identifying_problem", "presenting_product", "initiative", "closing", "tone", "script"],
+    })
     assert await api.evaluate("sam", "L2", "qualification", {"greeting": 1}, 400) == bad(
         "scores.related_offer", "related_offer is not scored"
     )
@@ -422,9 +463,11 @@ def _cursor(value: Any) -> str:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("from=2026-11-20T10:00:00", bad("from", "from needs a time zone, e.g. 2026-11-26T00:00:00Z or +03:00")),
-        ("to=2026-11-20", bad("to", "to needs a time zone, e.g. 2026-11-26T00:00:00Z or +03:00")),
-        ("from=yesterday", bad("from", "from must be an ISO 8601 time, e.g. 2026-11-26T00:00:00+03:00")),
+        ("from=2026-11-20T10:00:00",
+         bad("from", "from needs a time zone, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00")),
+        ("to=2026-11-20", bad("to", "to needs a time zone, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00")),
+        ("from=yesterday",
+         bad("from", "from must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00")),
         ("from=0001-01-01T00:00:00%2B05:00", bad("from", "from is out of range")),
         ("from=2026-11-21T00:00:00Z&to=2026-11-20T00:00:00Z", bad("to", "to is before from")),
         ("limit=0", bad("limit", "limit must be a whole number from 1 to 1000")),

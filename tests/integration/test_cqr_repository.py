@@ -35,6 +35,7 @@ async def test_scorecard_versions(sessions) -> None:
                                                created_by="ada")
         assert (same.id, same.version, same.created_by) == (v1.id, 1, None)
         v2 = await cqr.add_scorecard_version(s, call_type="spam", weights={"greeting": 1, "tone": 3},
+                                             remove=["identifying_problem", "related_offer", "script"],
                                              created_by="ada")
         assert (v2.version, v2.weights, v2.created_by) == (2, {"greeting": 1.0, "tone": 3.0}, "ada")
         v3 = await cqr.add_scorecard_version(s, call_type="spam", weights={"tone": 3, "greeting": 2},
