@@ -13,7 +13,7 @@ from ivr_survey.ami.collector import AmiCollector
 from ivr_survey.ami.tracker import CallTracker
 from ivr_survey.config import Settings
 from ivr_survey.service.naming import OperatorNames
-from tests.fake_ami import FakeAmi
+from tests.support.fake_ami import FakeAmi
 
 
 @pytest.fixture

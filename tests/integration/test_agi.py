@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +27,8 @@ from ivr_survey.db.store import SurveyStore
 from ivr_survey.service.survey_run import SurveySetup
 from ivr_survey.survey.definition import EXAMPLE_CSAT_SOLVED_NPS
 from ivr_survey.survey.timing import Timing
-from tests.api_client import get
+from tests.support.api_client import get
+from tests.support.waiting import free_port
 
 HEADER_TIMEOUT = 1.0
 TIMING = Timing(no_input_timeout=0.1, inter_digit_timeout=0.1, max_retries=2)
@@ -471,12 +471,6 @@ async def test_shutdown_lets_calls_finish_then_ends_the_rest(
 
 
 # -- wiring ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_serve_listens_when_a_port_is_set_and_ratings_show_the_call(database_url: str, tmp_path: Path) -> None:

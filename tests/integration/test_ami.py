@@ -17,8 +17,8 @@ from ivr_survey.ami.tracker import CallTracker
 from ivr_survey.config import Settings
 from ivr_survey.db.models import Call, CallOperator, Operator, SurveyResponse
 from ivr_survey.service.naming import OperatorNames
-from tests.fake_ami import FakeAmi, event_bounds
-from tests.seed import Rated, seed
+from tests.support.fake_ami import FakeAmi, event_bounds
+from tests.support.seed import Rated, seed
 
 TRACE = "ami-answered-then-missed.txt"
 ANSWERED, MISSED = "1795715876.40", "1795715880.44"

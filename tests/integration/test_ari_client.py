@@ -7,8 +7,7 @@ import contextlib
 import json
 import logging
 import random
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 from ivr_survey.ari.client import AriClient, AriError, AriUnavailable
 from ivr_survey.backoff import Backoff
 from ivr_survey.simulator.ari import FakeAsterisk
+from tests.support.waiting import free_port, wait_until
 
 USER = "ivr-survey"
 PASSWORD = "s3cret-ari-pass"
@@ -30,23 +30,8 @@ CLIENT_LOGGER = "ivr_survey.ari.client"
 # -- helpers ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def fast_backoff(initial: float = 0.05, cap: float = 0.2, seed: int = 7) -> Backoff:
     return Backoff(initial=initial, cap=cap, rng=random.Random(seed))
-
-
-async def wait_until(predicate: Callable[[], bool], what: str, within: float = 5.0) -> None:
-    try:
-        async with asyncio.timeout(within):
-            while not predicate():
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 class Listener:

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db.history import save_call
 from ivr_survey.db.tokens import create_token
-from tests.api_client import AUTH, admin_client, get
-from tests.seed import Rated, seed
+from tests.support.api_client import AUTH, admin_client, get
+from tests.support.seed import Rated, seed
 
 
 def t(hm: str) -> datetime:

@@ -13,6 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.support.waiting import free_port
+
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_SURVEY_")}
@@ -25,12 +27,6 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
         [sys.executable, "-m", "ivr_survey.cli", *args], env=env, cwd=cwd, capture_output=True, text=True,
         timeout=60,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +93,7 @@ def test_agi_port_in_use_is_one_line(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(_free_port()), IVR_SURVEY_AGI_PORT=str(port))
+        env = _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(free_port()), IVR_SURVEY_AGI_PORT=str(port))
         proc = _run(["serve"], env, tmp_path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -107,7 +103,7 @@ def test_agi_port_in_use_is_one_line(tmp_path: Path) -> None:
 
 
 async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr_survey.cli", "serve",
         env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port)), cwd=tmp_path,
@@ -167,7 +163,7 @@ def test_survey_add_refuses_a_bad_definition(tmp_path: Path) -> None:
 def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
     import sqlite3
 
-    env = _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(_free_port()), IVR_SURVEY_NO_INPUT_TIMEOUT="0.2")
+    env = _env(tmp_path, IVR_SURVEY_HTTP_PORT=str(free_port()), IVR_SURVEY_NO_INPUT_TIMEOUT="0.2")
     proc = _run(["demo", "--calls", "8", "--per-second", "20", "--speed", "20", "--seed", "3"], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
     # its own database, never the one `serve` uses in the same folder
@@ -237,7 +233,7 @@ def test_a_missing_spool_folder_is_made_with_its_parents(tmp_path: Path) -> None
 
 async def test_a_padded_bootstrap_token_authenticates(tmp_path: Path) -> None:
     token = "0123456789abcdef0123"
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr_survey.cli", "serve",
         env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port), IVR_SURVEY_API_TOKEN=f"  {token}\t"), cwd=tmp_path,
@@ -335,7 +331,7 @@ async def _wait_for(lines: list[str], text: str) -> None:
 async def _demo(tmp_path: Path, **env: str) -> tuple[asyncio.subprocess.Process, list[str], asyncio.Task[None]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr_survey.cli", "demo", "--per-second", "4", "--seed", "5",
-        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(_free_port()), **env), cwd=tmp_path,
+        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(free_port()), **env), cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None

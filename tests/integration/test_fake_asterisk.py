@@ -27,7 +27,8 @@ import pytest
 
 from ivr_survey.simulator.ari import AppNotRegistered, FakeAsterisk
 from ivr_survey.simulator.sounds import PROMPT_DURATIONS
-from tests.reference import REFERENCE, TRACES
+from tests.support.reference import REFERENCE, TRACES
+from tests.support.waiting import wait_until
 
 API_DOCS = REFERENCE / "api-docs"
 
@@ -86,15 +87,6 @@ def shape(value: Any) -> Any:
     if isinstance(value, list):
         return [shape(v) for v in value]
     return None
-
-
-async def wait_until(predicate: Callable[[], bool], what: str, within: float = 5.0) -> None:
-    try:
-        async with asyncio.timeout(within):
-            while not predicate():
-                await asyncio.sleep(0.002)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 async def collect(ws: aiohttp.ClientWebSocketResponse, into: list[dict[str, Any]]) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.fake_ami import FakeAmi
 from tests.integration.test_ami import ANSWERED, EXPECTED, MISSED, TRACE, rows
+from tests.support.fake_ami import FakeAmi
 
 MASTER = Path(__file__).resolve().parents[1] / "data" / "Master.csv"
 # What the CSV can tell: everything but who hung up first.

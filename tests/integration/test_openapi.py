@@ -19,7 +19,7 @@ from ivr_survey.api.openapi import SPEC_KEY
 from ivr_survey.app import create_app
 from ivr_survey.config import Settings
 from ivr_survey.db.engine import create_engine, create_sessionmaker
-from tests.seed import Rated, seed
+from tests.support.seed import Rated, seed
 
 TOKEN = "schema-admin-token"
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from ivr_survey.db import repository as repo
 from ivr_survey.db.models import Call, CqrEvaluation, CqrScorecard
-from tests.api_client import admin_client, get
-from tests.seed import Rated, seed
+from tests.support.api_client import admin_client, get
+from tests.support.seed import Rated, seed
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday
 PERIOD = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"

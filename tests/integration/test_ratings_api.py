@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from ivr_survey.db.summary import wilson_interval
-from tests.api_client import AUTH, admin_client, get
-from tests.seed import Rated, seed
+from tests.support.api_client import AUTH, admin_client, get
+from tests.support.seed import Rated, seed
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

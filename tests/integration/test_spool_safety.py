@@ -21,7 +21,7 @@ from ivr_survey.db.spool import SpoolFile
 from ivr_survey.db.store import SurveyStore
 from ivr_survey.db.writes import FinishResponse, SaveAnswer, StartResponse
 from ivr_survey.keys import STORE
-from tests.integration.test_store import T0, SwitchableSessions, _answer, _rows, _start
+from tests.support.store import T0, SwitchableSessions, answer_fields, response_rows, start_fields
 
 
 def _line(op: str, data: dict) -> str:
@@ -39,9 +39,9 @@ async def test_poison_record_is_set_aside_and_the_replay_goes_on(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # a spool written by another version: a `start` with a field this one does not know
-    poison = _line("start", {**_start("P"), "bogus_field": 1})
+    poison = _line("start", {**start_fields("P"), "bogus_field": 1})
     (tmp_path / "pending.jsonl").write_text(
-        "\n".join([poison, _line("start", _start("G")), _line("answer", _answer("G", "5"))]) + "\n"
+        "\n".join([poison, _line("start", start_fields("G")), _line("answer", answer_fields("G", "5"))]) + "\n"
     )
     store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     with caplog.at_level(logging.ERROR, logger="ivr_survey.db.store"):
@@ -49,7 +49,7 @@ async def test_poison_record_is_set_aside_and_the_replay_goes_on(
         async with asyncio.timeout(10):
             while store.pending:
                 await asyncio.sleep(0.01)
-    assert await _rows(sessions) == [("in_progress", "5")]
+    assert await response_rows(sessions) == [("in_progress", "5")]
     assert (tmp_path / "rejected.jsonl").read_text() == poison + "\n"
     assert (tmp_path / "pending.jsonl").read_text() == ""
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
@@ -85,10 +85,10 @@ async def test_outage_is_waited_out_not_set_aside(sessions: async_sessionmaker[A
         await real_apply(record)
 
     store._apply = apply  # type: ignore[method-assign]
-    await store.write(StartResponse(**_start("O")))
+    await store.write(StartResponse(**start_fields("O")))
     assert [await store.flush(), await store.flush(), await store.flush()] == [False, False, True]
     assert not (tmp_path / "rejected.jsonl").exists()
-    assert await _rows(sessions) == [("in_progress", None)]
+    assert await response_rows(sessions) == [("in_progress", None)]
 
 
 async def test_unwritable_spool_keeps_answers_in_memory_and_says_so(
@@ -102,8 +102,8 @@ async def test_unwritable_spool_keeps_answers_in_memory_and_says_so(
     _break_folder(folder)
     assert (await store.health()).problem == "Not a directory"
     switch.down = True
-    await store.write(StartResponse(**_start("M")))
-    await store.write(SaveAnswer(**_answer("M", "4")))
+    await store.write(StartResponse(**start_fields("M")))
+    await store.write(SaveAnswer(**answer_fields("M", "4")))
     assert store.pending == 2
     health = await store.health()
     assert (health.problem, health.pending) == ("pending records are in memory only", 2)
@@ -122,7 +122,7 @@ async def test_unwritable_spool_keeps_answers_in_memory_and_says_so(
     ]
     switch.down = False
     assert await store.flush() is True
-    assert await _rows(sessions) == [("completed", "4")]
+    assert await response_rows(sessions) == [("completed", "4")]
     await store.close()
 
 
@@ -144,7 +144,7 @@ async def test_sqlite_file_deleted_under_the_service(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, database_url=url, spool_dir=tmp_path / "spool")
     async with TestClient(TestServer(create_app(settings))) as client:
         store = client.app[STORE]
-        await store.write(StartResponse(**_start("before")))
+        await store.write(StartResponse(**start_fields("before")))
         assert store.pending == 0
         assert (await client.get("/healthz")).status == 200
 
@@ -156,7 +156,7 @@ async def test_sqlite_file_deleted_under_the_service(tmp_path: Path) -> None:
         assert body["database_problem"] == f"database file {path} is missing (deleted, or its volume unmounted)"
 
         # the answer is not acknowledged into the unlinked file: it waits in the spool
-        await store.write(StartResponse(**_start("after")))
+        await store.write(StartResponse(**start_fields("after")))
         assert store.pending == 1
         spooled = (tmp_path / "spool" / "pending.jsonl").read_text().splitlines()
         assert [json.loads(line)["data"]["linkedid"] for line in spooled] == ["after"]
@@ -184,7 +184,7 @@ async def test_spool_writes_leave_the_event_loop_free_and_keep_their_order(
 
     monkeypatch.setattr(SpoolFile, "append", slow_append)
     linkedids = [f"L{n}" for n in range(20)]
-    writes = asyncio.gather(*(store.write(StartResponse(**_start(n))) for n in linkedids))
+    writes = asyncio.gather(*(store.write(StartResponse(**start_fields(n))) for n in linkedids))
     await asyncio.sleep(0)
     gate.set()
     await writes

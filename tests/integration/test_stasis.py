@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ivr_survey.db.repository import add_survey_version
 from ivr_survey.keys import SESSIONS, STASIS, STORE
 from ivr_survey.simulator.ari import FakeAsterisk
 from ivr_survey.survey.definition import EXAMPLE_CSAT_SOLVED_NPS
+from tests.support.waiting import wait_until
 
 SPEED = 50.0  # the 2.5 s prompt plays for 50 ms
 
@@ -50,13 +51,7 @@ class Service:
 
     async def wait_done(self, channel_id: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         await self.fake.wait_channel_gone(channel_id, timeout=timeout)
-        await wait_for(lambda: channel_id not in self.app[STASIS].calls, timeout=timeout)
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: channel_id not in self.app[STASIS].calls, "the call to leave the app", timeout)
 
 
 async def prompt(events: asyncio.Queue, sound: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
@@ -313,7 +308,7 @@ async def test_replayed_events_store_nothing_twice(service: Service) -> None:
     stasis.on_event(dtmf)  # and the same keypress event again
     await service.wait_done(channel)
     stasis.on_event(start)  # a StasisStart replayed after the call is over
-    await wait_for(lambda: channel not in stasis.calls)
+    await wait_until(lambda: channel not in stasis.calls, "the call to leave the app")
 
     assert [(r["call_id"], r["status"]) for r in await service.ratings()] == [("L-replay", "completed")]
     assert await service.answers() == [(0, "rating", "4", 4.0, 1)]
@@ -350,7 +345,7 @@ async def test_many_concurrent_calls_one_slow(service: Service, monkeypatch: pyt
     async with asyncio.timeout(120):
         await asyncio.gather(*(caller(n) for n in range(50)))
         # on a busy machine some writes outlast the write timeout and reach the database through the spool
-        await wait_for(lambda: service.app[STORE].pending == 0, timeout=60)
+        await wait_until(lambda: service.app[STORE].pending == 0, "the spool to drain", 60)
     ratings = {r["call_id"]: r for r in await service.ratings()}
     assert {k: (v["operator"], v["score"], v["status"]) for k, v in ratings.items() if k != "L-slow"} == {
         f"L-{n:02d}": (f"70{n % 5:02d}", float(n % 5 + 1), "completed") for n in range(50)
@@ -362,7 +357,7 @@ async def test_many_concurrent_calls_one_slow(service: Service, monkeypatch: pyt
         await prompt(slow_events, "survey-rate", timeout=60)
         await fake.press(slow, "3")
         await service.wait_done(slow, timeout=60)
-        await wait_for(lambda: service.app[STORE].pending == 0, timeout=60)
+        await wait_until(lambda: service.app[STORE].pending == 0, "the spool to drain", 60)
     ratings = {r["call_id"]: r for r in await service.ratings()}
     assert (ratings["L-slow"]["operator"], ratings["L-slow"]["score"], ratings["L-slow"]["status"]) == (
         "7999", 3.0, "completed"
@@ -436,7 +431,7 @@ async def test_database_outage_changes_nothing_for_the_caller(service: Service,
     assert await service.ratings() == []
 
     down = False
-    await wait_for(lambda: store.pending == 0, timeout=10)
+    await wait_until(lambda: store.pending == 0, "the spool to drain", 10)
     [rating] = await service.ratings()
     assert (rating["call_id"], rating["status"], rating["score"]) == ("L-outage", "completed", 5.0)
 
@@ -446,7 +441,7 @@ async def test_websocket_drop_reconnects_and_keeps_serving(service: Service) -> 
     stasis = service.app[STASIS]
     assert await fake.drop_websockets() == 1
     await fake.wait_for_app(timeout=10)
-    await wait_for(lambda: stasis.connected)
+    await wait_until(lambda: stasis.connected, "the app to connect")
     channel = await fake.place_call(args=["operator=7001"], linkedid="L-after-drop")
     events = fake.subscribe(channel)
     await prompt(events, "survey-rate")

@@ -3,100 +3,62 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db.models import SurveyAnswer, SurveyResponse
 from ivr_survey.db.store import SurveyStore
 from ivr_survey.db.writes import FinishResponse, SaveAnswer, StartResponse
-
-T0 = datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC)
-
-
-class SwitchableSessions:
-    """A session factory whose database can be 'unplugged' (connection refused) and plugged back."""
-
-    def __init__(self, real: async_sessionmaker[AsyncSession]) -> None:
-        self.real = real
-        self.down = False
-
-    def __call__(self) -> AsyncSession:
-        if self.down:
-            raise ConnectionRefusedError(111, "Connection refused")
-        return self.real()
-
-
-def _start(linkedid: str) -> dict:
-    return dict(
-        linkedid=linkedid, survey="default", survey_version=1, channel="ari", language="en",
-        args={"operator": "7001"}, started_at=T0, channel_uniqueid=linkedid + "1", caller_number="79991234567",
-        operator="7001", queue=None,
-    )
-
-
-def _answer(linkedid: str, digits: str) -> dict:
-    return dict(linkedid=linkedid, position=0, question="rating", digits=digits, score=float(digits), attempts=1,
-                answered_at=T0 + timedelta(seconds=2))
-
-
-async def _rows(sessions) -> list[tuple]:
-    async with sessions() as s:
-        rows = await s.execute(
-            select(SurveyResponse.status, SurveyAnswer.digits)
-            .outerjoin(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
-            .order_by(SurveyResponse.id)
-        )
-        return [tuple(r) for r in rows]
+from tests.support.store import T0, SwitchableSessions, answer_fields, response_rows, start_fields
 
 
 async def test_outage_spools_then_replays_in_order(sessions, tmp_path: Path) -> None:
     switch = SwitchableSessions(sessions)
     store = SurveyStore(switch, tmp_path, retry_initial=0.01, retry_cap=0.02)
     await store.start()
-    await store.write(StartResponse(**_start("A")))
+    await store.write(StartResponse(**start_fields("A")))
     switch.down = True
-    await store.write(SaveAnswer(**_answer("A", "4")))
-    await store.write(StartResponse(**_start("B")))
-    await store.write(SaveAnswer(**_answer("B", "2")))
+    await store.write(SaveAnswer(**answer_fields("A", "4")))
+    await store.write(StartResponse(**start_fields("B")))
+    await store.write(SaveAnswer(**answer_fields("B", "2")))
     await store.write(FinishResponse(linkedid="A", status="completed", ended_at=T0 + timedelta(seconds=4)))
     assert store.pending == 4
     spooled = [json.loads(line) for line in (tmp_path / "pending.jsonl").read_text().splitlines()]
     assert [r["op"] for r in spooled] == ["answer", "start", "answer", "finish"]
-    assert await _rows(sessions) == [("in_progress", None)]
+    assert await response_rows(sessions) == [("in_progress", None)]
 
     switch.down = False
     assert await store.flush() is True
     assert store.pending == 0
     assert (tmp_path / "pending.jsonl").read_text() == ""
-    assert await _rows(sessions) == [("completed", "4"), ("in_progress", "2")]
+    assert await response_rows(sessions) == [("completed", "4"), ("in_progress", "2")]
     await store.close()
 
 
-async def test_spool_left_by_a_crashed_run_is_replayed_at_start(sessions, tmp_path: Path) -> None:
+async def test_spool_left_by_a_crashed_run_is_replayed_atstart_fields(sessions, tmp_path: Path) -> None:
     switch = SwitchableSessions(sessions)
     switch.down = True
     first = SurveyStore(switch, tmp_path)
-    await first.write(StartResponse(**_start("C")))
-    await first.write(SaveAnswer(**_answer("C", "5")))
+    await first.write(StartResponse(**start_fields("C")))
+    await first.write(SaveAnswer(**answer_fields("C", "5")))
     assert first.pending == 2  # the process dies here without close()
 
     second = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     await second.start()
     assert await second.flush() is True
-    assert await _rows(sessions) == [("in_progress", "5")]
+    assert await response_rows(sessions) == [("in_progress", "5")]
     # Replaying the same spool again stores nothing twice.
     (tmp_path / "pending.jsonl").write_text(
-        "".join(line + "\n" for line in [json.dumps({"op": "answer", "data": {**_answer("C", "5"),
+        "".join(line + "\n" for line in [json.dumps({"op": "answer", "data": {**answer_fields("C", "5"),
                                                    "answered_at": (T0 + timedelta(seconds=2)).isoformat()}})])
     )
     third = SurveyStore(sessions, tmp_path)
     await third.start()
     assert await third.flush() is True
-    assert await _rows(sessions) == [("in_progress", "5")]
+    assert await response_rows(sessions) == [("in_progress", "5")]
     await second.close()
     await third.close()
 
@@ -104,31 +66,31 @@ async def test_spool_left_by_a_crashed_run_is_replayed_at_start(sessions, tmp_pa
 async def test_record_the_database_refuses_is_set_aside_not_lost(sessions, tmp_path: Path) -> None:
     store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     await store.start()
-    await store.write(SaveAnswer(**_answer("never-started", "3")))
-    await store.write(StartResponse(**_start("D")))
+    await store.write(SaveAnswer(**answer_fields("never-started", "3")))
+    await store.write(StartResponse(**start_fields("D")))
     assert await store.flush() is True
     rejected = [json.loads(line) for line in (tmp_path / "rejected.jsonl").read_text().splitlines()]
     assert [(r["op"], r["data"]["linkedid"], r["data"]["digits"]) for r in rejected] == [
         ("answer", "never-started", "3")
     ]
-    assert await _rows(sessions) == [("in_progress", None)]
+    assert await response_rows(sessions) == [("in_progress", None)]
     await store.close()
 
 
 async def test_truncated_spool_line_is_set_aside_and_the_rest_replayed(sessions, tmp_path: Path) -> None:
-    good = json.dumps({"op": "start", "data": {**_start("T"), "started_at": T0.isoformat()}})
+    good = json.dumps({"op": "start", "data": {**start_fields("T"), "started_at": T0.isoformat()}})
     (tmp_path / "pending.jsonl").write_text(good + "\n" + '{"op": "fin')  # the crash came mid-write
     store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     await store.start()
     assert (tmp_path / "corrupt.jsonl").read_text() == '{"op": "fin\n'
     assert await store.flush() is True
-    assert await _rows(sessions) == [("in_progress", None)]
+    assert await response_rows(sessions) == [("in_progress", None)]
     # A record appended after a broken last line starts on a line of its own.
     (tmp_path / "pending.jsonl").write_text('{"op": "ans')
     switch = SwitchableSessions(sessions)
     switch.down = True
     second = SurveyStore(switch, tmp_path)
-    await second.write(SaveAnswer(**_answer("T", "4")))
+    await second.write(SaveAnswer(**answer_fields("T", "4")))
     lines = (tmp_path / "pending.jsonl").read_text().splitlines()
     assert lines[0] == '{"op": "ans'
     assert json.loads(lines[1])["data"]["digits"] == "4"
@@ -151,13 +113,13 @@ async def test_transient_server_errors_are_retried_not_rejected(sessions, tmp_pa
         await real_apply(record)
 
     store._apply = apply  # type: ignore[method-assign]
-    await store.write(StartResponse(**_start("U")))
+    await store.write(StartResponse(**start_fields("U")))
     assert store.pending == 1
     assert await store.flush() is False  # the second failure: still an outage
     assert store.pending == 1
     assert await store.flush() is True
     assert not (tmp_path / "rejected.jsonl").exists()
-    assert await _rows(sessions) == [("in_progress", None)]
+    assert await response_rows(sessions) == [("in_progress", None)]
 
 
 async def test_write_that_hangs_is_spooled_after_the_timeout(sessions, tmp_path: Path) -> None:
@@ -175,16 +137,16 @@ async def test_write_that_hangs_is_spooled_after_the_timeout(sessions, tmp_path:
 
     store._apply = apply  # type: ignore[method-assign]
     async with asyncio.timeout(2):
-        await store.write(StartResponse(**_start("V")))
+        await store.write(StartResponse(**start_fields("V")))
     assert store.pending == 1
-    await store.write(SaveAnswer(**_answer("V", "5")))
+    await store.write(SaveAnswer(**answer_fields("V", "5")))
     assert [json.loads(line)["op"] for line in (tmp_path / "pending.jsonl").read_text().splitlines()] == [
         "start", "answer"
     ]
     hang = False
     store._write_timeout = 10  # a first connection to a fresh PostgreSQL database may take longer than 0.1 s
     assert await store.flush() is True
-    assert await _rows(sessions) == [("in_progress", "5")]
+    assert await response_rows(sessions) == [("in_progress", "5")]
 
 
 async def test_write_cancelled_by_shutdown_is_spooled(sessions, tmp_path: Path) -> None:
@@ -198,7 +160,7 @@ async def test_write_cancelled_by_shutdown_is_spooled(sessions, tmp_path: Path) 
         await asyncio.sleep(60)
 
     store._apply = apply  # type: ignore[method-assign]
-    task = asyncio.create_task(store.write(StartResponse(**_start("W"))))
+    task = asyncio.create_task(store.write(StartResponse(**start_fields("W"))))
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -218,7 +180,7 @@ async def test_spool_written_by_0_1_0_replays_after_the_upgrade(sessions, tmp_pa
     assert store.pending == 6
     assert await store.flush() is True
     assert not (tmp_path / "rejected.jsonl").exists()
-    assert await _rows(sessions) == [("completed", "4"), ("no_input", None)]
+    assert await response_rows(sessions) == [("completed", "4"), ("no_input", None)]
     async with sessions() as s:
         rows = await s.execute(
             select(SurveyResponse.language, SurveyResponse.queue, SurveyResponse.started_at, SurveyResponse.ended_at,
@@ -237,13 +199,13 @@ async def test_spool_written_by_0_1_0_replays_after_the_upgrade(sessions, tmp_pa
 
 async def test_unknown_spool_version_is_set_aside_not_retried(sessions, tmp_path: Path) -> None:
     future = json.dumps({"v": 99, "op": "start", "data": {"linkedid": "F"}})
-    good = json.dumps({"v": 1, "op": "start", "data": {**_start("G"), "started_at": T0.isoformat()}})
+    good = json.dumps({"v": 1, "op": "start", "data": {**start_fields("G"), "started_at": T0.isoformat()}})
     (tmp_path / "pending.jsonl").write_text(future + "\n" + good + "\n")
     store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     await store.start()
     assert store.pending == 1
     assert await store.flush() is True
-    assert await _rows(sessions) == [("in_progress", None)]
+    assert await response_rows(sessions) == [("in_progress", None)]
     assert (tmp_path / "rejected.jsonl").read_text() == future + "\n"
     assert (tmp_path / "pending.jsonl").read_text() == ""
     assert (await store.health()).set_aside == 1

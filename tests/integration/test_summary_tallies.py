@@ -14,7 +14,7 @@ from ivr_survey.db import repository as repo
 from ivr_survey.db.models import Call, ResponseSlotTally, SurveyResponse
 from ivr_survey.db.ratings import RatingFilter
 from ivr_survey.db.summary import ratings_summary
-from tests.seed import Rated, seed
+from tests.support.seed import Rated, seed
 
 T0 = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)  # Berlin leaves winter time the next night
 SLOT = int(T0.timestamp()) // 900

@@ -8,7 +8,7 @@ from typing import Any
 from ivr_survey.ami.tracker import CallRecord, CallTracker
 from ivr_survey.config import Settings
 from ivr_survey.service.naming import OperatorNames
-from tests.reference import TRACES
+from tests.support.reference import TRACES
 
 RECEIVED = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 

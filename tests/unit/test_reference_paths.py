@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import tests.reference
+import tests.support.reference
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 @pytest.mark.skipif("IVR_SURVEY_ARI_REFERENCE" in os.environ, reason="the reference is named explicitly")
 def test_reference_is_beside_the_repository() -> None:
     expected = REPOSITORY.parent / "shared" / "asterisk-ari"
-    assert expected == tests.reference.REFERENCE
+    assert expected == tests.support.reference.REFERENCE
 
 
 def test_no_source_names_an_absolute_workspace_path() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ivr_survey.simulator.fake_ami import reply
-from tests.reference import TRACES
+from tests.support.reference import TRACES
 
 EOL = b"\r\n"
 

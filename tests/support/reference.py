@@ -6,6 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_BESIDE_THE_REPOSITORY = Path(__file__).resolve().parents[2] / "shared" / "asterisk-ari"
+_BESIDE_THE_REPOSITORY = Path(__file__).resolve().parents[3] / "shared" / "asterisk-ari"
 REFERENCE = Path(os.environ.get("IVR_SURVEY_ARI_REFERENCE", _BESIDE_THE_REPOSITORY))
 TRACES = REFERENCE / "traces"

@@ -1,0 +1,2 @@
+"""What the tests share: fakes of the servers the service talks to (a scripted AMI), the app over HTTP with a
+bootstrap token, seeded rows, the real-Asterisk reference, and the small waits every async test needs."""
