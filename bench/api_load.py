@@ -69,6 +69,7 @@ async def seed(url: str, calls: int, seed_value: int = 7) -> None:
                                       "language": "en", "status": status, "args": {}, "started_at": at,
                                       "ended_at": at + timedelta(seconds=9), "operator_id": operator_id,
                                       "queue": queue, "survey_id": 1, "score": score,
+                                      "satisfied": score >= 4 if score is not None else None,  # the default's 4-5
                                       "started_slot": int(at.timestamp()) // QUARTER_HOUR,
                                       "started_hour": int(at.timestamp()) // HOUR})
                 if score is not None:

@@ -11,10 +11,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db import repository as repo
-from ivr_survey.db.models import Call, ResponseSlotTally, SurveyResponse
+from ivr_survey.db.models import Call, ResponseSlotOtherScore, ResponseSlotTally, SurveyResponse
 from ivr_survey.db.ratings import RatingFilter
 from ivr_survey.db.summary import ratings_summary
-from tests.seed import Rated, seed
+from tests.seed import Rated, add_survey, question, seed
 
 T0 = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)  # Berlin leaves winter time the next night
 SLOT = int(T0.timestamp()) // 900
@@ -26,6 +26,17 @@ async def _tallies(sessions: async_sessionmaker[AsyncSession]) -> list[tuple]:
         rows = await s.execute(select(t.slot - SLOT, t.offered, t.responses, t.score_total, t.score_1, t.score_2,
                                       t.score_3, t.score_4, t.score_5).order_by(t.slot))
         return [tuple(row) for row in rows]
+
+
+async def _verdicts_and_other_scores(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[tuple], list[tuple]]:
+    """What migration 0010 added: per slot (satisfied, csat_responses, the counts of 0 and 6 .. 10), and the
+    other scores' (slot, score, responses)."""
+    t, o = ResponseSlotTally, ResponseSlotOtherScore
+    async with sessions() as s:
+        verdicts = await s.execute(select(t.slot - SLOT, t.satisfied, t.csat_responses, t.score_0, t.score_6,
+                                          t.score_7, t.score_8, t.score_9, t.score_10).order_by(t.slot))
+        others = await s.execute(select(o.slot - SLOT, o.score, o.responses).order_by(o.slot, o.score))
+        return [tuple(row) for row in verdicts], [tuple(row) for row in others]
 
 
 async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
@@ -46,6 +57,11 @@ async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
         (1, 1, 1, 2.5, 0, 0, 0, 0, 0),
         (2, 1, 0, 0.0, 0, 0, 0, 0, 0),
     ]
+    # the default survey counts 4-5 as satisfied: a (5) is, b (2) and d (2.5) are not; 2.5 is an other score
+    assert await _verdicts_and_other_scores(sessions) == (
+        [(0, 1, 2, 0, 0, 0, 0, 0, 0), (1, 0, 1, 0, 0, 0, 0, 0, 0), (2, 0, 0, 0, 0, 0, 0, 0, 0)],
+        [(1, 2.5, 1)],
+    )
 
     async with sessions() as s, s.begin():
         # the same keypress replayed changes nothing; the caller in the survey answers 4
@@ -63,6 +79,40 @@ async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
         (1, 1, 1, 1.0, 1, 0, 0, 0, 0),
         (2, 1, 1, 4.0, 0, 0, 0, 1, 0),
     ]
+    assert await _verdicts_and_other_scores(sessions) == (
+        [(0, 1, 1, 0, 0, 0, 0, 0, 0), (1, 0, 1, 0, 0, 0, 0, 0, 0), (2, 1, 1, 0, 0, 0, 0, 0, 0)],
+        [(1, 2.5, 0)],  # corrected to 1: counted in score_1 instead
+    )
+
+
+async def test_every_scale_and_verdict_is_counted(sessions) -> None:
+    """Scores 0-10 in columns, any other in rows; each response judged by its own survey's satisfied scores,
+    none without them; a verdict corrected in place moves between the counts."""
+    await add_survey(sessions, "nps-first", question("nps", range(11)))  # no satisfied scores: no CSAT
+    await add_survey(sessions, "percent", question("pct", [0, 50, 100], satisfied=[100]))
+    await add_survey(sessions, "top-box", question("rating", [1, 2, 3, 4, 5], satisfied=[5]))
+    at = T0 + timedelta(minutes=1)
+    await seed(sessions, [
+        Rated("n0", "7001", at, 0, survey="nps-first", first="nps"),
+        Rated("n10", "7001", at, 10, survey="nps-first", first="nps"),
+        Rated("p50", "7001", at, 50, survey="percent", first="pct"),
+        Rated("p100", "7001", at, 100, survey="percent", first="pct"),
+        Rated("t4", "7001", at, 4, survey="top-box"),
+        Rated("t5", "7001", at, 5, survey="top-box"),
+        Rated("d4", "7001", at, 4),
+    ])
+    assert await _tallies(sessions) == [(0, 7, 7, 173.0, 0, 0, 0, 2, 1)]
+    # satisfied: p100, t5, d4 of the five judged (p50, t4 are not; n0, n10 have no verdict)
+    assert await _verdicts_and_other_scores(sessions) == (
+        [(0, 3, 5, 1, 0, 0, 0, 0, 1)], [(0, 50.0, 1), (0, 100.0, 1)]
+    )
+    async with sessions() as s, s.begin():
+        await s.execute(update(SurveyResponse).where(SurveyResponse.score == 4.0).values(satisfied=True))
+        await s.execute(delete(Call).where(Call.linkedid.in_(["p100", "n10"])))
+    assert await _tallies(sessions) == [(0, 5, 5, 63.0, 0, 0, 0, 2, 1)]
+    assert await _verdicts_and_other_scores(sessions) == (
+        [(0, 3, 4, 1, 0, 0, 0, 0, 0)], [(0, 50.0, 1), (0, 100.0, 0)]
+    )
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns"])
