@@ -135,6 +135,9 @@ async def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     requests["summary group_by=week status+score<=2"] = (
         f"/ratings/summary?group_by=week&status=completed&score_max=2&{period}"
     )
+    # one question by its key: its answers joined to their responses, no tallies
+    for g in ("operator", "day"):
+        requests[f"summary group_by={g} question=rating"] = f"/ratings/summary?group_by={g}&question=rating&{period}"
     requests["ratings operator=7042 page"] = "/ratings?operator=7042&limit=100"
     requests["ratings operator+queue+score<=2 page"] = "/ratings?operator=7042&queue=sales&score_max=2&limit=100"
     requests["ratings one month page"] = "/ratings?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&limit=100"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -181,3 +182,55 @@ async def test_a_short_period_of_a_long_history_is_counted_the_same(sessions, gr
         assert {
             g["key"]: [g["offered"], g["responses"], *g["distribution"].values()] for g in groups
         } == expected
+
+
+# survey -> (first question's key, its scores, the satisfied ones); the seeds add off-scale scores too, as a bulk
+# load might
+SCALES = {
+    "default": ("rating", [1, 2, 3, 4, 5], {4, 5}),
+    "nps-first": ("nps", list(range(11)), set()),
+    "percent": ("pct", [0, 50, 100], {100}),
+    "top-box": ("rating", [1, 2, 3, 4, 5], {5}),
+}
+SCALE_LABELS = {f"{score:g}" for _, scores, _ in SCALES.values() for score in scores}
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+async def test_mixed_scales_from_the_tallies_equal_counting_the_responses(sessions, tz: str) -> None:
+    """Surveys on different scales, each with its own satisfied scores: the tallies (only a period) and the
+    responses (an operator filter every row matches) give the same groups, whose counts add up to the rows'."""
+    await add_survey(sessions, "nps-first", question("nps", range(11)))
+    await add_survey(sessions, "percent", question("pct", [0, 50, 100], satisfied=[100]))
+    await add_survey(sessions, "top-box", question("rating", [1, 2, 3, 4, 5], satisfied=[5]))
+    rng = random.Random(tz)
+    rows = []
+    for i in range(240):
+        survey = rng.choice(list(SCALES))
+        first, scores, _ = SCALES[survey]
+        score = rng.choice([None, 2.5, *scores])
+        rows.append(Rated(f"{i}.1", "7001", T0 + timedelta(seconds=rng.randrange(3 * 86400)), score,
+                          status="completed" if score is not None else "no_input", survey=survey, first=first))
+    await seed(sessions, rows)
+    periods = [(T0 - timedelta(days=1), T0 + timedelta(days=4))]
+    for _ in range(3):
+        start = T0 + timedelta(seconds=rng.randrange(86400))
+        periods.append((start, start + timedelta(seconds=rng.randrange(900, 2 * 86400))))
+    async with sessions() as s:
+        for start, end in periods:
+            for unit in ("hour", "day"):
+                tallied = await ratings_summary(s, group_by=unit, filters=RatingFilter(date_from=start, date_to=end),
+                                                tz=ZoneInfo(tz))
+                counted = await ratings_summary(
+                    s, group_by=unit, filters=RatingFilter(date_from=start, date_to=end, operator="7001"),
+                    tz=ZoneInfo(tz),
+                )
+                assert tallied == counted, (start, end, unit)
+                inside = [r for r in rows if start <= r.started_at < end]
+                judged = [r for r in inside if r.score is not None and SCALES[r.survey][2]]
+                assert sum(g["csat_responses"] for g in tallied) == len(judged)
+                distribution: Counter[str] = Counter()
+                for g in tallied:
+                    distribution.update(g["distribution"])
+                # every score of the scales, and the off-scale 2.5 once counted
+                assert set(distribution) == SCALE_LABELS | ({"2.5"} if distribution["2.5"] else set())
+                assert +distribution == Counter(f"{r.score:g}" for r in inside if r.score is not None)
