@@ -70,6 +70,7 @@ async def seed(url: str, calls: int, seed_value: int = 7) -> None:
                                       "language": "en", "status": status, "args": {}, "started_at": at,
                                       "ended_at": at + timedelta(seconds=9), "operator_id": operator_id,
                                       "queue": queue, "survey_id": 1, "score": score,
+                                      "satisfied": score >= 4 if score is not None else None,  # the default's 4-5
                                       "started_slot": int(at.timestamp()) // QUARTER_HOUR,
                                       "started_hour": int(at.timestamp()) // HOUR})
                 if score is not None:
@@ -135,6 +136,9 @@ async def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     requests["summary group_by=week status+score<=2"] = (
         f"/ratings/summary?group_by=week&status=completed&score_max=2&{period}"
     )
+    # one question by its key: its answers joined to their responses, no tallies
+    for g in ("operator", "day"):
+        requests[f"summary group_by={g} question=rating"] = f"/ratings/summary?group_by={g}&question=rating&{period}"
     requests["ratings operator=7042 page"] = "/ratings?operator=7042&limit=100"
     requests["ratings operator+queue+score<=2 page"] = "/ratings?operator=7042&queue=sales&score_max=2&limit=100"
     requests["ratings one month page"] = "/ratings?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&limit=100"

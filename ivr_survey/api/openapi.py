@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..db.models import RESPONSE_STATUSES
 from ..db.summary import GROUPINGS
+from ..survey.definition import QUESTION_KINDS
 from .params import MAX_LIMIT
 from .responses import json_response
 
@@ -108,29 +109,51 @@ SCHEMAS: dict[str, Any] = {
     "SummaryGroup": {
         "type": "object",
         "required": ["key", "offered", "responses", "response_rate", "average", "csat", "csat_ci95",
-                     "distribution"],
+                     "csat_responses", "distribution"],
         "properties": {
             "key": {**NULLABLE_STRING, "description": "operator, queue, survey, or the bucket's local start"},
-            "offered": {"type": "integer", "description": "surveys started"},
-            "responses": {"type": "integer", "description": "surveys whose first question was answered"},
-            "response_rate": NULLABLE_NUMBER,
-            "average": NULLABLE_NUMBER,
-            "csat": {**NULLABLE_NUMBER, "description": "share of 4-5 among responses"},
+            "offered": {"type": "integer", "description": "surveys started (with question=: those asking it)"},
+            "responses": {"type": "integer",
+                          "description": "surveys whose first question (with question=: that one) was answered"},
+            "response_rate": {**NULLABLE_NUMBER, "description": "responses / offered"},
+            "average": {**NULLABLE_NUMBER, "description": "the responses' average score"},
+            "csat": {**NULLABLE_NUMBER,
+                     "description": "share of satisfied among csat_responses, each judged by the satisfied scores "
+                                    "of the survey version it answered (default: 4-5 of a 1-5 scale); null when "
+                                    "none was judged"},
             "csat_ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
-                          "nullable": True},
-            "distribution": {"type": "object", "additionalProperties": {"type": "integer"}},
+                          "nullable": True, "description": "95 % Wilson interval of csat"},
+            "csat_responses": {"type": "integer",
+                               "description": "responses whose survey names satisfied scores: csat's denominator"},
+            "distribution": {"type": "object", "additionalProperties": {"type": "integer"},
+                             "description": "score ('4', '2.5') -> responses: every score of the question in the "
+                                            "surveys in scope, and any other score counted"},
+            "nps": {**NULLABLE_NUMBER, "description": "kind nps: % promoters (9-10) minus % detractors (0-6)"},
+            "promoters": {"type": "integer", "description": "kind nps: responses scored 9-10"},
+            "passives": {"type": "integer", "description": "kind nps: responses scored 7-8"},
+            "detractors": {"type": "integer", "description": "kind nps: responses scored 0-6"},
+            "yes": {"type": "integer", "description": "kind yes_no: responses scored 1"},
+            "no": {"type": "integer", "description": "kind yes_no: responses scored 0"},
+            "yes_share": {**NULLABLE_NUMBER, "description": "kind yes_no: yes / (yes + no)"},
+            "yes_ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                         "nullable": True, "description": "kind yes_no: 95 % Wilson interval of yes_share"},
             "cqr_average": {**NULLABLE_NUMBER, "description": "operator and time groupings only"},
             "cqr_evaluations": {"type": "integer"},
         },
     },
     "Summary": {
         "type": "object",
-        "required": ["group_by", "from", "to", "tz", "groups"],
+        "required": ["group_by", "from", "to", "tz", "question", "kind", "groups"],
         "properties": {
             "group_by": {"type": "string", "enum": list(GROUPINGS)},
             "from": TIME,
             "to": TIME,
             "tz": {"type": "string"},
+            "question": {**NULLABLE_STRING,
+                         "description": "the question= summarised; null: the first question of every survey"},
+            "kind": {"type": "string", "enum": list(QUESTION_KINDS), "nullable": True,
+                     "description": "the question's kind (null without question=); nps and yes_no groups add "
+                                    "their fields"},
             "groups": {"type": "array", "items": ref("SummaryGroup")},
         },
     },
@@ -261,6 +284,9 @@ PATHS: dict[str, Any] = {
             "summary": "Aggregates over a period (default the last 30 days), computed by the database",
             "parameters": [
                 query("group_by", "grouping (default operator)", {"type": "string", "enum": list(GROUPINGS)}),
+                query("question", "a question's key, e.g. nps: its answers are summarised instead of the first "
+                                  "question's, in the surveys asking it; 400 when none in scope asks it, or they "
+                                  "ask it as different kinds", {"type": "string", "maxLength": 64}),
                 TZ, *RATING_FILTERS,
             ],
             "responses": {"200": json_body(ref("Summary")), **ERRORS},

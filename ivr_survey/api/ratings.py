@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ..db.models import RESPONSE_STATUSES
 from ..db.ratings import RatingFilter, iter_ratings, list_ratings
-from ..db.summary import GROUPINGS, ratings_summary, with_period
+from ..db.summary import GROUPINGS, UnknownQuestion, ratings_summary, summary_scope, with_period
 from ..keys import SESSIONS
 from . import params
 from .csv_export import stream_csv, wants_csv
@@ -64,13 +64,18 @@ async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.Stream
 
 
 async def get_summary(request: web.Request) -> web.Response:
-    params.known_only(request.query, (*FILTERS, "group_by", "tz"))
+    params.known_only(request.query, (*FILTERS, "group_by", "tz", "question"))
     group_by = params.choice(request.query, "group_by", GROUPINGS, default="operator")
     assert group_by is not None
     tz = params.time_zone(request.query)
+    question = params.text(request.query, "question", max_length=64)  # a key: answers are stored under it
     filters = with_period(rating_filter(request))
     async with request.app[SESSIONS]() as session:
-        groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz)
+        try:
+            scope = await summary_scope(session, filters, question)
+        except UnknownQuestion as exc:
+            raise invalid_parameter("question", str(exc)) from None
+        groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz, scope=scope)
     assert filters.date_from is not None and filters.date_to is not None
     return json_response(
         {
@@ -78,6 +83,8 @@ async def get_summary(request: web.Request) -> web.Response:
             "from": filters.date_from.isoformat(),
             "to": filters.date_to.isoformat(),
             "tz": tz.key,
+            "question": scope.question,
+            "kind": scope.kind,
             "groups": groups,
         }
     )

@@ -171,11 +171,12 @@ class SurveyVersion(Base):
 # filters on (an operator filter always reads the operator index, so the queue and survey indexes need no
 # operator_id; the time indexes hold it, as a short period of any grouping reads them).
 SUMMARY_INDEXES: dict[str, tuple[str, ...]] = {
-    "operator": ("operator_id", "score", "status", "started_at", "queue", "survey_id", "started_hour", "started_slot"),
-    "queue": ("queue", "score", "status", "started_at", "survey_id"),
-    "survey": ("survey_id", "score", "status", "started_at", "queue"),
-    "slot": ("started_slot", "score", "status", "started_at", "queue", "survey_id", "operator_id"),
-    "hour": ("started_hour", "score", "status", "started_at", "queue", "survey_id", "operator_id"),
+    "operator": ("operator_id", "score", "satisfied", "status", "started_at", "queue", "survey_id", "started_hour",
+                 "started_slot"),
+    "queue": ("queue", "score", "satisfied", "status", "started_at", "survey_id"),
+    "survey": ("survey_id", "score", "satisfied", "status", "started_at", "queue"),
+    "slot": ("started_slot", "score", "satisfied", "status", "started_at", "queue", "survey_id", "operator_id"),
+    "hour": ("started_hour", "score", "satisfied", "status", "started_at", "queue", "survey_id", "operator_id"),
 }
 
 
@@ -189,7 +190,7 @@ class SurveyResponse(Base):
         CheckConstraint(
             "status IN ({})".format(", ".join(f"'{s}'" for s in RESPONSE_STATUSES)), name="status"
         ),
-        # Covering indexes for the summaries: each grouping counts (key, score) pairs by reading one index in
+        # Covering indexes for the summaries: each grouping counts (key, score, satisfied) by reading one index in
         # its own order, without touching table rows, whatever the filters (their columns trail the key).
         *(Index(summary_index(lead), *columns) for lead, columns in SUMMARY_INDEXES.items()),
     )
@@ -210,6 +211,9 @@ class SurveyResponse(Base):
     queue: Mapped[str | None] = mapped_column(String(128))
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"))
     score: Mapped[float | None] = mapped_column(Float)  # the first question's score
+    # Whether that score is one its survey version counts as satisfied (Question.satisfied_scores), decided when
+    # it is written; None without a score or when the question names no satisfied scores (no CSAT).
+    satisfied: Mapped[bool | None]
     # Summaries count responses per UTC slot first, then add the slots up into the caller's time buckets.
     # Every time zone's offset is a whole number of quarter hours; most are whole hours, and for those the
     # hour slot is used: four times fewer slots to add up.
@@ -219,8 +223,8 @@ class SurveyResponse(Base):
 
 class ResponseSlotTally(Base):
     """survey_responses counted per UTC quarter hour (started_slot), kept by database triggers on every insert,
-    score change and delete (migration 0007), so that a year of unfiltered time summaries adds up 35,040 rows
-    instead of counting a million. A slot whose responses are all gone keeps a row of zeros."""
+    score change and delete (migrations 0007, 0010), so that a year of unfiltered time summaries adds up 35,040
+    rows instead of counting a million. A slot whose responses are all gone keeps a row of zeros."""
 
     __tablename__ = "response_slot_tallies"
 
@@ -228,11 +232,32 @@ class ResponseSlotTally(Base):
     offered: Mapped[int]  # responses started, any status
     responses: Mapped[int]  # of which have a first score
     score_total: Mapped[float] = mapped_column(Float)  # the sum of those scores
-    score_1: Mapped[int]  # how many first scores were 1 .. 5
+    satisfied: Mapped[int]  # of which are satisfied (SurveyResponse.satisfied)
+    csat_responses: Mapped[int]  # of which were judged satisfied or not: CSAT's denominator
+    # How many first scores were 0 .. 10, the whole numbers a one- or two-key answer is usually scored; any
+    # other score is counted in ResponseSlotOtherScore.
+    score_0: Mapped[int]
+    score_1: Mapped[int]
     score_2: Mapped[int]
     score_3: Mapped[int]
     score_4: Mapped[int]
     score_5: Mapped[int]
+    score_6: Mapped[int]
+    score_7: Mapped[int]
+    score_8: Mapped[int]
+    score_9: Mapped[int]
+    score_10: Mapped[int]
+
+
+class ResponseSlotOtherScore(Base):
+    """First scores other than the whole numbers 0-10 (e.g. a 0-100 scale, a half point), counted per UTC quarter
+    hour and score by the same triggers. Rows, not columns, as such scores may be anything."""
+
+    __tablename__ = "response_slot_other_scores"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    score: Mapped[float] = mapped_column(Float, primary_key=True)
+    responses: Mapped[int]
 
 
 class SurveyAnswer(Base):

@@ -10,6 +10,7 @@ from sqlalchemy import CursorResult, FromClause, Result, Table, func, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..survey.definition import Question
 from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion, utcnow
 from .timebuckets import HOUR, QUARTER_HOUR
 
@@ -160,9 +161,25 @@ async def save_answer(
     )
     result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["response_id", "position"]))
     stored = bool(affected(result))
-    if stored and position == 0:  # the response's score, copied for the summaries
-        await session.execute(update(SurveyResponse).where(SurveyResponse.id == response_id).values(score=score))
+    if stored and position == 0:  # the response's score and CSAT's verdict on it, copied for the summaries
+        satisfied = None
+        if score is not None and (scores := await _satisfied_scores(session, response_id)) is not None:
+            satisfied = score in scores
+        await session.execute(
+            update(SurveyResponse).where(SurveyResponse.id == response_id).values(score=score, satisfied=satisfied)
+        )
     return stored
+
+
+async def _satisfied_scores(session: AsyncSession, response_id: int) -> frozenset[float] | None:
+    """The scores the response's survey version counts as satisfied in its first question (None: no CSAT)."""
+    stmt = (
+        select(SurveyVersion.definition)
+        .join(SurveyResponse, SurveyResponse.survey_version_id == SurveyVersion.id)
+        .where(SurveyResponse.id == response_id)
+    )
+    definition = (await session.execute(stmt)).scalar_one()
+    return Question.from_dict(definition["questions"][0]).satisfied_scores
 
 
 async def finish_response(session: AsyncSession, *, linkedid: str, status: str, ended_at: datetime) -> None:

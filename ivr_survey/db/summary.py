@@ -1,28 +1,59 @@
 """Aggregates of survey results by operator, queue, survey or time bucket: counted by the database.
 
-They read survey_responses alone (operator, queue, survey and first score are copied into it), through
-a covering index per grouping, counting (key, score) pairs in index order and then folding them into one
-row per key. Time buckets are made in two steps: responses are first counted per UTC slot, then the slots
-are added up into the caller's hours, days, weeks or months in their time zone. With no filter but the
-period, the counts per quarter hour are already there (response_slot_tallies, kept by triggers); only the
-two slots the period's bounds may cut are counted from the responses. With filters, the database counts
-responses per UTC hour (per quarter hour in half-hour time zones). Operator, queue and survey summaries of
-a period holding under a tenth of all responses read that period's range of the hour index instead of all
-of their own index."""
+By default they count the first question of each response, on its own scale: survey_responses holds copies of
+what they group and filter on (operator, queue, survey, first score and CSAT's verdict on it, decided by its
+survey version when written), read through a covering index per grouping, counting (key, score, verdict)
+triples in index order and then folding them into one row per key. Time buckets are made in two steps:
+responses are first counted per UTC slot, then the slots are added up into the caller's hours, days, weeks or
+months in their time zone. With no filter but the period, the counts per quarter hour are already there
+(response_slot_tallies and response_slot_other_scores, kept by triggers); only the two slots the period's
+bounds may cut are counted from the responses. With filters, the database counts responses per UTC hour (per
+quarter hour in half-hour time zones). Operator, queue and survey summaries of a period holding under a tenth
+of all responses read that period's range of the hour index instead of all of their own index.
+
+A summary of one question by its key counts that question's answers (survey_answers) in the same groups,
+with the measures of its kind: NPS for a 0-10 question, the share of yes for a yes/no one."""
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Row, Select, and_, case, cast, func, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Row,
+    Select,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Call, CqrEvaluation, Operator, ResponseSlotTally, Survey, SurveyResponse
+from ..survey.definition import Question
+from .models import (
+    Call,
+    CqrEvaluation,
+    Operator,
+    ResponseSlotOtherScore,
+    ResponseSlotTally,
+    Survey,
+    SurveyAnswer,
+    SurveyResponse,
+    SurveyVersion,
+)
 from .ratings import RatingFilter
 from .timebuckets import (
     HOUR,
@@ -38,7 +69,11 @@ from .timebuckets import (
 GROUPINGS = ("operator", "queue", "survey", *UNITS)
 # CQR is about the operator's work in a period, so it stands next to these groupings only.
 CQR_GROUPINGS = ("operator", *UNITS)
-SCORES = (1, 2, 3, 4, 5)
+# Scores the tallies count in columns: the whole numbers 0-10, which one- and two-key answers are usually scored.
+# A summary reads the columns of its scales' scores only (each column adds some 6 % to a year's time summary);
+# any other score comes back per group as text ("score:count,..."), so that one read of an index serves any
+# scale.
+WIDE_SCORES = tuple(range(11))
 Z95 = 1.959963984540054
 
 
@@ -60,8 +95,43 @@ def with_period(filters: RatingFilter) -> RatingFilter:
     return replace(filters, date_from=start, date_to=end)
 
 
-def empty_group(key: Any) -> dict[str, Any]:
-    return _group(key)
+class UnknownQuestion(ValueError):
+    """A question no survey in the summary's scope asks, or one they ask as different kinds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a summary counts: the first question of every response (question None), or the question with this
+    key. scale holds the question's scores in the stored versions of the surveys in scope: the distribution
+    lists each of them. For a question key, rules maps each version asking it to its satisfied scores."""
+
+    question: str | None = None
+    kind: str | None = None
+    scale: frozenset[float] = frozenset()
+    rules: Mapping[int, frozenset[float] | None] = field(default_factory=dict)
+
+
+async def summary_scope(session: AsyncSession, filters: RatingFilter, question: str | None = None) -> Scope:
+    """The scope of a summary of the first question (question None) or of the question with that key, over the
+    surveys the survey filter names (all without it). Raises UnknownQuestion."""
+    stmt = select(SurveyVersion.id, SurveyVersion.definition)
+    if filters.survey is not None:
+        stmt = stmt.join(Survey, Survey.id == SurveyVersion.survey_id).where(Survey.name == filters.survey)
+    asked: dict[int, Question] = {}
+    for version_id, definition in (await session.execute(stmt)).all():
+        for raw in definition["questions"] if question is not None else definition["questions"][:1]:
+            if question is None or raw["key"] == question:
+                asked[version_id] = Question.from_dict(raw)
+    scale = frozenset(score for q in asked.values() for score in q.scores.values())
+    if question is None:
+        return Scope(scale=scale)
+    kinds = sorted({q.summary_kind for q in asked.values()})
+    if not kinds:
+        surveys = f"survey {filters.survey!r}" if filters.survey is not None else "any survey"
+        raise UnknownQuestion(f"no question {question!r} in {surveys}")
+    if len(kinds) > 1:
+        raise UnknownQuestion(f"question {question!r} is asked as {' and as '.join(kinds)}: choose a survey=")
+    return Scope(question, kinds[0], scale, {v: q.satisfied_scores for v, q in asked.items()})
 
 
 def _period_slots(filters: RatingFilter, size: int) -> tuple[int, int, int]:
@@ -120,17 +190,64 @@ def _unindexed(session: AsyncSession, column: Any) -> Any:
     return func.coalesce(column, column) if session.bind.dialect.name == "sqlite" else column
 
 
-def _tallies(pairs: Any, key: Any) -> Select[Any]:
-    """One row per key from (key, score, n) pairs: offered, responses, the score total and the 1-5 counts."""
+def _pairs(
+    session: AsyncSession, scope: Scope, key: Any, filters: RatingFilter, slot: tuple[Any, int] | None = None
+) -> Subquery:
+    """(key, score, satisfied, n): the responses in scope counted by key, score and CSAT's verdict. The first
+    question's are read from one covering index; a question's answers are joined to their responses (one
+    answer per response and question), a response without one counting as offered and unanswered."""
+    r, n = SurveyResponse, func.count().label("n")
+    if scope.question is None:
+        stmt = select(key.label("key"), r.score, r.satisfied, n).group_by(key, r.score, r.satisfied)
+        return _filtered(session, stmt, filters, slot).subquery()
+    a = SurveyAnswer
+    answers = (
+        select(key.label("key"), a.score.label("score"),
+               _verdict(scope.rules, r.survey_version_id, a.score).label("satisfied"))
+        .select_from(r)
+        .outerjoin(a, and_(a.response_id == r.id, a.question == scope.question))
+        .where(r.survey_version_id.in_(sorted(scope.rules)))
+    )
+    rows = _filtered(session, answers, filters, slot).subquery()
+    return select(rows.c.key, rows.c.score, rows.c.satisfied, n).group_by(*rows.c).subquery()
+
+
+def _verdict(rules: Mapping[int, frozenset[float] | None], version: Any, score: Any) -> Any:
+    """CSAT's verdict on an answer by the satisfied scores of its survey version; NULL without a score or
+    without satisfied scores."""
+    versions: dict[frozenset[float], list[int]] = {}
+    for version_id, scores in rules.items():
+        if scores is not None:
+            versions.setdefault(scores, []).append(version_id)
+    unknown = cast(null(), Boolean)  # typed: PostgreSQL reads a bare NULL in a subquery as text
+    if not versions:
+        return unknown
+    whens = [(version.in_(ids), score.in_(sorted(scores))) for scores, ids in versions.items()]
+    return case((score.is_(None), unknown), *whens, else_=unknown)
+
+
+def _others(score: Any, n: Any) -> Any:
+    """A score off the columns and its count as text, "score:count"; a group's are joined with commas."""
+    return cast(score, String) + ":" + cast(n, String)
+
+
+def _fold(pairs: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
+    """One row per key from (key, score, satisfied, n) pairs, in the shape of a tally row: offered, responses,
+    the score total, satisfied, csat_responses (judged satisfied or not), the counts of the scores in columns
+    and the other scores' text."""
     def count_of(condition: Any) -> Any:  # a plain integer on both databases (PostgreSQL sums to numeric)
         return cast(func.coalesce(func.sum(case((condition, pairs.c.n), else_=0)), 0), BigInteger)
 
+    score = pairs.c.score
     return select(
         key.label("key"),
         cast(func.sum(pairs.c.n), BigInteger).label("offered"),
-        count_of(pairs.c.score.is_not(None)).label("responses"),
-        func.sum(pairs.c.score * pairs.c.n).label("total"),
-        *(count_of(pairs.c.score == s).label(f"d{s}") for s in SCORES),
+        count_of(score.is_not(None)).label("responses"),
+        func.sum(score * pairs.c.n).label("score_total"),
+        count_of(pairs.c.satisfied.is_(True)).label("satisfied"),
+        count_of(pairs.c.satisfied.is_not(None)).label("csat_responses"),
+        *(count_of(score == s).label(f"score_{s}") for s in columns),
+        func.aggregate_strings(case((score.not_in(columns), _others(score, pairs.c.n))), ",").label("others"),
     ).group_by(key)
 
 
@@ -140,22 +257,40 @@ async def _rows(session: AsyncSession, stmt: Select[Any]) -> Sequence[Row[Any]]:
     return (await (await session.connection()).execute(stmt)).all()
 
 
-def _slot_tallies(session: AsyncSession, filters: RatingFilter) -> Any:
-    """(slot, offered, responses, score total, count of 1s .. 5s) per quarter hour of the period: the stored
-    tallies of the slots wholly inside it, and the responses of the (at most two) slots its bounds cut."""
-    t, r = ResponseSlotTally, SurveyResponse
+def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[int]) -> Subquery:
+    """Rows in the shape of a tally row per quarter hour of the period: the stored tallies and other scores of
+    the slots wholly inside it, and the responses of the (at most two) slots its bounds cut. A whole score
+    not in `columns` is missed in the stored tallies: see _strays."""
+    t, o, r = ResponseSlotTally, ResponseSlotOtherScore, SurveyResponse
     first, first_whole, end_whole = _period_slots(filters, QUARTER_HOUR)
     cut = {s for s in (first, end_whole) if not first_whole <= s < end_whole}
-    whole = select(t.slot, t.offered, t.responses, t.score_total, t.score_1, t.score_2, t.score_3, t.score_4,
-                   t.score_5).where(t.slot >= first_whole, t.slot < end_whole, t.offered != 0)
+    counts = [t.offered, t.responses, t.score_total, t.satisfied, t.csat_responses,
+              *(getattr(t, f"score_{s}") for s in columns)]
+    whole = (select(t.slot, *counts, cast(null(), String).label("others"))
+             .where(t.slot >= first_whole, t.slot < end_whole, t.offered != 0))
+    # literal zeros, not parameters: PostgreSQL cannot type a parameter in a UNION
+    others = (select(o.slot, *(literal_column("0") for _ in counts), _others(o.score, o.responses))
+              .where(o.slot >= first_whole, o.slot < end_whole, o.responses != 0))
     started = _unindexed(session, r.started_at)
     edges = (
-        select(r.started_slot, func.count(), func.count(r.score), func.coalesce(func.sum(r.score), 0.0),
-               *(func.count(case((r.score == s, 1))) for s in SCORES))
+        select(r.started_slot.label("key"), r.score, r.satisfied, func.count().label("n"))
         .where(r.started_slot.in_(sorted(cut)), started >= filters.date_from, started < filters.date_to)
-        .group_by(r.started_slot)
+        .group_by(r.started_slot, r.score, r.satisfied)
+        .subquery()
     )
-    return union_all(whole, edges).subquery()
+    return union_all(whole, others, _fold(edges, edges.c.key, columns)).subquery()
+
+
+def _sum_rows(rows: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
+    """One row per key from rows in the shape of a tally row, added up."""
+    def total(column: Any) -> Any:  # a plain integer on both databases (PostgreSQL sums bigints to numeric)
+        return cast(func.sum(column), BigInteger)
+
+    return select(
+        key, total(rows.c.offered), total(rows.c.responses), func.sum(rows.c.score_total),
+        total(rows.c.satisfied), total(rows.c.csat_responses), *(total(rows.c[f"score_{s}"]) for s in columns),
+        func.aggregate_strings(rows.c.others, ","),
+    ).group_by(key)
 
 
 # Below this share of all responses, a period is read from the time index (its entries only, grouped in a
@@ -174,73 +309,159 @@ async def _holds_a_small_share(session: AsyncSession, filters: RatingFilter) -> 
     return bool(everything) and inside < SMALL_SHARE * everything
 
 
+Tallied = tuple[Sequence[int], list[tuple[Any, Any]]]
+
+
 async def _tally_rows(
-    session: AsyncSession, group_by: str, filters: RatingFilter, tz: ZoneInfo
-) -> list[tuple[Any, Any]]:
-    """(key, tally row) pairs: the database counts (key, score) pairs from a covering index, then folds them
-    into one row per key."""
+    session: AsyncSession, group_by: str, filters: RatingFilter, tz: ZoneInfo, scope: Scope, columns: Sequence[int]
+) -> Tallied:
+    """The scores in columns and (key, tally row) pairs: the database counts (key, score, satisfied) triples
+    from a covering index (or the question's answers), then folds them into one row per key."""
     r = SurveyResponse
-    n = func.count().label("n")
     dialect = session.bind.dialect.name
-    if group_by in UNITS and replace(filters, date_from=None, date_to=None) == RatingFilter():
-        slots = _slot_tallies(session, filters)
+    only_a_period = replace(filters, date_from=None, date_to=None) == RatingFilter()
+    if scope.question is None and group_by in UNITS and only_a_period:
+        slots = _slot_rows(session, filters, columns)
         epoch = cast(slots.c.slot, BigInteger) * QUARTER_HOUR
         key = bucket_start(dialect, epoch, group_by, tz, filters.date_from, filters.date_to)
-        offered, responses, total, *counts = (func.sum(column) for column in list(slots.c)[1:])
-        # plain integers on both databases (PostgreSQL sums bigints to numeric)
-        stmt = select(key, *(cast(c, BigInteger) for c in (offered, responses)), total,
-                      *(cast(c, BigInteger) for c in counts)).group_by(key)
-        return [(row[0], row[1:]) for row in await _rows(session, stmt)]
+        rows = await _rows(session, _sum_rows(slots, key, columns))
+        if columns != WIDE_SCORES and any(_strays(row) for row in rows):  # rare: read every column
+            return await _tally_rows(session, group_by, filters, tz, scope, WIDE_SCORES)
+        return columns, [(row[0], row[1:]) for row in rows]
     if group_by in UNITS:
         size = slot_seconds(tz, filters.date_from, filters.date_to)
         slot = r.started_hour if size == HOUR else r.started_slot
-        stmt = select(slot.label("slot"), r.score, n).group_by(slot, r.score)
-        pairs = _filtered(session, stmt, filters, (slot, size)).subquery()
-        epoch = cast(pairs.c.slot, BigInteger) * size
+        pairs = _pairs(session, scope, slot, filters, (slot, size))
+        epoch = cast(pairs.c.key, BigInteger) * size
         key = bucket_start(dialect, epoch, group_by, tz, filters.date_from, filters.date_to)
-        return [(row[0], row[1:]) for row in await _rows(session, _tallies(pairs, key))]
+        return columns, [(row[0], row[1:]) for row in await _rows(session, _fold(pairs, key, columns))]
     column = {"operator": r.operator_id, "queue": r.queue, "survey": r.survey_id}[group_by]
-    stmt = select(column.label("key"), r.score, n).group_by(column, r.score)
     if filters.operator is None and await _holds_a_small_share(session, filters):
         # the period's entries of the hour index, grouped aside, rather than every entry of the grouping's
-        pairs = _filtered(session, stmt, filters, (r.started_hour, HOUR)).subquery()
+        pairs = _pairs(session, scope, column, filters, (r.started_hour, HOUR))
     else:
-        pairs = _filtered(session, stmt, filters).subquery()
-    rows = await _rows(session, _tallies(pairs, pairs.c.key))
+        pairs = _pairs(session, scope, column, filters)
+    rows = await _rows(session, _fold(pairs, pairs.c.key, columns))
     if group_by == "queue":
-        return [(row[0], row[1:]) for row in rows]
+        return columns, [(row[0], row[1:]) for row in rows]
     # operator and survey ids become their codes and names
     model, name = (Operator, Operator.code) if group_by == "operator" else (Survey, Survey.name)
     names = dict((await session.execute(select(model.id, name))).all())
-    return [(names.get(row[0]), row[1:]) for row in rows]
+    return columns, [(names.get(row[0]), row[1:]) for row in rows]
 
 
-def _group(key: Any, row: Any = (0, 0, None, 0, 0, 0, 0, 0)) -> dict[str, Any]:
-    """A summary group from a tally row (offered, responses, score total, count of 1s .. 5s). Written out
-    flat: a year by hour makes 8,760 of them per request."""
-    offered, responses, total, c1, c2, c3, c4, c5 = row
-    satisfied = c4 + c5
-    return {
-        "key": key,
-        "offered": offered,
-        "responses": responses,
-        "response_rate": round(responses / offered, 4) if offered else None,
-        "average": round(float(total) / responses, 4) if responses else None,
-        "csat": round(satisfied / responses, 4) if responses else None,
-        "csat_ci95": wilson_interval(satisfied, responses),
-        "distribution": {"1": c1, "2": c2, "3": c3, "4": c4, "5": c5},
-    }
+def _other_counts(text: str | None) -> dict[float, int]:
+    """score -> count from the text of _others (a score may appear more than once)."""
+    counts: dict[float, int] = {}
+    for item in text.split(",") if text else ():
+        score, n = item.rsplit(":", 1)
+        counts[float(score)] = counts.get(float(score), 0) + int(n)
+    return counts
+
+
+def _columns(scope: Scope) -> tuple[int, ...]:
+    """The scores counted in columns: those of the scope's scales that the tallies count in columns."""
+    return tuple(s for s in WIDE_SCORES if s in scope.scale)
+
+
+def _strays(row: Any) -> bool:
+    """Whether a row of (key, tally row) holds responses neither in its columns nor in its text: whole scores
+    off every scale (a bulk load, a hand edit), which the stored tallies count in columns not read."""
+    counted = sum(row[6:-1])
+    if row[-1]:
+        counted += sum(_other_counts(row[-1]).values())
+    return row[2] != counted
+
+
+def _label(score: float) -> str:
+    """A distribution's key: "4" for 4.0, "2.5" for 2.5."""
+    return str(int(score)) if float(score).is_integer() else repr(float(score))
+
+
+class _Groups:
+    """Summary groups from tally rows (offered, responses, score total, satisfied, csat_responses, the counts of
+    the scores in columns, the other scores' text). The distribution lists every score of the scope's scales
+    and every other score counted in any group, in the same order in each. Written out flat: a year by hour
+    makes 8,760 groups per request."""
+
+    def __init__(self, scope: Scope, columns: Sequence[int], rows: list[tuple[Any, Any]]) -> None:
+        self._kind = scope.kind
+        self._columns = columns
+        self._empty = (0, 0, None, 0, 0, *(0 for _ in self._columns), None)
+        others: set[float] = set()
+        for _, row in rows:
+            if row[-1]:
+                others.update(score for score, n in _other_counts(row[-1]).items() if n)
+        counted = {s for i, s in enumerate(self._columns) if any(row[5 + i] for _, row in rows)}
+        shown = sorted({float(s) for s in scope.scale | counted} | others)
+        self._labels = [_label(s) for s in shown]
+        self._by_score = list(zip(self._labels, shown, strict=True))
+        # the common case: the distribution is the columns, in order
+        self._columns_only = shown == [float(s) for s in self._columns] and scope.kind is None
+
+    def group(self, key: Any, row: Any = None) -> dict[str, Any]:
+        row = row or self._empty
+        offered, responses, total, satisfied, judged = row[:5]
+        by_score = None
+        if self._columns_only:
+            distribution = dict(zip(self._labels, row[5:], strict=False))  # stops at the last column's label
+        else:
+            by_score = {**dict(zip(self._columns, row[5:-1], strict=True)), **_other_counts(row[-1])}
+            distribution = {label: by_score.get(score, 0) for label, score in self._by_score}
+        group = {
+            "key": key,
+            "offered": offered,
+            "responses": responses,
+            "response_rate": round(responses / offered, 4) if offered else None,
+            "average": round(float(total) / responses, 4) if responses else None,
+            "csat": round(satisfied / judged, 4) if judged else None,
+            "csat_ci95": wilson_interval(satisfied, judged),
+            "csat_responses": judged,
+            "distribution": distribution,
+        }
+        if self._kind == "nps":
+            group.update(_nps(by_score or {}))
+        elif self._kind == "yes_no":
+            group.update(_yes_no(by_score or {}))
+        return group
+
+
+def _nps(counts: Mapping[float, int]) -> dict[str, Any]:
+    """Net promoter score from the counts by score: % promoters (9-10) minus % detractors (0-6)."""
+    promoters = sum(counts.get(s, 0) for s in (9, 10))
+    passives = sum(counts.get(s, 0) for s in (7, 8))
+    detractors = sum(counts.get(s, 0) for s in range(7))
+    answered = promoters + passives + detractors
+    nps = round(100 * (promoters - detractors) / answered, 1) if answered else None
+    return {"nps": nps, "promoters": promoters, "passives": passives, "detractors": detractors}
+
+
+def _yes_no(counts: Mapping[float, int]) -> dict[str, Any]:
+    """The share of yes (scored 1) among yes and no (scored 0)."""
+    yes, no = counts.get(1, 0), counts.get(0, 0)
+    answered = yes + no
+    return {"yes": yes, "no": no, "yes_share": round(yes / answered, 4) if answered else None,
+            "yes_ci95": wilson_interval(yes, answered)}
+
+
+def empty_group(key: Any) -> dict[str, Any]:
+    """A group of no responses (with no distribution)."""
+    return _Groups(Scope(), (), []).group(key)
 
 
 async def ratings_summary(
-    session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo
+    session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo, scope: Scope | None = None
 ) -> list[dict[str, Any]]:
-    """One group per key (None: unknown operator / no queue), keys in order, unknown last."""
-    groups = {key: _group(key, row) for key, row in await _tally_rows(session, group_by, filters, tz)}
+    """One group per key (None: unknown operator / no queue), keys in order, unknown last; of the first question
+    unless the scope names one."""
+    scope = scope or await summary_scope(session, filters)
+    columns, rows = await _tally_rows(session, group_by, filters, tz, scope, _columns(scope))
+    make = _Groups(scope, columns, rows)
+    groups = {key: make.group(key, row) for key, row in rows}
     if group_by in CQR_GROUPINGS:
         cqr = await cqr_summary(session, group_by=group_by, filters=filters, tz=tz)
         for k in cqr.keys() - groups.keys():
-            groups[k] = empty_group(k)
+            groups[k] = make.group(k)
         for k, group in groups.items():
             average, count = cqr.get(k, (None, 0))
             group["cqr_average"], group["cqr_evaluations"] = average, count

@@ -18,6 +18,14 @@ from typing import Any
 # from most phones, so neither may be part of one.
 _ANSWER = re.compile(r"[0-9*]+")
 
+# How summaries read a question's answers: a scale (distribution and average), a net promoter score (0-10:
+# promoters 9-10, detractors 0-6) or a yes/no question (yes scores 1, no 0).
+QUESTION_KINDS = ("scale", "nps", "yes_no")
+_NPS_SCORES = frozenset(float(n) for n in range(11))
+_YES_NO_SCORES = frozenset({0.0, 1.0})
+_ONE_TO_FIVE = frozenset(float(n) for n in range(1, 6))
+_TOP_TWO_OF_FIVE = frozenset({4.0, 5.0})
+
 
 class SurveyDefinitionError(ValueError):
     """A survey definition that cannot be run; the message says what is wrong and where."""
@@ -49,6 +57,35 @@ def _positive_int(value: object, where: str) -> int:
     return value
 
 
+def _satisfied(value: object, scores: frozenset[float], where: str) -> tuple[float, ...] | None:
+    """The scores a question counts as satisfied (sorted), each one of its scores; None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise SurveyDefinitionError(f"{where}: satisfied must be a list of scores")
+    items = list(value)
+    if not items:
+        raise SurveyDefinitionError(f"{where}: satisfied must name at least one score")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int | float) or item not in scores:
+            raise SurveyDefinitionError(f"{where}: satisfied names {item!r}, which is not a score of an answer")
+    if len(set(items)) != len(items):
+        raise SurveyDefinitionError(f"{where}: satisfied names a score twice")
+    return tuple(sorted(float(item) for item in items))
+
+
+def _kind(value: object, scores: frozenset[float], where: str) -> str | None:
+    if value is None:
+        return None
+    if value not in QUESTION_KINDS:
+        raise SurveyDefinitionError(f"{where}: kind must be one of {', '.join(QUESTION_KINDS)}, got {value!r}")
+    if value == "nps" and not scores <= _NPS_SCORES:
+        raise SurveyDefinitionError(f"{where}: kind 'nps' needs whole-number scores from 0 to 10")
+    if value == "yes_no" and scores != _YES_NO_SCORES:
+        raise SurveyDefinitionError(f"{where}: kind 'yes_no' needs answers scored 1 (yes) and 0 (no)")
+    return str(value)
+
+
 def _check_fields(
     data: Mapping[str, Any], where: str, required: tuple[str, ...], optional: tuple[str, ...]
 ) -> None:
@@ -71,6 +108,10 @@ class Question:
     scores: Mapping[str, float]  # valid answer (keys pressed) -> score
     max_digits: int = 1  # >1: multi-key answer ended by '#', max_digits keys or the inter-digit timeout
     text: Mapping[str, str] = field(default_factory=dict)  # wording per language, for docs and the API
+    # How summaries read the answers (QUESTION_KINDS); None: inferred from the scores (see summary_kind).
+    kind: str | None = None
+    # The scores CSAT counts as satisfied; None: 4 and 5 of a 1-5 scale, no CSAT for any other scale.
+    satisfied: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         key = _non_empty_str(self.key, "question key")
@@ -99,6 +140,9 @@ class Question:
         object.__setattr__(self, "scores", MappingProxyType(scores))
         text = _frozen_str_map(self.text, f"{where}: text", allow_empty_values=True)
         object.__setattr__(self, "text", text)
+        values = frozenset(scores.values())
+        object.__setattr__(self, "kind", _kind(self.kind, values, where))
+        object.__setattr__(self, "satisfied", _satisfied(self.satisfied, values, where))
 
     def __hash__(self) -> int:
         # Mappings are unhashable; hash their items (order-free, like their equality).
@@ -109,8 +153,29 @@ class Question:
                 frozenset(self.scores.items()),
                 self.max_digits,
                 frozenset(self.text.items()),
+                self.kind,
+                self.satisfied,
             )
         )
+
+    @property
+    def summary_kind(self) -> str:
+        """The kind given, else nps for the scores 0-10, yes_no for two answers scored 1 and 0, else scale."""
+        if self.kind is not None:
+            return self.kind
+        values = frozenset(self.scores.values())
+        if values == _NPS_SCORES:
+            return "nps"
+        if len(self.scores) == 2 and values == _YES_NO_SCORES:
+            return "yes_no"
+        return "scale"
+
+    @property
+    def satisfied_scores(self) -> frozenset[float] | None:
+        """The scores counted as satisfied: those given, else 4 and 5 of a 1-5 scale; None: no CSAT."""
+        if self.satisfied is not None:
+            return frozenset(self.satisfied)
+        return _TOP_TWO_OF_FIVE if frozenset(self.scores.values()) == _ONE_TO_FIVE else None
 
     def prompt_for(self, language: str, default_language: str) -> str:
         """The sound to play: the caller's language, else the survey's default, else any prompt."""
@@ -124,18 +189,25 @@ class Question:
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "question") -> Question:
         if not isinstance(data, Mapping):
             raise SurveyDefinitionError(f"{where} must be an object")
-        _check_fields(data, where, ("key", "prompts", "scores"), ("max_digits", "text"))
+        _check_fields(data, where, ("key", "prompts", "scores"), ("max_digits", "text", "kind", "satisfied"))
         _non_empty_str(data["key"], f"{where}: key")  # later messages name the question by its key
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "key": self.key,
             "prompts": dict(self.prompts),
             "scores": dict(self.scores),
             "max_digits": self.max_digits,
             "text": dict(self.text),
         }
+        # Written only when given: versions stored before these fields existed then read back equal, and their
+        # summaries keep the meaning the defaults give them.
+        if self.kind is not None:
+            data["kind"] = self.kind
+        if self.satisfied is not None:
+            data["satisfied"] = list(self.satisfied)
+        return data
 
 
 @dataclass(frozen=True, slots=True)

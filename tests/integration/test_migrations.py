@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 from ivr_survey.db.engine import create_engine
-from ivr_survey.db.migrate import current_revision, downgrade, upgrade
+from ivr_survey.db.migrate import alembic_config, current_revision, downgrade, upgrade
 from ivr_survey.db.models import Base, Survey, SurveyVersion
 from ivr_survey.survey.definition import DEFAULT_SURVEY
 
@@ -104,7 +107,9 @@ async def test_upgrades_keep_every_stored_row(empty_database_url: str) -> None:
         async with engine.connect() as conn:
             copied = (await conn.exec_driver_sql(
                 "SELECT operator_id, queue, score, started_slot, started_hour FROM survey_responses")).one()
-            tallied = (await conn.exec_driver_sql("SELECT * FROM response_slot_tallies")).all()
+            tallied = (await conn.exec_driver_sql(
+                "SELECT slot, offered, responses, score_total, score_1, score_2, score_3, score_4, score_5 "
+                "FROM response_slot_tallies")).all()
     finally:
         await engine.dispose()
     epoch = int(datetime(2026, 11, 20, 10, 0, 3, tzinfo=UTC).timestamp())
@@ -113,3 +118,112 @@ async def test_upgrades_keep_every_stored_row(empty_database_url: str) -> None:
     assert [tuple(row) for row in tallied] == [(epoch // 900, 1, 1, 4.0, 0, 0, 0, 1, 0)]
     await downgrade(url, "0005")
     assert await _counts(url, tables) == dict.fromkeys(tables, 1)
+
+
+A = datetime(2026, 11, 20, 10, 0, 3, tzinfo=UTC)  # two quarter hours: A's and the next
+B = datetime(2026, 11, 20, 10, 20, tzinfo=UTC)
+# id, survey version, score, time: the default survey (1-5: 4 and 5 satisfied), a 0-10 one (no CSAT), and one
+# stored naming "satisfied": [5] (as a version stored at 0010 reads after a downgrade and an upgrade again)
+RESPONSES = [(1, 1, 4.0, A), (2, 1, 2.0, A), (3, 1, None, A), (4, 2, 10.0, A),
+             (5, 2, 0.0, B), (6, 3, 4.0, B), (7, 3, 5.0, B), (8, 1, 2.5, B)]
+OLD_COLUMNS = "slot, offered, responses, score_total, score_1, score_2, score_3, score_4, score_5"
+
+
+def _slot(at: datetime) -> int:
+    return int(at.timestamp()) // 900
+
+
+def _scored(scores: list[int], **fields: object) -> str:
+    scale = {str(s): float(s) for s in scores}
+    return json.dumps({"name": "s", "version": 1, "questions": [
+        {"key": "q", "prompts": {"en": "p"}, "scores": scale, "max_digits": 2, "text": {}, **fields}]})
+
+
+async def _fill_at_previous_head(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            sql = conn.exec_driver_sql
+            await sql("INSERT INTO surveys (id, name, created_at) VALUES (2, 'nps-first', '2026-11-01 00:00:00'), "
+                      "(3, 'top-box', '2026-11-01 00:00:00')")
+            await sql("INSERT INTO survey_versions (id, survey_id, version, definition, created_at) VALUES "
+                      f"(2, 2, 1, '{_scored(list(range(11)))}', '2026-11-01 00:00:00'), "
+                      f"(3, 3, 1, '{_scored([1, 2, 3, 4, 5], satisfied=[5])}', '2026-11-01 00:00:00')")
+            for rid, version, score, at in RESPONSES:
+                await _respond(conn, rid, version, score, at)
+    finally:
+        await engine.dispose()
+
+
+async def _respond(conn: Any, rid: int, version: int, score: float | None, at: datetime) -> None:
+    """A response as the repository writes it (the triggers of the revision count it)."""
+    when = at.strftime("%Y-%m-%d %H:%M:%S")
+    epoch = int(at.timestamp())
+    await conn.exec_driver_sql(f"INSERT INTO calls (id, linkedid, started_at, created_at) "
+                               f"VALUES ({rid}, 'L{rid}', '{when}', '{when}')")
+    await conn.exec_driver_sql(
+        "INSERT INTO survey_responses (id, call_id, survey_version_id, survey_id, channel, language, status, "
+        "args, started_at, score, started_slot, started_hour) VALUES "
+        f"({rid}, {rid}, {version}, {version}, 'ari', 'en', 'completed', '{{}}', '{when}', "
+        f"{'NULL' if score is None else score}, {epoch // 900}, {epoch // 3600})"
+    )
+
+
+async def _select(url: str, statement: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in (await conn.exec_driver_sql(statement)).all()]
+    finally:
+        await engine.dispose()
+
+
+async def _columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns(table)})
+    finally:
+        await engine.dispose()
+
+
+async def test_0010_judges_and_counts_again_what_the_previous_head_stored(empty_database_url: str) -> None:
+    """Responses stored before 0010 are judged by the version each answered and counted again in the new shape;
+    what the tallies held keeps its meaning. The downgrade puts the old shape and its triggers back."""
+    url = empty_database_url
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision("0010").down_revision
+    assert isinstance(previous, str)
+    await upgrade(url, previous)
+    await _fill_at_previous_head(url)
+    before = await _select(url, f"SELECT {OLD_COLUMNS} FROM response_slot_tallies ORDER BY slot")
+    assert before == [(_slot(A), 4, 3, 16.0, 0, 1, 0, 1, 0), (_slot(B), 4, 4, 11.5, 0, 0, 0, 1, 1)]
+
+    await upgrade(url)
+    assert await _select(url, "SELECT id, satisfied FROM survey_responses ORDER BY id") == [
+        (1, True), (2, False), (3, None), (4, None), (5, None), (6, False), (7, True), (8, False)
+    ]
+    assert await _select(url, f"SELECT {OLD_COLUMNS} FROM response_slot_tallies ORDER BY slot") == before
+    counts = ", ".join(["satisfied", "csat_responses", *(f"score_{n}" for n in range(11))])
+    assert await _select(url, f"SELECT slot, {counts} FROM response_slot_tallies ORDER BY slot") == [
+        (_slot(A), 1, 2, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1),  # 4 satisfied, 2 not; 10 not judged
+        (_slot(B), 1, 3, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0),  # top-box: 5 satisfied, 4 not; 2.5 not; 0 not judged
+    ]
+    assert await _select(url, "SELECT slot, score, responses FROM response_slot_other_scores") == [(_slot(B), 2.5, 1)]
+
+    await downgrade(url, previous)
+    assert "satisfied" not in await _columns(url, "survey_responses")
+    assert await _columns(url, "response_slot_tallies") == set(OLD_COLUMNS.split(", "))
+    assert "response_slot_other_scores" not in await _tables(url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:  # the previous head's triggers count again
+            await _respond(conn, 9, 1, 5.0, A)
+            indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("survey_responses"))
+    finally:
+        await engine.dispose()
+    assert [i["column_names"] for i in indexes if i["name"] == "ix_survey_responses_summary_by_queue"] == [
+        ["queue", "score", "status", "started_at", "survey_id"]
+    ]
+    assert await _select(url, f"SELECT {OLD_COLUMNS} FROM response_slot_tallies ORDER BY slot") == [
+        (_slot(A), 5, 4, 21.0, 0, 1, 0, 1, 1), before[1]
+    ]

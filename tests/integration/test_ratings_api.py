@@ -32,10 +32,11 @@ async def test_five_calls_rated_5_to_1(client: TestClient, sessions) -> None:
     assert body == {
         "group_by": "operator", "from": "2026-11-20T00:00:00+00:00", "to": "2026-11-21T00:00:00+00:00",
         "tz": "UTC",
+        "question": None, "kind": None,  # the first question of each survey
         "groups": [
             {
                 "key": "7001", "offered": 6, "responses": 5, "response_rate": 0.8333, "average": 3.0,
-                "csat": 0.4, "csat_ci95": [0.1176, 0.7693],
+                "csat": 0.4, "csat_ci95": [0.1176, 0.7693], "csat_responses": 5,
                 "distribution": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1},
                 "cqr_average": None, "cqr_evaluations": 0,
             }

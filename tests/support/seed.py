@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db import repository as repo
+from ivr_survey.survey.definition import SurveyDefinition
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class Rated:
     queue: str | None = None
     survey: str = "default"
     caller: str = "79991234567"
+    first: str = "rating"  # the first question's key
+    later: tuple[tuple[str, float | None], ...] = ()  # (key, score) of the questions after the first
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession], rows: list[Rated]) -> None:
@@ -30,10 +35,24 @@ async def seed(sessions: async_sessionmaker[AsyncSession], rows: list[Rated]) ->
                 args={}, started_at=r.started_at, channel_uniqueid=r.linkedid + ".2", caller_number=r.caller,
                 operator=r.operator, queue=r.queue,
             )
-            digits = str(int(r.score)) if r.score is not None else None
-            await repo.save_answer(
-                s, linkedid=r.linkedid, position=0, question="rating", digits=digits, score=r.score,
-                attempts=1 if digits else 3, answered_at=r.started_at + timedelta(seconds=3),
-            )
+            for position, (question, score) in enumerate(((r.first, r.score), *r.later)):
+                digits = str(int(score)) if score is not None else None
+                await repo.save_answer(
+                    s, linkedid=r.linkedid, position=position, question=question, digits=digits, score=score,
+                    attempts=1 if digits else 3, answered_at=r.started_at + timedelta(seconds=3 + position),
+                )
             await repo.finish_response(s, linkedid=r.linkedid, status=r.status,
                                        ended_at=r.started_at + timedelta(seconds=5))
+
+
+def question(key: str, scores: Sequence[float], **fields: Any) -> dict[str, Any]:
+    """A question's definition with these scores (answered with the keys 0, 1, 2 ...), and any other fields."""
+    return {"key": key, "prompts": {"en": f"survey-{key}"}, "scores": {str(i): s for i, s in enumerate(scores)},
+            "max_digits": 2, **fields}
+
+
+async def add_survey(sessions: async_sessionmaker[AsyncSession], name: str, *questions: dict[str, Any]) -> None:
+    """Store version 1 of a survey of these questions."""
+    definition = SurveyDefinition.from_dict({"name": name, "version": 1, "questions": list(questions)}).to_dict()
+    async with sessions() as s, s.begin():
+        await repo.add_survey_version(s, name=name, definition=definition)

@@ -567,6 +567,45 @@ def test_from_dict_fills_defaults_and_normalises() -> None:
     assert definition.to_dict()["questions"][0]["scores"] == {"1": 1.0}
 
 
+def _question(scores: dict[str, float], **fields: Any) -> Question:
+    return Question.from_dict({"key": "q", "prompts": {"en": "p"}, "scores": scores, "max_digits": 2, **fields})
+
+
+ONE_TO_FIVE = {str(n): float(n) for n in range(1, 6)}
+ZERO_TO_TEN = {str(n): float(n) for n in range(11)}
+
+
+@pytest.mark.parametrize(
+    ("scores", "fields", "kind", "satisfied"),
+    [
+        (ONE_TO_FIVE, {}, "scale", {4.0, 5.0}),  # the default: the top two points of a 1-5 scale
+        (ONE_TO_FIVE, {"satisfied": [5]}, "scale", {5.0}),
+        (ZERO_TO_TEN, {}, "nps", None),  # not 1-5 and no satisfied scores named: no CSAT
+        (ZERO_TO_TEN, {"kind": "scale", "satisfied": [9, 10]}, "scale", {9.0, 10.0}),
+        ({"1": 1.0, "2": 0.0}, {}, "yes_no", None),
+        ({"1": 1.0, "2": 0.0, "3": 0.0}, {}, "scale", None),  # three answers are no yes/no question
+        ({"1": 1.0, "2": 0.0, "3": 0.0}, {"kind": "yes_no"}, "yes_no", None),
+        ({str(n): float(n) for n in range(1, 11)}, {"kind": "nps"}, "nps", None),
+        ({"1": 0.0, "2": 50.0, "3": 100.0}, {"satisfied": [100, 50]}, "scale", {50.0, 100.0}),
+    ],
+)
+def test_kind_and_satisfied_scores(
+    scores: dict[str, float], fields: dict[str, Any], kind: str, satisfied: set[float] | None
+) -> None:
+    question = _question(scores, **fields)
+    assert (question.summary_kind, question.satisfied_scores) == (kind, satisfied)
+    assert Question.from_dict(question.to_dict()) == question
+    assert hash(Question.from_dict(question.to_dict())) == hash(question)
+
+
+def test_kind_and_satisfied_are_stored_only_when_given() -> None:
+    """Versions stored before the fields existed read back equal, and mean what the defaults say."""
+    assert set(DEFAULT_SURVEY.questions[0].to_dict()) == {"key", "prompts", "scores", "max_digits", "text"}
+    question = _question(ONE_TO_FIVE, kind="scale", satisfied=[5, 4])
+    assert (question.to_dict()["kind"], question.to_dict()["satisfied"]) == ("scale", [4.0, 5.0])
+    assert question != _question(ONE_TO_FIVE)
+
+
 def test_definitions_are_read_only() -> None:
     with pytest.raises(TypeError):
         DEFAULT_SURVEY.questions[0].scores["6"] = 6.0  # type: ignore[index]
@@ -624,6 +663,18 @@ INVALID = [
         "survey 's': duplicate question key 'q'",
         id="duplicate-keys",
     ),
+    pytest.param(_survey(kind="stars"), "kind must be one of scale, nps, yes_no, got 'stars'", id="unknown-kind"),
+    pytest.param(_survey(kind="nps", scores={"1": 11}), "kind 'nps' needs whole-number scores from 0 to 10",
+                 id="nps-beyond-10"),
+    pytest.param(_survey(kind="nps", scores={"1": 0.5}), "kind 'nps' needs whole-number scores", id="nps-half"),
+    pytest.param(_survey(kind="yes_no", scores={"1": 1, "2": 2}), "kind 'yes_no' needs answers scored 1 (yes) and 0",
+                 id="yes-no-scored-2"),
+    pytest.param(_survey(kind="yes_no"), "kind 'yes_no' needs answers scored 1 (yes) and 0", id="yes-no-without-no"),
+    pytest.param(_survey(satisfied=[2]), "satisfied names 2, which is not a score of an answer", id="satisfied-off"),
+    pytest.param(_survey(satisfied=[True]), "satisfied names True, which is not a score", id="satisfied-bool"),
+    pytest.param(_survey(satisfied="1"), "satisfied must be a list of scores", id="satisfied-str"),
+    pytest.param(_survey(satisfied=[]), "satisfied must name at least one score", id="satisfied-empty"),
+    pytest.param(_survey(satisfied=[1, 1.0]), "satisfied names a score twice", id="satisfied-twice"),
     pytest.param(
         {**_survey(), "thanks_prompt": ""}, "thanks_prompt must be a non-empty string", id="empty-thanks"
     ),
