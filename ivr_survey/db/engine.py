@@ -101,6 +101,11 @@ def create_engine(url: str) -> AsyncEngine:
     )
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """The session's database: "sqlite" or "postgresql"."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..survey.definition import Question
+from .engine import dialect_of
 from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion, utcnow
 from .timebuckets import HOUR, QUARTER_HOUR
 
@@ -22,8 +23,7 @@ def affected(result: Result[Any]) -> int:
 
 def upsert_insert(session: AsyncSession, table: FromClause) -> Any:
     """An INSERT with on_conflict_do_nothing/on_conflict_do_update, in the session's dialect."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(cast(Table, table))
+    return (postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert)(cast(Table, table))
 
 
 async def operator_id(session: AsyncSession, *, code: str | None) -> int | None:

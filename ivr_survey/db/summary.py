@@ -20,6 +20,7 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..survey.definition import Question
+from .engine import dialect_of
 from .models import (
     Call,
     CqrEvaluation,
@@ -87,6 +89,12 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     center = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
     return round(max(0.0, center - half), 4), round(min(1.0, center + half), 4)
+
+
+def _period(filters: RatingFilter) -> tuple[datetime, datetime]:
+    """The bounds of a summary's period, which with_period has set."""
+    assert filters.date_from is not None and filters.date_to is not None
+    return filters.date_from, filters.date_to
 
 
 def with_period(filters: RatingFilter) -> RatingFilter:
@@ -138,7 +146,7 @@ def _period_slots(filters: RatingFilter, size: int) -> tuple[int, int, int]:
     """The period's slots of `size` seconds: the one holding its start, the first it holds whole, and the one
     holding its end (the period holds whole every slot from the second number up to, not including, the
     third)."""
-    start, end = filters.date_from.timestamp(), filters.date_to.timestamp()
+    start, end = (bound.timestamp() for bound in _period(filters))
     return math.floor(start / size), math.ceil(start / size), math.floor(end / size)
 
 
@@ -187,7 +195,7 @@ def _unindexed(session: AsyncSession, column: Any) -> Any:
     """On SQLite, a column the planner will not use an index for (see _filtered; cqr_summary keeps a year's
     calls, or a queue's, off the calls' indexes so that its join starts from the small evaluations table).
     PostgreSQL, with statistics, plans well alone."""
-    return func.coalesce(column, column) if session.bind.dialect.name == "sqlite" else column
+    return func.coalesce(column, column) if dialect_of(session) == "sqlite" else column
 
 
 def _pairs(
@@ -251,10 +259,11 @@ def _fold(pairs: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
     ).group_by(key)
 
 
-async def _rows(session: AsyncSession, stmt: Select[Any]) -> Sequence[Row[Any]]:
+async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> Sequence[Row[*tuple[Any, ...]]]:
     """The rows of a Core select, run on the session's connection: the ORM's handling of result rows is
     a tenth of a year-by-hour summary's time, and these rows are no entities."""
-    return (await (await session.connection()).execute(stmt)).all()
+    rows: Sequence[Row[*tuple[Any, ...]]] = (await (await session.connection()).execute(stmt)).all()
+    return rows
 
 
 def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[int]) -> Subquery:
@@ -269,8 +278,10 @@ def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[i
     whole = (select(t.slot, *counts, cast(null(), String).label("others"))
              .where(t.slot >= first_whole, t.slot < end_whole, t.offered != 0))
     # literal zeros, not parameters: PostgreSQL cannot type a parameter in a UNION
-    others = (select(o.slot, *(literal_column("0") for _ in counts), _others(o.score, o.responses))
-              .where(o.slot >= first_whole, o.slot < end_whole, o.responses != 0))
+    others: Select[*tuple[Any, ...]] = (
+        select(o.slot, *(literal_column("0") for _ in counts), _others(o.score, o.responses))
+        .where(o.slot >= first_whole, o.slot < end_whole, o.responses != 0)
+    )
     started = _unindexed(session, r.started_at)
     edges = (
         select(r.started_slot.label("key"), r.score, r.satisfied, func.count().label("n"))
@@ -318,22 +329,22 @@ async def _tally_rows(
     """The scores in columns and (key, tally row) pairs: the database counts (key, score, satisfied) triples
     from a covering index (or the question's answers), then folds them into one row per key."""
     r = SurveyResponse
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     only_a_period = replace(filters, date_from=None, date_to=None) == RatingFilter()
     if scope.question is None and group_by in UNITS and only_a_period:
         slots = _slot_rows(session, filters, columns)
         epoch = cast(slots.c.slot, BigInteger) * QUARTER_HOUR
-        key = bucket_start(dialect, epoch, group_by, tz, filters.date_from, filters.date_to)
+        key = bucket_start(dialect, epoch, group_by, tz, *_period(filters))
         rows = await _rows(session, _sum_rows(slots, key, columns))
         if columns != WIDE_SCORES and any(_strays(row) for row in rows):  # rare: read every column
             return await _tally_rows(session, group_by, filters, tz, scope, WIDE_SCORES)
         return columns, [(row[0], row[1:]) for row in rows]
     if group_by in UNITS:
-        size = slot_seconds(tz, filters.date_from, filters.date_to)
+        size = slot_seconds(tz, *_period(filters))
         slot = r.started_hour if size == HOUR else r.started_slot
         pairs = _pairs(session, scope, slot, filters, (slot, size))
         epoch = cast(pairs.c.key, BigInteger) * size
-        key = bucket_start(dialect, epoch, group_by, tz, filters.date_from, filters.date_to)
+        key = bucket_start(dialect, epoch, group_by, tz, *_period(filters))
         return columns, [(row[0], row[1:]) for row in await _rows(session, _fold(pairs, key, columns))]
     column = {"operator": r.operator_id, "queue": r.queue, "survey": r.survey_id}[group_by]
     if filters.operator is None and await _holds_a_small_share(session, filters):
@@ -370,7 +381,7 @@ def _strays(row: Any) -> bool:
     counted = sum(row[6:-1])
     if row[-1]:
         counted += sum(_other_counts(row[-1]).values())
-    return row[2] != counted
+    return bool(row[2] != counted)
 
 
 def _label(score: float) -> str:
@@ -402,7 +413,7 @@ class _Groups:
     def group(self, key: Any, row: Any = None) -> dict[str, Any]:
         row = row or self._empty
         offered, responses, total, satisfied, judged = row[:5]
-        by_score = None
+        by_score: dict[float, int] = {}
         if self._columns_only:
             distribution = dict(zip(self._labels, row[5:], strict=False))  # stops at the last column's label
         else:
@@ -420,9 +431,9 @@ class _Groups:
             "distribution": distribution,
         }
         if self._kind == "nps":
-            group.update(_nps(by_score or {}))
+            group.update(_nps(by_score))
         elif self._kind == "yes_no":
-            group.update(_yes_no(by_score or {}))
+            group.update(_yes_no(by_score))
         return group
 
 
@@ -473,12 +484,12 @@ async def cqr_summary(
 ) -> dict[Any, tuple[float | None, int]]:
     """key -> (average CQR, evaluations) of the calls in the period (by the call's start), per operator or
     time bucket; honours the operator and queue filters."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     if group_by == "operator":
         key = Operator.code.label("key")
     else:
         key = bucket_start(
-            dialect, epoch_of(dialect, Call.started_at), group_by, tz, filters.date_from, filters.date_to
+            dialect, epoch_of(dialect, Call.started_at), group_by, tz, *_period(filters)
         ).label("key")
     stmt = (
         select(key, func.avg(CqrEvaluation.cqr).label("average"), func.count(CqrEvaluation.id).label("n"))
