@@ -115,7 +115,7 @@ async def get_call_stats(request: web.Request) -> web.Response:
 
 
 def _no_call(linkedid: str) -> ApiError:
-    return ApiError(404, "not_found", f"no call {linkedid!r}", {"call_id": linkedid})
+    return ApiError("not_found", f"no call {linkedid!r}", {"call_id": linkedid})
 
 
 def _linkedid(request: web.Request) -> str:
@@ -161,10 +161,10 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
         raise _no_call(linkedid)
     root = request.app[SETTINGS].recordings_dir
     if root is None:
-        raise ApiError(404, "not_found", "recordings are not served (IVR_SURVEY_RECORDINGS_DIR is not set)")
+        raise ApiError("not_found", "recordings are not served (IVR_SURVEY_RECORDINGS_DIR is not set)")
     path = recording_path(root, recording) if recording else None
     if path is None:
-        raise ApiError(404, "not_found", f"no recording for call {linkedid!r}", {"call_id": linkedid})
+        raise ApiError("not_found", f"no recording for call {linkedid!r}", {"call_id": linkedid})
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return web.FileResponse(path, headers={"Content-Type": content_type})
 

@@ -38,9 +38,9 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # ValueError covers bad JSON, bad UTF-8 and absurdly long numbers
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        raise ApiError("invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+        raise ApiError("invalid_json", "the body must be a JSON object")
     return body
 
 
@@ -71,8 +71,7 @@ def _criteria(value: Any, name: str) -> list[str]:
 def _call_type(request: web.Request) -> str:
     call_type = request.match_info["call_type"]
     if call_type not in CALL_TYPES:
-        raise ApiError(
-            404, "not_found", f"unknown call type {call_type!r}; the call types are: {', '.join(CALL_TYPES)}",
+        raise ApiError("not_found", f"unknown call type {call_type!r}; the call types are: {', '.join(CALL_TYPES)}",
             {"call_type": call_type},
         )
     return call_type
@@ -124,7 +123,7 @@ async def get_scorecard(request: web.Request) -> web.Response:
         else:
             card = await repo.scorecard_version(session, call_type=call_type, version=int(raw_version))
     if card is None:
-        raise ApiError(404, "not_found", f"the {call_type} scorecard has no version {raw_version}",
+        raise ApiError("not_found", f"the {call_type} scorecard has no version {raw_version}",
                        {"call_type": call_type, "version": raw_version})
     return json_response(_scorecard_json(card))
 
@@ -146,11 +145,11 @@ async def put_scorecard(request: web.Request) -> web.Response:
             result = _scorecard_json(card)
     except repo.MissingCriteria as exc:
         details = {"parameter": exc.field, "missing": exc.missing}
-        raise ApiError(400, "invalid_parameter", exc.message, details) from None
+        raise ApiError("invalid_parameter", exc.message, details) from None
     except CqrError as exc:
         raise invalid_parameter(exc.field, exc.message) from None
     except repo.ScorecardConflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+        raise ApiError("conflict", str(exc)) from None
     return json_response(result)
 
 
@@ -178,9 +177,9 @@ async def post_evaluation(request: web.Request) -> web.Response:
     except CqrError as exc:
         raise invalid_parameter(exc.field, exc.message) from None
     except repo.UnknownCall:
-        raise ApiError(404, "not_found", f"no call {linkedid!r} is stored", {"call_id": linkedid}) from None
+        raise ApiError("not_found", f"no call {linkedid!r} is stored", {"call_id": linkedid}) from None
     except repo.DuplicateEvaluation as exc:
-        raise ApiError(409, "conflict", str(exc), {"evaluation_id": exc.evaluation_id}) from None
+        raise ApiError("conflict", str(exc), {"evaluation_id": exc.evaluation_id}) from None
     return json_response(saved.item, status=201 if saved.created else 200)
 
 

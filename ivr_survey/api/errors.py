@@ -28,17 +28,27 @@ _HTTP_CODES = {
 }
 
 
+# A domain error's stable code -> its HTTP status: handlers name what went wrong, only this says how it is sent.
+STATUSES = {
+    "invalid_parameter": 400,
+    "invalid_json": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+}
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
 
 
 def invalid_parameter(parameter: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_parameter", message, {"parameter": parameter})
+    return ApiError("invalid_parameter", message, {"parameter": parameter})
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
@@ -54,7 +64,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(STATUSES[exc.code], exc.code, exc.message, exc.details)
     except PeriodTooLong as exc:  # summaries and stats over from..to (or their defaults)
         return error_response(400, "invalid_parameter", f"from..to is too long: {exc}", {"parameter": "to"})
     except web.HTTPException as exc:

@@ -51,7 +51,7 @@ async def list_operators(request: web.Request) -> web.Response:
 
 
 def _no_operator(code: str) -> ApiError:
-    return ApiError(404, "not_found", f"no operator {code!r}", {"operator": code})
+    return ApiError("not_found", f"no operator {code!r}", {"operator": code})
 
 
 async def get_operator(request: web.Request) -> web.Response:
