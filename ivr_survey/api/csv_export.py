@@ -6,10 +6,12 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Sequence
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import Field
 
-from . import params
+from .params import Query, one_of
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection). Caller IDs are
 # set by whoever calls in, so every text cell that does is prefixed with ' - unless it is just a number.
@@ -17,11 +19,14 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")  # e.g. +79161234567, -3.5: read as a number, not run
 
 
-def wants_csv(request: web.Request) -> bool:
+class Format(Query):
+    format: Annotated[str | None, one_of(("json", "csv"))] = Field(None, description="json (default) or csv")
+
+
+def wants_csv(request: web.Request, query: Format) -> bool:
     """`format=csv`, or `Accept: text/csv` without a format."""
-    fmt = params.choice(request.query, "format", ("json", "csv"))
-    if fmt is not None:
-        return fmt == "csv"
+    if query.format is not None:
+        return query.format == "csv"
     return "text/csv" in request.headers.get("Accept", "")
 
 

@@ -4,53 +4,116 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated, Literal
 
 from aiohttp import web
+from pydantic import ConfigDict, Field
 
 from ..db.models import RESPONSE_STATUSES
 from ..db.ratings import RatingFilter, iter_ratings, list_ratings
 from ..db.summary import GROUPINGS, ratings_summary, with_period
 from ..keys import SESSIONS
 from . import params
-from .csv_export import stream_csv, wants_csv
-from .errors import invalid_parameter
-from .responses import json_response
+from .csv_export import Format, stream_csv, wants_csv
+from .params import Number, Paged, Period, Text, Zoned, one_of
+from .responses import Model, Time, enum, json_response
 
-FILTERS = ("operator", "queue", "survey", "status", "from", "to", "score_min", "score_max")
+# --- models ---
+
+
+class RatingQuery(Period):
+    operator: Text = Field(None, description="operator id, e.g. 7001")
+    queue: Text = Field(None, description="queue name")
+    survey: Text = Field(None, description="survey name")
+    status: Annotated[str | None, one_of(RESPONSE_STATUSES)] = Field(None, description="response status")
+    score_min: Number = Field(None, description="lowest first-question score")
+    score_max: Number = Field(None, description="highest first-question score")
+
+    def rating_filter(self) -> RatingFilter:
+        return RatingFilter(
+            operator=self.operator, queue=self.queue, survey=self.survey, status=self.status,
+            date_from=self.date_from, date_to=self.date_to, score_min=self.score_min, score_max=self.score_max,
+        )
+
+
+class RatingsQuery(RatingQuery, Paged, Format):
+    pass
+
+
+class SummaryQuery(RatingQuery, Zoned):
+    group_by: Annotated[str, one_of(GROUPINGS)] = Field("operator", description="grouping (default operator)")
+
+
+class Answer(Model):
+    question: str
+    key: str | None = Field(description="keys pressed; null when unanswered after every attempt")
+    score: float | None
+    attempts: int
+
+
+class Rating(Model):
+    call_id: str = Field(description="Asterisk's linkedid")
+    channel_uniqueid: str | None
+    operator: str | None
+    queue: str | None
+    survey: str
+    survey_version: int
+    channel: Literal["ari", "agi"]
+    language: str
+    status: Annotated[str, enum(RESPONSE_STATUSES)]
+    score: float | None = Field(description="the first question's score")
+    answers: list[Answer]
+    caller: str | None
+    started_at: Time
+    ended_at: Time | None
+
+
+class RatingsPage(Model):
+    items: list[Rating]
+    next_cursor: str | None
+
+
+class SummaryGroup(Model):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)  # the CQR fields may be left out
+
+    key: str | None = Field(description="operator, queue, survey, or the bucket's local start")
+    offered: int = Field(description="surveys started")
+    responses: int = Field(description="surveys whose first question was answered")
+    response_rate: float | None
+    average: float | None
+    csat: float | None = Field(description="share of 4-5 among responses")
+    csat_ci95: tuple[float, float] | None
+    distribution: dict[str, int]
+    cqr_average: float | None = Field(None, description="operator and time groupings only")
+    cqr_evaluations: int = Field(0, description="operator and time groupings only")
+
+
+class Summary(Model):
+    group_by: Annotated[str, enum(GROUPINGS)]
+    date_from: Time = Field(alias="from")
+    date_to: Time = Field(alias="to")
+    tz: str
+    groups: list[SummaryGroup]
+
+
+# --- handlers ---
+
 CSV_COLUMNS = (
     "call_id", "operator", "queue", "survey", "survey_version", "status", "score", "answers", "caller",
     "channel", "language", "started_at", "ended_at", "channel_uniqueid",
 )
 
 
-def rating_filter(request: web.Request) -> RatingFilter:
-    q = request.query
-    filters = RatingFilter(
-        operator=params.text(q, "operator"),
-        queue=params.text(q, "queue"),
-        survey=params.text(q, "survey"),
-        status=params.choice(q, "status", RESPONSE_STATUSES),
-        date_from=params.timestamp(q, "from"),
-        date_to=params.timestamp(q, "to"),
-        score_min=params.number(q, "score_min"),
-        score_max=params.number(q, "score_max"),
-    )
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise invalid_parameter("to", "to is before from")
-    return filters
-
-
 async def get_ratings(request: web.Request) -> web.StreamResponse:
-    params.known_only(request.query, (*FILTERS, "limit", "cursor", "format"))
-    filters = rating_filter(request)
-    limit = params.limit(request.query)
-    after = params.cursor(request.query, params.TIME_AND_ID)
-    if wants_csv(request):  # the export is the whole query: no pages
+    query = params.parse_query(request.query, RatingsQuery)
+    filters = query.rating_filter()
+    after = params.cursor(query.cursor, params.TIME_AND_ID)
+    if wants_csv(request, query):  # the export is the whole query: no pages
         return await _stream_csv(request, filters)
     async with request.app[SESSIONS]() as session:
-        page = await list_ratings(session, filters=filters, limit=limit, after=after)
+        page = await list_ratings(session, filters=filters, limit=query.limit, after=after)
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after else None
-    return json_response({"items": page.items, "next_cursor": next_cursor})
+    return json_response(RatingsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
 
 
 async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.StreamResponse:
@@ -64,20 +127,14 @@ async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.Stream
 
 
 async def get_summary(request: web.Request) -> web.Response:
-    params.known_only(request.query, (*FILTERS, "group_by", "tz"))
-    group_by = params.choice(request.query, "group_by", GROUPINGS, default="operator")
-    assert group_by is not None
-    tz = params.time_zone(request.query)
-    filters = with_period(rating_filter(request))
+    query = params.parse_query(request.query, SummaryQuery)
+    filters = with_period(query.rating_filter())
     async with request.app[SESSIONS]() as session:
-        groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz)
+        groups = await ratings_summary(session, group_by=query.group_by, filters=filters, tz=query.tz)
     assert filters.date_from is not None and filters.date_to is not None
+    # The groups are written as the summary makes them (Summary documents them): a year by hour is 8,760 of
+    # them, and fields the summary adds must not be dropped by a model that does not know them yet.
     return json_response(
-        {
-            "group_by": group_by,
-            "from": filters.date_from.isoformat(),
-            "to": filters.date_to.isoformat(),
-            "tz": tz.key,
-            "groups": groups,
-        }
+        {"group_by": query.group_by, "from": filters.date_from.isoformat(), "to": filters.date_to.isoformat(),
+         "tz": query.tz.key, "groups": groups}
     )
