@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
@@ -31,7 +32,8 @@ def wants_csv(request: web.Request, query: Format) -> bool:
 
 
 def cell(value: object) -> str:
-    """A value as its CSV cell: empty for None, true/false for booleans, numbers as Python writes them, and
+    """A value as its CSV cell: empty for None, true/false for booleans, numbers as Python writes them, times in
+    ISO 8601, and
     text that a spreadsheet would run as a formula prefixed with '."""
     if value is None:
         return ""
@@ -39,6 +41,8 @@ def cell(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, datetime):  # as the JSON answers write it: 2026-11-20T10:00:00+00:00
+        return value.isoformat()
     text = str(value)
     if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -120,7 +121,8 @@ async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.Stream
     async def rows() -> AsyncIterator[list[object]]:
         async with request.app[SESSIONS]() as session:
             async for item in iter_ratings(session, filters=filters):
-                row = {**item, "answers": json.dumps(item["answers"], ensure_ascii=False, separators=(",", ":"))}
+                row = asdict(item)  # the answers too, as the JSON the cell holds
+                row["answers"] = json.dumps(row["answers"], ensure_ascii=False, separators=(",", ":"))
                 yield [row[c] for c in CSV_COLUMNS]
 
     return await stream_csv(request, "ratings.csv", CSV_COLUMNS, rows())

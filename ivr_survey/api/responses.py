@@ -24,9 +24,11 @@ def enum(values: Collection[str]) -> WithJsonSchema:
 
 
 class Model(BaseModel):
-    """A response body (or a part of one); every field is always written, null or not."""
+    """A response body (or a part of one), read from storage's typed rows by their attributes; every field is
+    always written, null or not."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, json_schema_serialization_defaults_required=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True, from_attributes=True,
+                              json_schema_serialization_defaults_required=True)
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

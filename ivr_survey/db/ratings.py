@@ -83,8 +83,36 @@ _COLUMNS = (
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerRow:
+    question: str
+    key: str | None  # the keys pressed; None when unanswered after every attempt
+    score: float | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatingRow:
+    """One surveyed call."""
+
+    call_id: str  # the call's linkedid
+    channel_uniqueid: str | None
+    operator: str | None
+    queue: str | None
+    survey: str
+    survey_version: int
+    channel: str
+    language: str
+    status: str
+    score: float | None  # the first answer's
+    answers: list[AnswerRow]
+    caller: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class RatingsPage:
-    items: list[dict[str, Any]]
+    items: list[RatingRow]
     # (started_at, id) of the last item when the page is full: where the next page starts.
     next_after: tuple[datetime, int] | None
 
@@ -114,25 +142,13 @@ async def list_ratings(
         for answer in found.scalars():
             answers[answer.response_id].append(answer)
     items = [
-        {
-            "call_id": r.linkedid,
-            "channel_uniqueid": r.channel_uniqueid,
-            "operator": r.operator,
-            "queue": r.queue,
-            "survey": r.survey,
-            "survey_version": r.version,
-            "channel": r.channel,
-            "language": r.language,
-            "status": r.status,
-            "score": r.score,
-            "answers": [
-                {"question": a.question, "key": a.digits, "score": a.score, "attempts": a.attempts}
-                for a in answers[r.id]
-            ],
-            "caller": r.caller_number,
-            "started_at": r.started_at.isoformat(),
-            "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-        }
+        RatingRow(
+            call_id=r.linkedid, channel_uniqueid=r.channel_uniqueid, operator=r.operator, queue=r.queue,
+            survey=r.survey, survey_version=r.version, channel=r.channel, language=r.language, status=r.status,
+            score=r.score,
+            answers=[AnswerRow(a.question, a.digits, a.score, a.attempts) for a in answers[r.id]],
+            caller=r.caller_number, started_at=r.started_at, ended_at=r.ended_at,
+        )
         for r in rows
     ]
     full = len(rows) == limit
@@ -141,7 +157,7 @@ async def list_ratings(
 
 async def iter_ratings(
     session: AsyncSession, *, filters: RatingFilter = RatingFilter(), batch: int = 1000
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[RatingRow]:
     """Every matching rating, a keyset page at a time, so that memory stays flat however many there are."""
     after = None
     while True:
