@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from ..db.calls import (
     SORTS,
     STATS_GROUPINGS,
     CallFilter,
+    CallRow,
     call_stats,
     get_call,
     iter_calls,
@@ -159,10 +161,11 @@ def _after(raw: str | None, sort: str, descending: bool) -> tuple[Any, int] | No
     return (found[2], found[3]) if found is not None else None
 
 
-def _csv_row(item: dict[str, Any]) -> list[Any]:
-    callback = item["callback"] or {}
-    row = {**item, "rung_operators": " ".join(item["rung_operators"]), "callback_call_id": callback.get("call_id"),
-           "callback_at": callback.get("at"), "callback_after_seconds": callback.get("after_seconds")}
+def _csv_row(item: CallRow) -> list[Any]:
+    row = asdict(item)
+    callback = row.pop("callback") or {}
+    row |= {"rung_operators": " ".join(item.rung_operators), "callback_call_id": callback.get("call_id"),
+            "callback_at": callback.get("at"), "callback_after_seconds": callback.get("after_seconds")}
     return [row[c] for c in CSV_COLUMNS]
 
 
@@ -207,7 +210,8 @@ async def get_one_call(request: web.Request) -> web.Response:
             raise _no_call(linkedid)
         ratings = await list_ratings(session, filters=RatingFilter(call_id=linkedid), limit=1)
         evaluations = await list_evaluations(session, call_id=linkedid, limit=1000)
-    return json_response(CallDetail.model_validate({**item, "survey": ratings.items[0] if ratings.items else None,
+    survey = ratings.items[0] if ratings.items else None
+    return json_response(CallDetail.model_validate({**asdict(item), "survey": survey,
                                                     "cqr_evaluations": evaluations.items}))
 
 
