@@ -75,9 +75,9 @@ def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Se
         .join(Survey, Survey.id == SurveyVersion.survey_id)
         .outerjoin(FirstAnswer, and_(FirstAnswer.response_id == SurveyResponse.id, FirstAnswer.position == 0))
     )
-    columns = RatingColumns(operator_id=Call.operator_id, queue=Call.queue, survey_id=SurveyVersion.survey_id,
-                            status=SurveyResponse.status, score=FirstAnswer.score)
-    conditions = rating_conditions(filters, columns)
+    own = RatingColumns(operator_id=Call.operator_id, queue=Call.queue, survey_id=SurveyVersion.survey_id,
+                        status=SurveyResponse.status, score=FirstAnswer.score)
+    conditions = rating_conditions(filters, own)
     if filters.date_from is not None:
         conditions.append(SurveyResponse.started_at >= filters.date_from)
     if filters.date_to is not None:
