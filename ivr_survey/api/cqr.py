@@ -106,7 +106,7 @@ class ScorecardUpdate(Body):
 
     weights: Annotated[dict[str, float], Param(_weights, {
         "type": "object", "minProperties": 1, "propertyNames": CRITERION,
-        "additionalProperties": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+        "additionalProperties": {"type": "number", "exclusiveMinimum": 0},  # any finite weight above 0
     })] = Field(description="every criterion of the current version (but those removed) and any new one")
     remove: Annotated[list[str], Param(_criteria, {"type": "array", "items": {"type": "string", **CRITERION}})] = (
         Field(default_factory=list, description="criteria of the current version to drop from the next one")
