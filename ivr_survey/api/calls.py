@@ -63,7 +63,7 @@ class CallQuery(Period):
                           date_to=self.date_to)
 
 
-class CallsQuery(CallQuery, Paged, Format):
+class CallsQuery(Format, Paged, CallQuery):  # the filters are checked first
     sort: Annotated[str, one_of(tuple(SORTS))] = Field("started_at", description="column to sort by (default"
                                                                                   " started_at)")
     order: Annotated[str, one_of(("asc", "desc"))] = Field("desc", description="desc (default) or asc; empty"

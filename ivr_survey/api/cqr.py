@@ -131,7 +131,7 @@ class ScorecardQuery(Query):
     )
 
 
-class EvaluationsQuery(Period, Paged):
+class EvaluationsQuery(Paged, Period):
     call_id: Annotated[str | None, text(MAX_LINKEDID)] = Field(None, description="the call's linkedid")
     operator: Annotated[str | None, text(MAX_LINKEDID)] = Field(None, description="operator id")
     supervisor: Annotated[str | None, text(MAX_NAME)] = Field(None, description="who evaluated")

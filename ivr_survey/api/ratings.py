@@ -37,7 +37,7 @@ class RatingQuery(Period):
         )
 
 
-class RatingsQuery(RatingQuery, Paged, Format):
+class RatingsQuery(Format, Paged, RatingQuery):  # the filters are checked first
     pass
 
 
