@@ -133,7 +133,7 @@ Text = Annotated[str | None, text()]
 class Query(BaseModel):
     """A query string's parameters; a field's description is the parameter's in the spec."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class NoQuery(Query):
