@@ -14,16 +14,9 @@ from .agi.server import AgiServer
 from .ami.collector import AmiCollector
 from .ami.tracker import CallTracker
 from .api.auth import auth_middleware
-from .api.calls import add_calls_routes
-from .api.cqr import add_cqr_routes
 from .api.errors import error_middleware
-from .api.health import healthz
-from .api.openapi import SPEC_KEY, build_spec, get_openapi
-from .api.openapi_calls import CALLS_PATHS, CALLS_SCHEMAS
-from .api.openapi_cqr import CQR_PATHS, CQR_SCHEMAS
-from .api.operators import get_operator, list_operators
-from .api.ratings import get_ratings, get_summary
-from .api.review import get_review_queue
+from .api.routes import ROUTES, SPEC
+from .api.spec import SPEC_KEY, add_routes
 from .ari.client import AriClient
 from .ari.stasis import StasisApp
 from .config import Settings
@@ -135,14 +128,6 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(ari_ctx)
     if settings.agi_port is not None:
         app.cleanup_ctx.append(agi_ctx)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/ratings", get_ratings)
-    app.router.add_get("/ratings/summary", get_summary)
-    app.router.add_get("/operators", list_operators)
-    app.router.add_get("/operators/{operator}", get_operator)
-    app.router.add_get("/review-queue", get_review_queue)
-    app.router.add_get("/openapi.json", get_openapi)
-    app[SPEC_KEY] = build_spec({**CQR_PATHS, **CALLS_PATHS}, {**CQR_SCHEMAS, **CALLS_SCHEMAS})
-    add_cqr_routes(app)
-    add_calls_routes(app)
+    add_routes(app, ROUTES)
+    app[SPEC_KEY] = SPEC
     return app

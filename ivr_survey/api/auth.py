@@ -64,7 +64,7 @@ def auth_middleware(
         scheme, _, token = (header or "").partition(" ")
         principal = await lookup(request, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if principal is None:
-            raise ApiError(401, "unauthorized", "missing or invalid bearer token")
+            raise ApiError("unauthorized", "missing or invalid bearer token")
         request[PRINCIPAL] = principal
         return await handler(request)
 
@@ -79,8 +79,7 @@ def requires(role: str) -> Callable[[Handler], Handler]:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             principal = request[PRINCIPAL]
             if not principal.may(role):
-                raise ApiError(
-                    403, "forbidden", f"this needs the {role} role; the token's role is {principal.role}",
+                raise ApiError("forbidden", f"this needs the {role} role; the token's role is {principal.role}",
                     {"required_role": role},
                 )
             return await handler(request)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import TypeDecorator
 
 from ..db.calls import (
     SORTS,
     STATS_GROUPINGS,
     CallFilter,
+    CallRow,
     call_stats,
     get_call,
     iter_calls,
@@ -22,41 +25,124 @@ from ..db.calls import (
     recording_of,
 )
 from ..db.cqr import list_evaluations
-from ..db.models import DIRECTIONS, DISPOSITIONS
+from ..db.models import DIRECTIONS, DISPOSITIONS, HANGUP_SIDES
 from ..db.ratings import RatingFilter, list_ratings
 from ..keys import SESSIONS, SETTINGS
 from . import params
-from .auth import requires
-from .csv_export import stream_csv, wants_csv
-from .errors import ApiError, invalid_parameter
-from .responses import json_response
+from .cqr import Evaluation
+from .csv_export import Format, stream_csv, wants_csv
+from .errors import ApiError, Invalid
+from .params import Paged, Param, Period, Text, Zoned, one_of
+from .ratings import Rating
+from .responses import Model, Time, enum, json_response
 
-FILTERS = ("operator", "queue", "direction", "disposition", "caller", "from", "to")
+# --- models ---
+
+
+def _caller(raw: str) -> str:
+    """The client's number as its digits: that is how calls store it."""
+    digits = "".join(c for c in params.text().parse(raw) if c.isdigit())
+    if not digits:
+        raise Invalid("caller must contain digits")
+    return digits
+
+
+class CallQuery(Period):
+    operator: Text = Field(None, description="operator id: calls they answered, or that rang them and nobody"
+                                             " answered")
+    queue: Text = Field(None, description="queue name")
+    direction: Annotated[str | None, one_of(DIRECTIONS)] = None
+    disposition: Annotated[str | None, one_of(DISPOSITIONS)] = None
+    caller: Annotated[str | None, Param(_caller, {"type": "string", "minLength": 1})] = Field(
+        None, description="the client's number (digits compared)"
+    )
+
+    def call_filter(self) -> CallFilter:
+        return CallFilter(operator=self.operator, queue=self.queue, direction=self.direction,
+                          disposition=self.disposition, caller=self.caller, date_from=self.date_from,
+                          date_to=self.date_to)
+
+
+class CallsQuery(Format, Paged, CallQuery):  # the filters are checked first
+    sort: Annotated[str, one_of(tuple(SORTS))] = Field("started_at", description="column to sort by (default"
+                                                                                  " started_at)")
+    order: Annotated[str, one_of(("asc", "desc"))] = Field("desc", description="desc (default) or asc; empty"
+                                                                              " values come last")
+
+
+class StatsQuery(CallQuery, Zoned):
+    group_by: Annotated[str, one_of(STATS_GROUPINGS)] = Field("operator", description="grouping (default"
+                                                                                      " operator)")
+
+
+class Callback(Model):
+    call_id: str
+    operator: str | None
+    at: Time
+    after_seconds: float
+
+
+class Call(Model):
+    call_id: str
+    direction: Annotated[str | None, enum(DIRECTIONS)]
+    disposition: Annotated[str | None, enum(DISPOSITIONS)]
+    caller: str | None
+    client_number: str | None
+    queue: str | None
+    operator: str | None
+    rung_operators: list[str]
+    started_at: Time | None
+    answered_at: Time | None
+    ended_at: Time | None
+    ring_seconds: float | None
+    talk_seconds: float | None
+    hangup_side: Annotated[str | None, enum(HANGUP_SIDES)]
+    recording: str | None = Field(description="the URL of the recording")
+    incomplete: bool
+    source: Literal["ami", "cdr_import"] | None
+    surveyed: bool
+    callback: Callback | None = Field(description="for a missed inbound call: the first answered outbound call"
+                                                  " to the same number")
+
+
+class CallsPage(Model):
+    items: list[Call]
+    next_cursor: str | None
+
+
+class CallDetail(Call):
+    survey: Rating | None
+    cqr_evaluations: list[Evaluation]
+
+
+class StatsGroup(Model):
+    key: str | None
+    total: int
+    answered: int
+    missed: int = Field(description="missed or abandoned in a queue")
+    missed_share: float | None
+    called_back: int
+    callback_median_seconds: float | None
+    ring_average_seconds: float | None
+    talk_average_seconds: float | None
+    talk_total_seconds: float | None
+    surveyed: int
+    response_rate: float | None = Field(description="rated calls / answered calls")
+
+
+class CallStats(Model):
+    group_by: Annotated[str, enum(STATS_GROUPINGS)]
+    tz: str
+    groups: list[StatsGroup]
+
+
+# --- handlers ---
+
 CSV_COLUMNS = (
     "call_id", "direction", "disposition", "caller", "client_number", "queue", "operator", "rung_operators",
     "started_at", "answered_at", "ended_at", "ring_seconds", "talk_seconds", "hangup_side", "recording",
     "incomplete", "source", "surveyed", "callback_call_id", "callback_at", "callback_after_seconds",
 )
-
-
-def call_filter(request: web.Request) -> CallFilter:
-    q = request.query
-    caller = params.text(q, "caller")
-    digits = "".join(c for c in caller or "" if c.isdigit())
-    if caller is not None and not digits:
-        raise invalid_parameter("caller", "caller must contain digits")
-    filters = CallFilter(
-        operator=params.text(q, "operator"),
-        queue=params.text(q, "queue"),
-        direction=params.choice(q, "direction", DIRECTIONS),
-        disposition=params.choice(q, "disposition", DISPOSITIONS),
-        caller=digits or None,
-        date_from=params.timestamp(q, "from"),
-        date_to=params.timestamp(q, "to"),
-    )
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise invalid_parameter("to", "to is before from")
-    return filters
 
 
 def _sort_field(column: Any) -> params.CursorField:
@@ -69,28 +155,25 @@ def _sort_field(column: Any) -> params.CursorField:
 _SORT_FIELDS = {name: _sort_field(column) for name, column in SORTS.items()}
 
 
-def _after(request: web.Request, sort: str, descending: bool) -> tuple[Any, int] | None:
+def _after(raw: str | None, sort: str, descending: bool) -> tuple[Any, int] | None:
     fields = (params.same(sort), params.same(descending), _SORT_FIELDS[sort], params.cursor_id)
-    found = params.cursor(request.query, fields)
+    found = params.cursor(raw, fields)
     return (found[2], found[3]) if found is not None else None
 
 
-def _csv_row(item: dict[str, Any]) -> list[Any]:
-    callback = item["callback"] or {}
-    row = {**item, "rung_operators": " ".join(item["rung_operators"]), "callback_call_id": callback.get("call_id"),
-           "callback_at": callback.get("at"), "callback_after_seconds": callback.get("after_seconds")}
+def _csv_row(item: CallRow) -> list[Any]:
+    row = asdict(item)
+    callback = row.pop("callback") or {}
+    row |= {"rung_operators": " ".join(item.rung_operators), "callback_call_id": callback.get("call_id"),
+            "callback_at": callback.get("at"), "callback_after_seconds": callback.get("after_seconds")}
     return [row[c] for c in CSV_COLUMNS]
 
 
 async def get_calls(request: web.Request) -> web.StreamResponse:
-    params.known_only(request.query, (*FILTERS, "sort", "order", "limit", "cursor", "format"))
-    filters = call_filter(request)
-    sort = params.choice(request.query, "sort", tuple(SORTS), default="started_at")
-    descending = params.choice(request.query, "order", ("asc", "desc"), default="desc") == "desc"
-    assert sort is not None
-    limit = params.limit(request.query)
-    after = _after(request, sort, descending)
-    if wants_csv(request):  # the export is the whole query: no pages
+    query = params.parse_query(request.query, CallsQuery)
+    filters, sort, descending, limit = query.call_filter(), query.sort, query.order == "desc", query.limit
+    after = _after(query.cursor, sort, descending)
+    if wants_csv(request, query):  # the export is the whole query: no pages
         async def rows() -> AsyncIterator[list[Any]]:
             async with request.app[SESSIONS]() as session:
                 async for item in iter_calls(session, filters=filters, sort=sort, descending=descending):
@@ -100,22 +183,18 @@ async def get_calls(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         page = await list_calls(session, filters=filters, sort=sort, descending=descending, limit=limit, after=after)
     next_cursor = params.encode_cursor(sort, descending, *page.next_after) if page.next_after else None
-    return json_response({"items": page.items, "next_cursor": next_cursor})
+    return json_response(CallsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
 
 
 async def get_call_stats(request: web.Request) -> web.Response:
-    params.known_only(request.query, (*FILTERS, "group_by", "tz"))
-    group_by = params.choice(request.query, "group_by", STATS_GROUPINGS, default="operator")
-    assert group_by is not None
-    tz = params.time_zone(request.query)
-    filters = call_filter(request)
+    query = params.parse_query(request.query, StatsQuery)
     async with request.app[SESSIONS]() as session:
-        groups = await call_stats(session, group_by=group_by, filters=filters, tz=tz)
-    return json_response({"group_by": group_by, "tz": tz.key, "groups": groups})
+        groups = await call_stats(session, group_by=query.group_by, filters=query.call_filter(), tz=query.tz)
+    return json_response(CallStats.model_validate({"group_by": query.group_by, "tz": query.tz.key, "groups": groups}))
 
 
 def _no_call(linkedid: str) -> ApiError:
-    return ApiError(404, "not_found", f"no call {linkedid!r}", {"call_id": linkedid})
+    return ApiError("not_found", f"no call {linkedid!r}", {"call_id": linkedid})
 
 
 def _linkedid(request: web.Request) -> str:
@@ -123,7 +202,7 @@ def _linkedid(request: web.Request) -> str:
 
 
 async def get_one_call(request: web.Request) -> web.Response:
-    params.known_only(request.query, ())
+    params.parse_query(request.query, params.NoQuery)
     linkedid = _linkedid(request)
     async with request.app[SESSIONS]() as session:
         item = await get_call(session, linkedid=linkedid)
@@ -131,8 +210,9 @@ async def get_one_call(request: web.Request) -> web.Response:
             raise _no_call(linkedid)
         ratings = await list_ratings(session, filters=RatingFilter(call_id=linkedid), limit=1)
         evaluations = await list_evaluations(session, call_id=linkedid, limit=1000)
-    return json_response({**item, "survey": ratings.items[0] if ratings.items else None,
-                          "cqr_evaluations": evaluations.items})
+    survey = ratings.items[0] if ratings.items else None
+    return json_response(CallDetail.model_validate({**asdict(item), "survey": survey,
+                                                    "cqr_evaluations": evaluations.items}))
 
 
 def recording_path(root: Path, stored: str) -> Path | None:
@@ -151,9 +231,8 @@ def recording_path(root: Path, stored: str) -> Path | None:
     return resolved
 
 
-@requires("supervisor")
 async def get_recording(request: web.Request) -> web.StreamResponse:
-    params.known_only(request.query, ())
+    params.parse_query(request.query, params.NoQuery)
     linkedid = _linkedid(request)
     async with request.app[SESSIONS]() as session:
         exists, recording = await recording_of(session, linkedid=linkedid)
@@ -161,16 +240,9 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
         raise _no_call(linkedid)
     root = request.app[SETTINGS].recordings_dir
     if root is None:
-        raise ApiError(404, "not_found", "recordings are not served (IVR_SURVEY_RECORDINGS_DIR is not set)")
+        raise ApiError("not_found", "recordings are not served (IVR_SURVEY_RECORDINGS_DIR is not set)")
     path = recording_path(root, recording) if recording else None
     if path is None:
-        raise ApiError(404, "not_found", f"no recording for call {linkedid!r}", {"call_id": linkedid})
+        raise ApiError("not_found", f"no recording for call {linkedid!r}", {"call_id": linkedid})
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return web.FileResponse(path, headers={"Content-Type": content_type})
-
-
-def add_calls_routes(app: web.Application) -> None:
-    app.router.add_get("/calls", get_calls)
-    app.router.add_get("/calls/stats", get_call_stats)
-    app.router.add_get("/calls/{call_id}", get_one_call)
-    app.router.add_get("/calls/{call_id}/recording", get_recording)

@@ -6,10 +6,13 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import Field
 
-from . import params
+from .params import Query, one_of
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection). Caller IDs are
 # set by whoever calls in, so every text cell that does is prefixed with ' - unless it is just a number.
@@ -17,16 +20,20 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")  # e.g. +79161234567, -3.5: read as a number, not run
 
 
-def wants_csv(request: web.Request) -> bool:
+class Format(Query):
+    format: Annotated[str | None, one_of(("json", "csv"))] = Field(None, description="json (default) or csv")
+
+
+def wants_csv(request: web.Request, query: Format) -> bool:
     """`format=csv`, or `Accept: text/csv` without a format."""
-    fmt = params.choice(request.query, "format", ("json", "csv"))
-    if fmt is not None:
-        return fmt == "csv"
+    if query.format is not None:
+        return query.format == "csv"
     return "text/csv" in request.headers.get("Accept", "")
 
 
 def cell(value: object) -> str:
-    """A value as its CSV cell: empty for None, true/false for booleans, numbers as Python writes them, and
+    """A value as its CSV cell: empty for None, true/false for booleans, numbers as Python writes them, times in
+    ISO 8601, and
     text that a spreadsheet would run as a formula prefixed with '."""
     if value is None:
         return ""
@@ -34,6 +41,8 @@ def cell(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, datetime):  # as the JSON answers write it: 2026-11-20T10:00:00+00:00
+        return value.isoformat()
     text = str(value)
     if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text

@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field, ValidationError
 
 from ..db.outage import is_outage
 from ..db.timebuckets import PeriodTooLong
-from .responses import json_response
+from .responses import Model, json_response
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5  # about what a database restart or failover takes
@@ -28,17 +29,58 @@ _HTTP_CODES = {
 }
 
 
+# A domain error's stable code -> its HTTP status: handlers name what went wrong, only this says how it is sent.
+STATUSES = {
+    "invalid_parameter": 400,
+    "invalid_json": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+}
+
+
+class ErrorDetail(Model):
+    code: str = Field(examples=["invalid_parameter"])
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(Model):
+    error: ErrorDetail
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
 
 
+class Invalid(ValueError):
+    """A parameter's (or body field's) value refused by its parser inside a pydantic model. `{name}` in the
+    message stands for the field as the client spelt it, which only the model's error knows."""
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameter = parameter  # a model-wide check (to is before from) names its parameter itself
+
+
+def invalid_input(exc: ValidationError) -> ApiError:
+    """A request model's first error as a 400 naming the parameter, in the message its parser wrote."""
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"])
+    refused = error.get("ctx", {}).get("error")
+    if isinstance(refused, Invalid):
+        name = refused.parameter or name
+        return invalid_parameter(name, refused.message.format(name=name))
+    return invalid_parameter(name, f"{name}: {error['msg']}")
+
+
 def invalid_parameter(parameter: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_parameter", message, {"parameter": parameter})
+    return ApiError("invalid_parameter", message, {"parameter": parameter})
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
@@ -54,7 +96,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return _error(exc)
+    except ValidationError as exc:  # only request models are validated: responses are built from typed rows
+        return _error(invalid_input(exc))
     except PeriodTooLong as exc:  # summaries and stats over from..to (or their defaults)
         return error_response(400, "invalid_parameter", f"from..to is too long: {exc}", {"parameter": "to"})
     except web.HTTPException as exc:
@@ -67,6 +111,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return _outage(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error; see the service log")
+
+
+def _error(exc: ApiError) -> web.Response:
+    return error_response(STATUSES[exc.code], exc.code, exc.message, exc.details)
 
 
 def _outage(request: web.Request, exc: Exception) -> web.Response:

@@ -3,13 +3,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
 from ..db.engine import ping
 from ..keys import AGI, AMI, ENGINE, SQLITE_FILE, STASIS, STORE
 from .responses import json_response
+
+Link = Literal["disabled", "connecting", "connected"]
+
+
+class Spool(BaseModel):
+    status: Literal["ok", "unwritable"]
+    problem: str | None = None
+    pending: int
+    set_aside: int
+
+
+class Health(BaseModel):
+    """What is wrong, if anything; a field that would be null (no problem) is left out."""
+
+    model_config = ConfigDict(frozen=True)
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unreachable", "lost"]
+    database_problem: str | None = None
+    ari: Link
+    ami: Link
+    agi: Literal["disabled", "listening"]
+    pending_records: int
+    spool: Spool
 
 
 async def _database(app: web.Application) -> dict[str, Any]:
@@ -41,4 +65,5 @@ async def healthz(request: web.Request) -> web.Response:
             "set_aside": spool.set_aside,
         },
     }
-    return json_response(body, status=200 if healthy else 503)
+    health = Health.model_validate(body).model_dump(mode="json", exclude_none=True)
+    return json_response(health, status=200 if healthy else 503)

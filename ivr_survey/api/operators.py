@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import select
 
 from ..db.models import Operator
@@ -14,18 +15,67 @@ from ..db.summary import empty_group, ratings_summary
 from ..db.timebuckets import utc_bounds
 from ..keys import SESSIONS
 from . import params
-from .errors import ApiError, invalid_parameter
-from .responses import json_response
+from .errors import ApiError
+from .params import Period, Zoned
+from .responses import Model, Time, json_response
 
 TREND_DAYS = 84  # twelve weeks of trend unless a period is given
 
 
-def _period(request: web.Request, default_days: int) -> RatingFilter:
-    params.known_only(request.query, ("from", "to", "tz"))
-    start, end = params.timestamp(request.query, "from"), params.timestamp(request.query, "to")
-    if start and end and start > end:
-        raise invalid_parameter("to", "to is before from")
-    start, end = utc_bounds(start, end, default_days)
+class OperatorQuery(Period, Zoned):
+    pass
+
+
+class Csat(Model):
+    offered: int
+    responses: int
+    response_rate: float | None
+    average: float | None
+    csat: float | None
+    csat_ci95: tuple[float, float] | None
+
+
+class Cqr(Model):
+    average: float | None
+    evaluations: int
+
+
+class OperatorSummary(Model):
+    operator: str
+    name: str | None
+    csat: Csat
+    cqr: Cqr
+
+
+class OperatorList(Model):
+    date_from: Time = Field(alias="from")
+    date_to: Time = Field(alias="to")
+    items: list[OperatorSummary]
+
+
+class Week(Model):
+    week: str = Field(description="the week's local start", json_schema_extra={"format": "date-time"})
+    offered: int
+    responses: int
+    average: float | None
+    csat: float | None
+    cqr_average: float | None
+    cqr_evaluations: int
+
+
+class OperatorDetail(Model):
+    operator: str
+    name: str | None
+    date_from: Time = Field(alias="from")
+    date_to: Time = Field(alias="to")
+    tz: str
+    csat: Csat
+    cqr: Cqr
+    trend: list[Week]
+
+
+def _period(query: OperatorQuery, default_days: int) -> RatingFilter:
+    start, end = utc_bounds(query.date_from, query.date_to, default_days)
     return RatingFilter(date_from=start, date_to=end)
 
 
@@ -39,25 +89,24 @@ def _sides(group: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def list_operators(request: web.Request) -> web.Response:
-    filters = _period(request, 30)
-    tz = params.time_zone(request.query)
+    query = params.parse_query(request.query, OperatorQuery)
+    filters, tz = _period(query, 30), query.tz
     async with request.app[SESSIONS]() as session:
         operators = (await session.execute(select(Operator.code, Operator.name).order_by(Operator.code))).all()
         groups = {g["key"]: g for g in await ratings_summary(session, group_by="operator", filters=filters, tz=tz)}
     items = [{"operator": o.code, "name": o.name, **_sides(groups.get(o.code))} for o in operators]
-    return json_response(
-        {"from": filters.date_from.isoformat(), "to": filters.date_to.isoformat(), "items": items}
-    )
+    return json_response(OperatorList.model_validate({"from": filters.date_from, "to": filters.date_to,
+                                                      "items": items}))
 
 
 def _no_operator(code: str) -> ApiError:
-    return ApiError(404, "not_found", f"no operator {code!r}", {"operator": code})
+    return ApiError("not_found", f"no operator {code!r}", {"operator": code})
 
 
 async def get_operator(request: web.Request) -> web.Response:
     code = params.path_key(request.match_info, "operator", _no_operator)
-    filters = _period(request, TREND_DAYS)
-    tz = params.time_zone(request.query)
+    query = params.parse_query(request.query, OperatorQuery)
+    filters, tz = _period(query, TREND_DAYS), query.tz
     async with request.app[SESSIONS]() as session:
         operator = (await session.execute(select(Operator).where(Operator.code == code))).scalar_one_or_none()
         if operator is None:
@@ -72,14 +121,7 @@ async def get_operator(request: web.Request) -> web.Response:
         }
         for w in weeks
     ]
-    return json_response(
-        {
-            "operator": code,
-            "name": operator.name,
-            "from": filters.date_from.isoformat(),
-            "to": filters.date_to.isoformat(),
-            "tz": tz.key,
-            **_sides(total),
-            "trend": trend,
-        }
-    )
+    return json_response(OperatorDetail.model_validate({
+        "operator": code, "name": operator.name, "from": filters.date_from, "to": filters.date_to, "tz": tz.key,
+        **_sides(total), "trend": trend,
+    }))

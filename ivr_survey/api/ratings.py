@@ -4,87 +4,170 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Annotated, Literal
 
 from aiohttp import web
+from pydantic import ConfigDict, Field
 
 from ..db.models import RESPONSE_STATUSES
 from ..db.ratings import RatingFilter, iter_ratings, list_ratings
 from ..db.summary import GROUPINGS, UnknownQuestion, ratings_summary, summary_scope, with_period
 from ..keys import SESSIONS
+from ..survey.definition import QUESTION_KINDS
 from . import params
-from .csv_export import stream_csv, wants_csv
+from .csv_export import Format, stream_csv, wants_csv
 from .errors import invalid_parameter
-from .responses import json_response
+from .params import Number, Paged, Period, Text, Zoned, one_of, text
+from .responses import Model, Time, enum, json_response
 
-FILTERS = ("operator", "queue", "survey", "status", "from", "to", "score_min", "score_max")
+# --- models ---
+
+
+class RatingQuery(Period):
+    operator: Text = Field(None, description="operator id, e.g. 7001")
+    queue: Text = Field(None, description="queue name")
+    survey: Text = Field(None, description="survey name")
+    status: Annotated[str | None, one_of(RESPONSE_STATUSES)] = Field(None, description="response status")
+    score_min: Number = Field(None, description="lowest first-question score")
+    score_max: Number = Field(None, description="highest first-question score")
+
+    def rating_filter(self) -> RatingFilter:
+        return RatingFilter(
+            operator=self.operator, queue=self.queue, survey=self.survey, status=self.status,
+            date_from=self.date_from, date_to=self.date_to, score_min=self.score_min, score_max=self.score_max,
+        )
+
+
+class RatingsQuery(Format, Paged, RatingQuery):  # the filters are checked first
+    pass
+
+
+class SummaryQuery(RatingQuery, Zoned):
+    group_by: Annotated[str, one_of(GROUPINGS)] = Field("operator", description="grouping (default operator)")
+    # a key: answers are stored under it, the same question in every version and survey that asks it
+    question: Annotated[str | None, text(max_length=64)] = Field(
+        None,
+        description="a question's key, e.g. nps: its answers are summarised instead of the first question's, in "
+        "the surveys asking it; 400 when none in scope asks it, or they ask it as different kinds",
+    )
+
+
+class Answer(Model):
+    question: str
+    key: str | None = Field(description="keys pressed; null when unanswered after every attempt")
+    score: float | None
+    attempts: int
+
+
+class Rating(Model):
+    call_id: str = Field(description="Asterisk's linkedid")
+    channel_uniqueid: str | None
+    operator: str | None
+    queue: str | None
+    survey: str
+    survey_version: int
+    channel: Literal["ari", "agi"]
+    language: str
+    status: Annotated[str, enum(RESPONSE_STATUSES)]
+    score: float | None = Field(description="the first question's score")
+    answers: list[Answer]
+    caller: str | None
+    started_at: Time
+    ended_at: Time | None
+
+
+class RatingsPage(Model):
+    items: list[Rating]
+    next_cursor: str | None
+
+
+class SummaryGroup(Model):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)  # the CQR fields may be left out
+
+    key: str | None = Field(description="operator, queue, survey, or the bucket's local start")
+    offered: int = Field(description="surveys started (with question=: those asking it)")
+    responses: int = Field(description="surveys whose first question (with question=: that one) was answered")
+    response_rate: float | None = Field(description="responses / offered")
+    average: float | None = Field(description="the responses' average score")
+    csat: float | None = Field(
+        description="share of satisfied among csat_responses, each judged by the satisfied scores of the survey "
+        "version it answered (default: 4-5 of a 1-5 scale); null when none was judged"
+    )
+    csat_ci95: tuple[float, float] | None = Field(description="95 % Wilson interval of csat")
+    csat_responses: int = Field(description="responses whose survey names satisfied scores: csat's denominator")
+    distribution: dict[str, int] = Field(
+        description="score ('4', '2.5') -> responses: every score of the question in the surveys in scope, and "
+        "any other score counted"
+    )
+    nps: float | None = Field(None, description="kind nps: % promoters (9-10) minus % detractors (0-6)")
+    promoters: int | None = Field(None, description="kind nps: responses scored 9-10")
+    passives: int | None = Field(None, description="kind nps: responses scored 7-8")
+    detractors: int | None = Field(None, description="kind nps: responses scored 0-6")
+    yes: int | None = Field(None, description="kind yes_no: responses scored 1")
+    no: int | None = Field(None, description="kind yes_no: responses scored 0")
+    yes_share: float | None = Field(None, description="kind yes_no: yes / (yes + no)")
+    yes_ci95: tuple[float, float] | None = Field(None, description="kind yes_no: 95 % Wilson interval of yes_share")
+    cqr_average: float | None = Field(None, description="operator and time groupings only")
+    cqr_evaluations: int = Field(0, description="operator and time groupings only")
+
+
+class Summary(Model):
+    group_by: Annotated[str, enum(GROUPINGS)]
+    date_from: Time = Field(alias="from")
+    date_to: Time = Field(alias="to")
+    tz: str
+    question: str | None = Field(description="the question= summarised; null: the first question of every survey")
+    kind: Annotated[str, enum(QUESTION_KINDS)] | None = Field(
+        description="the question's kind (null without question=); nps and yes_no groups add their fields"
+    )
+    groups: list[SummaryGroup]
+
+
+# --- handlers ---
+
 CSV_COLUMNS = (
     "call_id", "operator", "queue", "survey", "survey_version", "status", "score", "answers", "caller",
     "channel", "language", "started_at", "ended_at", "channel_uniqueid",
 )
 
 
-def rating_filter(request: web.Request) -> RatingFilter:
-    q = request.query
-    filters = RatingFilter(
-        operator=params.text(q, "operator"),
-        queue=params.text(q, "queue"),
-        survey=params.text(q, "survey"),
-        status=params.choice(q, "status", RESPONSE_STATUSES),
-        date_from=params.timestamp(q, "from"),
-        date_to=params.timestamp(q, "to"),
-        score_min=params.number(q, "score_min"),
-        score_max=params.number(q, "score_max"),
-    )
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise invalid_parameter("to", "to is before from")
-    return filters
-
-
 async def get_ratings(request: web.Request) -> web.StreamResponse:
-    params.known_only(request.query, (*FILTERS, "limit", "cursor", "format"))
-    filters = rating_filter(request)
-    limit = params.limit(request.query)
-    after = params.cursor(request.query, params.TIME_AND_ID)
-    if wants_csv(request):  # the export is the whole query: no pages
+    query = params.parse_query(request.query, RatingsQuery)
+    filters = query.rating_filter()
+    after = params.cursor(query.cursor, params.TIME_AND_ID)
+    if wants_csv(request, query):  # the export is the whole query: no pages
         return await _stream_csv(request, filters)
     async with request.app[SESSIONS]() as session:
-        page = await list_ratings(session, filters=filters, limit=limit, after=after)
+        page = await list_ratings(session, filters=filters, limit=query.limit, after=after)
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after else None
-    return json_response({"items": page.items, "next_cursor": next_cursor})
+    return json_response(RatingsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
 
 
 async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.StreamResponse:
     async def rows() -> AsyncIterator[list[object]]:
         async with request.app[SESSIONS]() as session:
             async for item in iter_ratings(session, filters=filters):
-                row = {**item, "answers": json.dumps(item["answers"], ensure_ascii=False, separators=(",", ":"))}
+                row = asdict(item)  # the answers too, as the JSON the cell holds
+                row["answers"] = json.dumps(row["answers"], ensure_ascii=False, separators=(",", ":"))
                 yield [row[c] for c in CSV_COLUMNS]
 
     return await stream_csv(request, "ratings.csv", CSV_COLUMNS, rows())
 
 
 async def get_summary(request: web.Request) -> web.Response:
-    params.known_only(request.query, (*FILTERS, "group_by", "tz", "question"))
-    group_by = params.choice(request.query, "group_by", GROUPINGS, default="operator")
-    assert group_by is not None
-    tz = params.time_zone(request.query)
-    question = params.text(request.query, "question", max_length=64)  # a key: answers are stored under it
-    filters = with_period(rating_filter(request))
+    query = params.parse_query(request.query, SummaryQuery)
+    filters = with_period(query.rating_filter())
     async with request.app[SESSIONS]() as session:
         try:
-            scope = await summary_scope(session, filters, question)
+            scope = await summary_scope(session, filters, query.question)
         except UnknownQuestion as exc:
             raise invalid_parameter("question", str(exc)) from None
-        groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz, scope=scope)
+        groups = await ratings_summary(session, group_by=query.group_by, filters=filters, tz=query.tz, scope=scope)
     assert filters.date_from is not None and filters.date_to is not None
+    # The groups are written as the summary makes them (Summary documents them): a year by hour is 8,760 of
+    # them, and fields the summary adds must not be dropped by a model that does not know them yet.
     return json_response(
-        {
-            "group_by": group_by,
-            "from": filters.date_from.isoformat(),
-            "to": filters.date_to.isoformat(),
-            "tz": tz.key,
-            "question": scope.question,
-            "kind": scope.kind,
-            "groups": groups,
-        }
+        {"group_by": query.group_by, "from": filters.date_from.isoformat(), "to": filters.date_to.isoformat(),
+         "tz": query.tz.key, "question": scope.question, "kind": scope.kind, "groups": groups}
     )

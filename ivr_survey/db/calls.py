@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from .models import Call, CallOperator, Operator, SurveyResponse
-from .timebuckets import bucket_start, epoch_of, in_key_order, utc_bounds
+from .timebuckets import bucket_label, bucket_start, epoch_of, key_order, utc_bounds
 
 MISSED = ("missed", "abandoned_in_queue")  # the caller was not served
 STATS_GROUPINGS = ("operator", "queue", "hour", "day")
@@ -82,9 +82,60 @@ def _callback_at() -> Any:
     return case((and_(Call.direction == "inbound", Call.disposition.in_(MISSED)), first), else_=None)
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRow:
+    """For a missed inbound call: the first answered outbound call to the same number after it."""
+
+    call_id: str
+    operator: str | None
+    at: datetime
+    after_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    call_id: str  # the linkedid
+    direction: str | None
+    disposition: str | None
+    caller: str | None
+    client_number: str | None
+    queue: str | None
+    operator: str | None  # who answered
+    rung_operators: list[str]
+    started_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ring_seconds: float | None
+    talk_seconds: float | None
+    hangup_side: str | None
+    recording: str | None  # the URL of the recording
+    incomplete: bool
+    source: str | None
+    surveyed: bool
+    callback: CallbackRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    """The operator load of one group."""
+
+    key: Any  # operator, queue, or the bucket's local start
+    total: int
+    answered: int
+    missed: int
+    missed_share: float | None
+    called_back: int
+    callback_median_seconds: float | None
+    ring_average_seconds: float | None
+    talk_average_seconds: float | None
+    talk_total_seconds: float | None
+    surveyed: int
+    response_rate: float | None
+
+
 @dataclass(frozen=True)
 class CallsPage:
-    items: list[dict[str, Any]]
+    items: list[CallRow]
     next_after: tuple[Any, int] | None  # (sort value, id) of the last item when the page is full
 
 
@@ -122,7 +173,7 @@ async def list_calls(
 async def iter_calls(
     session: AsyncSession, *, filters: CallFilter = CallFilter(), sort: str = "started_at", descending: bool = True,
     batch: int = 1000,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[CallRow]:
     """Every matching call in the given order, a keyset page at a time, so that memory stays flat."""
     after = None
     while True:
@@ -144,8 +195,8 @@ def _calls_query() -> Select[Any]:
     )
 
 
-async def _items(session: AsyncSession, rows: list[Any]) -> list[dict[str, Any]]:
-    """The page's rows as API items: who was rung and who called back, fetched for the whole page at once."""
+async def _items(session: AsyncSession, rows: list[Any]) -> list[CallRow]:
+    """The page's rows as calls: who was rung and who called back, fetched for the whole page at once."""
     rung: dict[int, list[str]] = defaultdict(list)
     if rows:
         found = await session.execute(
@@ -169,42 +220,23 @@ async def _items(session: AsyncSession, rows: list[Any]) -> list[dict[str, Any]]
     return [_item(row, rung[row.Call.id], callbacks.get((row.Call.client_number, row.callback_at))) for row in rows]
 
 
-def _item(row: Any, rung: list[str], back: Any) -> dict[str, Any]:
+def _item(row: Any, rung: list[str], back: Any) -> CallRow:
     call: Call = row.Call
     callback = None
     if back is not None:
-        callback = {
-            "call_id": back.linkedid, "operator": back.code, "at": row.callback_at.isoformat(),
-            "after_seconds": round((row.callback_at - call.started_at).total_seconds(), 3),
-        }
-    return {
-        "call_id": call.linkedid,
-        "direction": call.direction,
-        "disposition": call.disposition,
-        "caller": call.caller_number,
-        "client_number": call.client_number,
-        "queue": call.queue,
-        "operator": row.operator,
-        "rung_operators": rung,
-        "started_at": _iso(call.started_at),
-        "answered_at": _iso(call.answered_at),
-        "ended_at": _iso(call.ended_at),
-        "ring_seconds": call.ring_seconds,
-        "talk_seconds": call.talk_seconds,
-        "hangup_side": call.hangup_side,
-        "recording": f"/calls/{call.linkedid}/recording" if call.recording else None,
-        "incomplete": call.incomplete,
-        "source": call.history_source,
-        "surveyed": bool(row.surveyed),
-        "callback": callback,
-    }
+        after = round((row.callback_at - call.started_at).total_seconds(), 3)
+        callback = CallbackRow(back.linkedid, back.code, row.callback_at, after)
+    return CallRow(
+        call_id=call.linkedid, direction=call.direction, disposition=call.disposition, caller=call.caller_number,
+        client_number=call.client_number, queue=call.queue, operator=row.operator, rung_operators=rung,
+        started_at=call.started_at, answered_at=call.answered_at, ended_at=call.ended_at,
+        ring_seconds=call.ring_seconds, talk_seconds=call.talk_seconds, hangup_side=call.hangup_side,
+        recording=f"/calls/{call.linkedid}/recording" if call.recording else None, incomplete=call.incomplete,
+        source=call.history_source, surveyed=bool(row.surveyed), callback=callback,
+    )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-async def get_call(session: AsyncSession, *, linkedid: str) -> dict[str, Any] | None:
+async def get_call(session: AsyncSession, *, linkedid: str) -> CallRow | None:
     """The call (history or not: a call only surveyed so far is found too)."""
     row = (await session.execute(_calls_query().where(Call.linkedid == linkedid))).one_or_none()
     return (await _items(session, [row]))[0] if row is not None else None
@@ -218,7 +250,7 @@ async def recording_of(session: AsyncSession, *, linkedid: str) -> tuple[bool, s
 
 async def call_stats(
     session: AsyncSession, *, group_by: str, filters: CallFilter, tz: ZoneInfo
-) -> list[dict[str, Any]]:
+) -> list[StatsRow]:
     """The operator-load view per group: totals, answered and missed, callbacks, ring and talk time, surveys."""
     start, end = utc_bounds(filters.date_from, filters.date_to)
     filters = replace(filters, date_from=start, date_to=end)
@@ -276,24 +308,25 @@ async def call_stats(
     medians_stmt = select(ranked.c.key, func.avg(ranked.c.delay)).where(middle).group_by(ranked.c.key)
     medians = dict((await session.execute(medians_stmt)).all())
     groups = []
-    for row in (await session.execute(totals)).all():
+    labels = tz if group_by in ("hour", "day") else None  # time buckets' keys are labelled in the time zone
+    for row in sorted((await session.execute(totals)).all(), key=lambda r: key_order(r.key)):
         answered_n, missed_n = int(row.answered or 0), int(row.missed or 0)
         median = medians.get(row.key)
-        groups.append({
-            "key": row.key,
-            "total": row.total,
-            "answered": answered_n,
-            "missed": missed_n,
-            "missed_share": round(missed_n / row.total, 4) if row.total else None,
-            "called_back": row.called_back,
-            "callback_median_seconds": round(float(median), 1) if median is not None else None,
-            "ring_average_seconds": _round(row.ring_average),
-            "talk_average_seconds": _round(row.talk_average),
-            "talk_total_seconds": _round(row.talk_total),
-            "surveyed": int(row.surveyed or 0),
-            "response_rate": round(int(row.responded or 0) / answered_n, 4) if answered_n else None,
-        })
-    return in_key_order(groups, tz if group_by in ("hour", "day") else None)
+        groups.append(StatsRow(
+            key=bucket_label(int(row.key), labels) if labels is not None else row.key,
+            total=row.total,
+            answered=answered_n,
+            missed=missed_n,
+            missed_share=round(missed_n / row.total, 4) if row.total else None,
+            called_back=row.called_back,
+            callback_median_seconds=round(float(median), 1) if median is not None else None,
+            ring_average_seconds=_round(row.ring_average),
+            talk_average_seconds=_round(row.talk_average),
+            talk_total_seconds=_round(row.talk_total),
+            surveyed=int(row.surveyed or 0),
+            response_rate=round(int(row.responded or 0) / answered_n, 4) if answered_n else None,
+        ))
+    return groups
 
 
 def _round(value: Any) -> float | None:

@@ -170,32 +170,38 @@ def _evaluations_query(*conditions: Any) -> Any:
     )
 
 
-def _item(row: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class EvaluationRow:
+    id: int
+    call_id: str  # the call's linkedid
+    call_type: str
+    scorecard_version: int
+    scores: dict[str, float]
+    cqr: float
+    good: bool  # cqr >= GOOD_THRESHOLD
+    comment: str | None
+    supervisor: str
+    operator: str | None
+    created_at: datetime
+
+
+def _item(row: Any) -> EvaluationRow:
     ev: CqrEvaluation = row[0]
-    return {
-        "id": ev.id,
-        "call_id": row.linkedid,
-        "call_type": ev.call_type,
-        "scorecard_version": row.version,
-        "scores": ev.scores,
-        "cqr": ev.cqr,
-        "good": is_good(ev.cqr),
-        "comment": ev.comment,
-        "supervisor": ev.supervisor,
-        "operator": row.operator,
-        "created_at": ev.created_at.isoformat(),
-    }
+    return EvaluationRow(
+        id=ev.id, call_id=row.linkedid, call_type=ev.call_type, scorecard_version=row.version, scores=ev.scores,
+        cqr=ev.cqr, good=is_good(ev.cqr), comment=ev.comment, supervisor=ev.supervisor, operator=row.operator,
+        created_at=ev.created_at,
+    )
 
 
-async def get_evaluation(session: AsyncSession, *, evaluation_id: int) -> dict[str, Any] | None:
-    """The evaluation as the API shows it."""
+async def get_evaluation(session: AsyncSession, *, evaluation_id: int) -> EvaluationRow | None:
     row = (await session.execute(_evaluations_query(CqrEvaluation.id == evaluation_id))).one_or_none()
     return _item(row) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
 class SavedEvaluation:
-    item: dict[str, Any]  # as get_evaluation shows it
+    item: EvaluationRow
     created: bool  # False: an existing evaluation was replaced
 
 
@@ -253,7 +259,7 @@ async def create_evaluation(
 
 @dataclass(frozen=True, slots=True)
 class EvaluationsPage:
-    items: list[dict[str, Any]]
+    items: list[EvaluationRow]
     # (created_at, id) of the last item when more items follow: where the next page starts.
     next_after: tuple[datetime, int] | None
 

@@ -31,6 +31,39 @@ class RatingFilter:
     call_id: str | None = None  # the call's linkedid
 
 
+@dataclass(frozen=True, slots=True)
+class RatingColumns:
+    """What a rating filter compares: the list reads a call's own columns, the summaries a response's copies
+    (some hidden from SQLite's planner)."""
+
+    operator_id: Any
+    queue: Any
+    survey_id: Any
+    status: Any
+    score: Any  # the first answer's
+
+
+def rating_conditions(filters: RatingFilter, columns: RatingColumns) -> list[Any]:
+    """The filter's conditions but the period and the call, which the list and the summaries bound each their
+    own way."""
+    conditions: list[Any] = []
+    if filters.operator is not None:
+        operator = select(Operator.id).where(Operator.code == filters.operator).scalar_subquery()
+        conditions.append(columns.operator_id == operator)
+    if filters.queue is not None:
+        conditions.append(columns.queue == filters.queue)
+    if filters.survey is not None:
+        survey = select(Survey.id).where(Survey.name == filters.survey).scalar_subquery()
+        conditions.append(columns.survey_id == survey)
+    if filters.status is not None:
+        conditions.append(columns.status == filters.status)
+    if filters.score_min is not None:
+        conditions.append(columns.score >= filters.score_min)
+    if filters.score_max is not None:
+        conditions.append(columns.score <= filters.score_max)
+    return conditions
+
+
 def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Select[Any]:
     """Survey responses joined to their call, operator, survey and first answer, filtered."""
     stmt = (
@@ -42,23 +75,13 @@ def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Se
         .join(Survey, Survey.id == SurveyVersion.survey_id)
         .outerjoin(FirstAnswer, and_(FirstAnswer.response_id == SurveyResponse.id, FirstAnswer.position == 0))
     )
-    conditions = []
-    if filters.operator is not None:
-        conditions.append(Operator.code == filters.operator)
-    if filters.queue is not None:
-        conditions.append(Call.queue == filters.queue)
-    if filters.survey is not None:
-        conditions.append(Survey.name == filters.survey)
-    if filters.status is not None:
-        conditions.append(SurveyResponse.status == filters.status)
+    own = RatingColumns(operator_id=Call.operator_id, queue=Call.queue, survey_id=SurveyVersion.survey_id,
+                        status=SurveyResponse.status, score=FirstAnswer.score)
+    conditions = rating_conditions(filters, own)
     if filters.date_from is not None:
         conditions.append(SurveyResponse.started_at >= filters.date_from)
     if filters.date_to is not None:
         conditions.append(SurveyResponse.started_at < filters.date_to)
-    if filters.score_min is not None:
-        conditions.append(FirstAnswer.score >= filters.score_min)
-    if filters.score_max is not None:
-        conditions.append(FirstAnswer.score <= filters.score_max)
     if filters.call_id is not None:
         conditions.append(Call.linkedid == filters.call_id)
     return stmt.where(*conditions)
@@ -83,8 +106,36 @@ _COLUMNS = (
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerRow:
+    question: str
+    key: str | None  # the keys pressed; None when unanswered after every attempt
+    score: float | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatingRow:
+    """One surveyed call."""
+
+    call_id: str  # the call's linkedid
+    channel_uniqueid: str | None
+    operator: str | None
+    queue: str | None
+    survey: str
+    survey_version: int
+    channel: str
+    language: str
+    status: str
+    score: float | None  # the first answer's
+    answers: list[AnswerRow]
+    caller: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class RatingsPage:
-    items: list[dict[str, Any]]
+    items: list[RatingRow]
     # (started_at, id) of the last item when the page is full: where the next page starts.
     next_after: tuple[datetime, int] | None
 
@@ -114,25 +165,13 @@ async def list_ratings(
         for answer in found.scalars():
             answers[answer.response_id].append(answer)
     items = [
-        {
-            "call_id": r.linkedid,
-            "channel_uniqueid": r.channel_uniqueid,
-            "operator": r.operator,
-            "queue": r.queue,
-            "survey": r.survey,
-            "survey_version": r.version,
-            "channel": r.channel,
-            "language": r.language,
-            "status": r.status,
-            "score": r.score,
-            "answers": [
-                {"question": a.question, "key": a.digits, "score": a.score, "attempts": a.attempts}
-                for a in answers[r.id]
-            ],
-            "caller": r.caller_number,
-            "started_at": r.started_at.isoformat(),
-            "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-        }
+        RatingRow(
+            call_id=r.linkedid, channel_uniqueid=r.channel_uniqueid, operator=r.operator, queue=r.queue,
+            survey=r.survey, survey_version=r.version, channel=r.channel, language=r.language, status=r.status,
+            score=r.score,
+            answers=[AnswerRow(a.question, a.digits, a.score, a.attempts) for a in answers[r.id]],
+            caller=r.caller_number, started_at=r.started_at, ended_at=r.ended_at,
+        )
         for r in rows
     ]
     full = len(rows) == limit
@@ -141,7 +180,7 @@ async def list_ratings(
 
 async def iter_ratings(
     session: AsyncSession, *, filters: RatingFilter = RatingFilter(), batch: int = 1000
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[RatingRow]:
     """Every matching rating, a keyset page at a time, so that memory stays flat however many there are."""
     after = None
     while True:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,30 @@ from .ratings import FirstAnswer
 LOW_SCORE = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorLoad:
+    operator: str
+    calls: int  # on the day
+    selected: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    call_id: str
+    operator: str
+    queue: str | None
+    started_at: datetime
+    score: float | None
+    reason: str  # low_score or sample
+    evaluated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewQueue:
+    operators: list[OperatorLoad]
+    items: list[ReviewItem]
+
+
 def _sample_order(day: date, linkedid: str) -> str:
     return hashlib.sha256(f"{day.isoformat()}:{linkedid}".encode()).hexdigest()
 
@@ -30,7 +55,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tz)
 
 
-async def review_queue(session: AsyncSession, *, day: date, tz: ZoneInfo, share: float) -> dict[str, Any]:
+async def review_queue(session: AsyncSession, *, day: date, tz: ZoneInfo, share: float) -> ReviewQueue:
     start, end = day_bounds(day, tz)
     evaluated = exists().where(CqrEvaluation.call_id == Call.id)
     stmt = (
@@ -43,24 +68,15 @@ async def review_queue(session: AsyncSession, *, day: date, tz: ZoneInfo, share:
     per_operator: dict[str, list[Any]] = defaultdict(list)
     for row in (await session.execute(stmt)).all():
         per_operator[row.code].append(row)
-    operators, items = [], []
+    operators: list[OperatorLoad] = []
+    items: list[ReviewItem] = []
     for code in sorted(per_operator):
         calls = per_operator[code]
         wanted = math.ceil(share * len(calls) - 1e-9)
         low = sorted((c for c in calls if c.score is not None and c.score <= LOW_SCORE), key=lambda c: c.started_at)
         rest = sorted((c for c in calls if c not in low), key=lambda c: _sample_order(day, c.linkedid))
         chosen = [(c, "low_score") for c in low] + [(c, "sample") for c in rest[: max(0, wanted - len(low))]]
-        operators.append({"operator": code, "calls": len(calls), "selected": len(chosen)})
-        items.extend(
-            {
-                "call_id": c.linkedid,
-                "operator": code,
-                "queue": c.queue,
-                "started_at": c.started_at.isoformat(),
-                "score": c.score,
-                "reason": reason,
-                "evaluated": bool(c.done),
-            }
-            for c, reason in chosen
-        )
-    return {"operators": operators, "items": items}
+        operators.append(OperatorLoad(code, len(calls), len(chosen)))
+        items.extend(ReviewItem(c.linkedid, code, c.queue, c.started_at, c.score, reason, bool(c.done))
+                     for c, reason in chosen)
+    return ReviewQueue(operators, items)

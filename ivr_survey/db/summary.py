@@ -56,7 +56,7 @@ from .models import (
     SurveyResponse,
     SurveyVersion,
 )
-from .ratings import RatingFilter
+from .ratings import RatingColumns, RatingFilter, rating_conditions
 from .timebuckets import (
     HOUR,
     QUARTER_HOUR,
@@ -174,21 +174,9 @@ def _filtered(
             column <= end_whole,
             or_(and_(hidden(column) >= first_whole, hidden(column) < end_whole), in_period),
         ]
-    if filters.operator is not None:
-        operator = select(Operator.id).where(Operator.code == filters.operator).scalar_subquery()
-        conditions.append(r.operator_id == operator)
-    if filters.queue is not None:
-        conditions.append(hidden(r.queue) == filters.queue)
-    if filters.survey is not None:
-        survey = select(Survey.id).where(Survey.name == filters.survey).scalar_subquery()
-        conditions.append(hidden(r.survey_id) == survey)
-    if filters.status is not None:
-        conditions.append(hidden(r.status) == filters.status)
-    if filters.score_min is not None:
-        conditions.append(hidden(r.score) >= filters.score_min)
-    if filters.score_max is not None:
-        conditions.append(hidden(r.score) <= filters.score_max)
-    return stmt.where(*conditions)
+    copies = RatingColumns(operator_id=r.operator_id, queue=hidden(r.queue), survey_id=hidden(r.survey_id),
+                           status=hidden(r.status), score=hidden(r.score))
+    return stmt.where(*conditions, *rating_conditions(filters, copies))
 
 
 def _unindexed(session: AsyncSession, column: Any) -> Any:

@@ -102,10 +102,15 @@ def bucket_label(value: int, tz: ZoneInfo) -> str:
     return naive.isoformat() + _offset_text(tz.utcoffset(naive))
 
 
+def key_order(key: Any) -> tuple[bool, Any]:
+    """A group's place: by its key, the unknown key (None) last."""
+    return key is None, key if key is not None else ""
+
+
 def in_key_order(groups: Iterable[dict[str, Any]], time_zone: ZoneInfo | None) -> list[dict[str, Any]]:
     """Summary groups in the order of their keys, the unknown key (None) last. Given the time zone of time
     buckets, their keys (local wall-clock epoch seconds) become labels."""
-    ordered = sorted(groups, key=lambda g: (g["key"] is None, g["key"] if g["key"] is not None else ""))
+    ordered = sorted(groups, key=lambda g: key_order(g["key"]))
     if time_zone is not None:
         for group in ordered:
             group["key"] = bucket_label(int(group["key"]), time_zone)

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,7 @@ async def csat3(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 async def ratings(sessions: async_sessionmaker[AsyncSession]) -> list[dict[str, Any]]:
     async with sessions() as session:
-        return (await list_ratings(session, limit=1000)).items
+        return [asdict(r) for r in (await list_ratings(session, limit=1000)).items]
 
 
 async def answers(sessions: async_sessionmaker[AsyncSession]) -> list[tuple]:

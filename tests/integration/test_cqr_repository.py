@@ -78,17 +78,17 @@ async def test_evaluation_errors(sessions) -> None:
                                         supervisor="sue", replace=False)
         first = await cqr.create_evaluation(s, linkedid="L1", call_type="spam", scores=SPAM_ALL_DONE, comment="ok",
                                             supervisor="sue", replace=False)
-        assert first.created and first.item["cqr"] == 100.0
+        assert first.created and first.item.cqr == 100.0
         with pytest.raises(cqr.DuplicateEvaluation) as dup:
             await cqr.create_evaluation(s, linkedid="L1", call_type="spam", scores=SPAM_ALL_DONE, comment=None,
                                         supervisor="sue", replace=False)
-        assert dup.value.evaluation_id == first.item["id"]
+        assert dup.value.evaluation_id == first.item.id
         # spam: Σw = 7; only greeting (1) and tone (2) done -> 100 · 3 / 7 = 42.857… -> 42.86
         scores = {**dict.fromkeys(SPAM_ALL_DONE, 0), "greeting": 1, "tone": 1}
         again = await cqr.create_evaluation(s, linkedid="L1", call_type="spam", scores=scores, comment=None,
                                             supervisor="sue", replace=True)
         assert not again.created
-        assert (again.item["id"], again.item["cqr"], again.item["comment"]) == (first.item["id"], 42.86, None)
+        assert (again.item.id, again.item.cqr, again.item.comment) == (first.item.id, 42.86, None)
     async with sessions() as s:
         row = (await s.execute(select(CqrEvaluation))).scalar_one()
         assert (row.cqr, row.comment, row.updated_at is not None) == (42.86, None, True)
@@ -113,7 +113,7 @@ async def test_keyset_pages_with_equal_times(sessions) -> None:
             await upsert_call(s, linkedid=f"L{n}", operator="7001", started_at=T)
             saved = await cqr.create_evaluation(s, linkedid=f"L{n}", call_type="spam", scores=SPAM_ALL_DONE,
                                                 comment=None, supervisor="sue", replace=False)
-            ids.append(saved.item["id"])
+            ids.append(saved.item.id)
         times = [T, T + timedelta(minutes=1), T + timedelta(minutes=1), T + timedelta(minutes=1), T]
         for ident, when in zip(ids, times, strict=True):
             await s.execute(update(CqrEvaluation).where(CqrEvaluation.id == ident).values(created_at=when))
@@ -121,11 +121,11 @@ async def test_keyset_pages_with_equal_times(sessions) -> None:
     async with sessions() as s:
         while True:
             page = await cqr.list_evaluations(s, limit=2, cursor=cursor)
-            seen.append([item["call_id"] for item in page.items])
+            seen.append([item.call_id for item in page.items])
             if page.next_after is None:
                 break
             cursor = page.next_after
         assert seen == [["L3", "L2"], ["L1", "L4"], ["L0"]]
         window = await cqr.list_evaluations(s, date_from=T, date_to=T + timedelta(minutes=1), limit=10, cursor=None)
-        assert [i["call_id"] for i in window.items] == ["L4", "L0"]
+        assert [i.call_id for i in window.items] == ["L4", "L0"]
         assert window.next_after is None

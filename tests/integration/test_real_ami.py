@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ async def _history(server: TestServer, linkedid_count: int) -> list[dict]:
                     select(Call.linkedid).where(Call.history_source == "ami").order_by(Call.started_at)
                 )).scalars().all()
                 if len(ids) >= linkedid_count:
-                    return [await get_call(session, linkedid=i) for i in ids]
+                    return [asdict(await get_call(session, linkedid=i)) for i in ids]
             await asyncio.sleep(0.3)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ async def _rating(server: TestServer) -> dict[str, Any]:
     async with asyncio.timeout(20):
         while True:
             async with server.app[SESSIONS]() as session:
-                ratings = (await list_ratings(session, limit=5)).items
+                ratings = [asdict(r) for r in (await list_ratings(session, limit=5)).items]
             if ratings and ratings[0]["status"] != "in_progress" and not server.app[STASIS].calls:
                 return ratings[0]
             await asyncio.sleep(0.2)
@@ -171,7 +172,7 @@ async def test_rated_4_over_fastagi_on_a_real_asterisk(database_url: str, tmp_pa
             async with asyncio.timeout(20):
                 while True:
                     async with server.app[SESSIONS]() as session:
-                        ratings = (await list_ratings(session, limit=5)).items
+                        ratings = [asdict(r) for r in (await list_ratings(session, limit=5)).items]
                     if ratings and ratings[0]["status"] != "in_progress":
                         break
                     await asyncio.sleep(0.2)

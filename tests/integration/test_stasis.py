@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class Service:
 
     async def ratings(self) -> list[dict[str, Any]]:
         async with self.app[SESSIONS]() as session:
-            return (await list_ratings(session, limit=1000)).items
+            return [asdict(r) for r in (await list_ratings(session, limit=1000)).items]
 
     async def answers(self) -> list[tuple]:
         async with self.app[SESSIONS]() as session:
@@ -283,7 +283,7 @@ async def test_missing_sound_file_does_not_trap_the_caller(database_url: str, tm
             silent = await fake.place_call(args=["operator=7001"], linkedid="L-nosound-silent")
             await fake.wait_channel_gone(silent)
             async with server.app[SESSIONS]() as session:
-                ratings = (await list_ratings(session, limit=10)).items
+                ratings = [asdict(r) for r in (await list_ratings(session, limit=10)).items]
         finally:
             await server.close()
     assert [(r["call_id"], r["status"], r["score"]) for r in ratings] == [

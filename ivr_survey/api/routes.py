@@ -1,0 +1,74 @@
+"""Every route of the API, once: the app registers its handlers from this table and /openapi.json is built
+from it."""
+
+from __future__ import annotations
+
+from ..cqr import CALL_TYPES
+from . import calls, cqr, operators, ratings, review
+from .errors import ErrorBody
+from .health import Health, healthz
+from .spec import CSV, Reply, Route, build_spec, get_openapi
+
+CALL_ID = {"type": "string", "description": "the call's linkedid"}
+CALL_TYPE = {"type": "string", "enum": list(CALL_TYPES)}
+REFUSED = (400, 401, 404, 409)
+
+ROUTES = (
+    Route("GET", "/healthz", healthz, "Health probe (no token): 200 while the database answers", public=True,
+          refusals=(), replies={200: Reply(model=Health), 503: Reply("database unreachable", Health)}),
+    Route("GET", "/ratings", ratings.get_ratings,
+          "One item per surveyed call, newest first; CSV with format=csv or Accept: text/csv",
+          query=ratings.RatingsQuery,
+          replies={200: Reply("a page, or the whole query as CSV", ratings.RatingsPage, CSV)}),
+    Route("GET", "/ratings/summary", ratings.get_summary,
+          "Aggregates over a period (default the last 30 days), computed by the database",
+          query=ratings.SummaryQuery, replies={200: Reply(model=ratings.Summary)}),
+    Route("GET", "/operators", operators.list_operators,
+          "Every operator: CSAT next to CQR over a period (default the last 30 days)",
+          query=operators.OperatorQuery, replies={200: Reply(model=operators.OperatorList)}),
+    Route("GET", "/operators/{operator}", operators.get_operator,
+          "One operator: CSAT, CQR and the weekly trend (default the last 12 weeks)",
+          query=operators.OperatorQuery, refusals=(400, 401, 404),
+          replies={200: Reply(model=operators.OperatorDetail)}),
+    Route("GET", "/review-queue", review.get_review_queue,
+          "The calls to listen to on a day: every call rated 1-2, then a reproducible sample",
+          query=review.ReviewQuery, replies={200: Reply(model=review.ReviewQueue)}),
+    Route("GET", "/cqr/call-types", cqr.get_call_types,
+          "The five call types with their current criteria and weights",
+          query=None, replies={200: Reply(model=list[cqr.CallType])}),
+    Route("GET", "/cqr/scorecards/{call_type}", cqr.get_scorecard,
+          "A call type's current scorecard (or an older version)", query=cqr.ScorecardQuery,
+          refusals=(400, 401, 404), path_schemas={"call_type": CALL_TYPE}, replies={200: Reply(model=cqr.Scorecard)}),
+    Route("PUT", "/cqr/scorecards/{call_type}", cqr.put_scorecard,
+          "Admin: store the whole scorecard as the next version: every current criterion weighted again or"
+          " listed in remove (past evaluations keep their CQR)",
+          body=cqr.ScorecardUpdate, role="admin", refusals=REFUSED, path_schemas={"call_type": CALL_TYPE},
+          replies={200: Reply(model=cqr.Scorecard)}),
+    Route("POST", "/cqr/evaluations", cqr.post_evaluation, "Supervisor: score a call; returns its CQR",
+          body=cqr.EvaluationRequest, role="supervisor", refusals=REFUSED,
+          replies={201: Reply("evaluated", cqr.Evaluation),
+                   200: Reply("an earlier evaluation replaced", cqr.Evaluation)}),
+    Route("GET", "/cqr/evaluations", cqr.get_evaluations,
+          "Evaluations, newest first (from/to: when they were made)", query=cqr.EvaluationsQuery,
+          replies={200: Reply(model=cqr.EvaluationsPage)}),
+    Route("GET", "/calls", calls.get_calls,
+          "The call history; sort by any column; CSV with format=csv or Accept: text/csv", query=calls.CallsQuery,
+          replies={200: Reply("a page, or the whole query as CSV", calls.CallsPage, CSV)}),
+    Route("GET", "/calls/stats", calls.get_call_stats,
+          "Operator load per operator, queue, hour or day over a period (default the last 30 days)",
+          query=calls.StatsQuery, replies={200: Reply(model=calls.CallStats)}),
+    Route("GET", "/calls/{call_id}", calls.get_one_call, "One call with its survey response and CQR evaluations",
+          query=None, refusals=(400, 401, 404), path_schemas={"call_id": CALL_ID},
+          replies={200: Reply(model=calls.CallDetail)}),
+    Route("GET", "/calls/{call_id}/recording", calls.get_recording,
+          "Supervisor: the call's recording, with Range support", role="supervisor", refusals=(400, 401, 404),
+          path_schemas={"call_id": CALL_ID},
+          headers=[{"name": "Range", "in": "header", "required": False,
+                    "schema": {"type": "string", "example": "bytes=0-1023"}}],
+          replies={200: Reply("the file", content={"audio/x-wav": {"schema": {"type": "string", "format": "binary"}}}),
+                   206: Reply("the requested range"), 416: Reply("the range is outside the file")}),
+    Route("GET", "/openapi.json", get_openapi, "This document", public=True, refusals=(),
+          replies={200: Reply(content={"application/json": {"schema": {"type": "object"}}})}),
+)
+
+SPEC = build_spec(ROUTES, ErrorBody)
