@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 import hmac
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from ..db.models import ROLES
 from ..db.tokens import find_token, hash_token
@@ -33,9 +34,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 ANONYMOUS = Principal("anonymous", "analyst")
 
 
-def auth_middleware(
-    *, bootstrap_token: str | None, allow_anonymous: bool
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(*, bootstrap_token: str | None, allow_anonymous: bool) -> Middleware:
     cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def lookup(request: web.Request, token: str) -> Principal | None:

@@ -149,7 +149,9 @@ def _sort_field(column: Any) -> params.CursorField:
     """What a cursor may hold for a sort column: a value of the column's Python type, or null (empty values
     sort last). An unknown type fails here, at import, rather than letting any value through."""
     kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type  # UTCDateTime: a DateTime
-    return params.nullable(params.CURSOR_FIELDS[kind.python_type])
+    python_type = kind.python_type
+    assert isinstance(python_type, type)  # a column type's python_type is a class (a property, to mypy)
+    return params.nullable(params.CURSOR_FIELDS[python_type])
 
 
 _SORT_FIELDS = {name: _sort_field(column) for name, column in SORTS.items()}

@@ -38,8 +38,7 @@ class Health(BaseModel):
 
 async def _database(app: web.Application) -> dict[str, Any]:
     sqlite_file = app.get(SQLITE_FILE)
-    lost = sqlite_file.problem() if sqlite_file is not None else None
-    if lost is not None:
+    if sqlite_file is not None and (lost := sqlite_file.problem()) is not None:
         return {"database": "lost", "database_problem": f"database file {sqlite_file.path} is {lost}"}
     return {"database": "ok" if await ping(app[ENGINE]) else "unreachable"}
 

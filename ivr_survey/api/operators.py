@@ -112,7 +112,7 @@ async def get_operator(request: web.Request) -> web.Response:
         if operator is None:
             raise _no_operator(code)
         mine = replace(filters, operator=code)
-        [total] = await ratings_summary(session, group_by="operator", filters=mine, tz=tz) or [None]
+        total = next(iter(await ratings_summary(session, group_by="operator", filters=mine, tz=tz)), None)
         weeks = await ratings_summary(session, group_by="week", filters=mine, tz=tz)
     trend = [
         {

@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, case, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from .engine import dialect_of
 from .models import Call, CallOperator, Operator, SurveyResponse
 from .timebuckets import bucket_label, bucket_start, epoch_of, key_order, utc_bounds
 
@@ -254,7 +255,7 @@ async def call_stats(
     """The operator-load view per group: totals, answered and missed, callbacks, ring and talk time, surveys."""
     start, end = utc_bounds(filters.date_from, filters.date_to)
     filters = replace(filters, date_from=start, date_to=end)
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     if group_by == "operator":
         # an operator's calls: those they answered, and those that rang them and nobody answered
         key: Any = Operator.code

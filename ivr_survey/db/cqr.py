@@ -24,7 +24,7 @@ from ..cqr import (
     validate_scores,
 )
 from .models import Call, CqrEvaluation, CqrScorecard, Operator, utcnow
-from .repository import upsert_insert
+from .repository import affected, upsert_insert
 
 _VERSION_ATTEMPTS = 5
 
@@ -145,7 +145,7 @@ async def add_scorecard_version(
             call_type=call_type, version=version, weights=weights, created_at=utcnow(), created_by=created_by
         )
         result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_type", "version"]))
-        if result.rowcount:
+        if affected(result):
             card = await scorecard_version(session, call_type=call_type, version=version)
             assert card is not None
             return card
@@ -243,7 +243,7 @@ async def create_evaluation(
             call_id=call_id, supervisor=supervisor, created_at=utcnow(), **values
         )
         result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id", "supervisor"]))
-        created = bool(result.rowcount)
+        created = bool(affected(result))
         # Not created: the same supervisor's other request got there first.
         evaluation_id = (await session.execute(existing_id())).scalar_one()
     if not created:
