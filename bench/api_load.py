@@ -59,24 +59,53 @@ async def seed(url: str, calls: int, seed_value: int = 7) -> None:
             for i in range(first, first + n_rows):
                 at = YEAR_START + timedelta(seconds=rng.randrange(365 * 86400))
                 operator_id, queue = rng.randrange(OPERATORS) + 1, rng.choice(QUEUES)
-                call_rows.append({"id": i + 1, "linkedid": f"{1700000000 + i}.{i}", "channel_uniqueid": f"c{i}",
-                                  "caller_number": f"7999{rng.randrange(10**7):07d}",
-                                  "operator_id": operator_id, "queue": queue, "started_at": at})
+                call_rows.append(
+                    {
+                        "id": i + 1,
+                        "linkedid": f"{1700000000 + i}.{i}",
+                        "channel_uniqueid": f"c{i}",
+                        "caller_number": f"7999{rng.randrange(10**7):07d}",
+                        "operator_id": operator_id,
+                        "queue": queue,
+                        "started_at": at,
+                    }
+                )
                 roll = rng.random()
                 status = "completed" if roll < 0.82 else "no_input" if roll < 0.9 else "abandoned"
                 score = rng.choices((1, 2, 3, 4, 5), (7, 8, 13, 27, 45))[0] if status == "completed" else None
                 # the same rows the repository writes, summary copies included
-                response_rows.append({"id": i + 1, "call_id": i + 1, "survey_version_id": 1, "channel": "ari",
-                                      "language": "en", "status": status, "args": {}, "started_at": at,
-                                      "ended_at": at + timedelta(seconds=9), "operator_id": operator_id,
-                                      "queue": queue, "survey_id": 1, "score": score,
-                                      "satisfied": score >= 4 if score is not None else None,  # the default's 4-5
-                                      "started_slot": int(at.timestamp()) // QUARTER_HOUR,
-                                      "started_hour": int(at.timestamp()) // HOUR})
+                response_rows.append(
+                    {
+                        "id": i + 1,
+                        "call_id": i + 1,
+                        "survey_version_id": 1,
+                        "channel": "ari",
+                        "language": "en",
+                        "status": status,
+                        "args": {},
+                        "started_at": at,
+                        "ended_at": at + timedelta(seconds=9),
+                        "operator_id": operator_id,
+                        "queue": queue,
+                        "survey_id": 1,
+                        "score": score,
+                        "satisfied": score >= 4 if score is not None else None,  # the default's 4-5
+                        "started_slot": int(at.timestamp()) // QUARTER_HOUR,
+                        "started_hour": int(at.timestamp()) // HOUR,
+                    }
+                )
                 if score is not None:
-                    answer_rows.append({"response_id": i + 1, "position": 0, "question": "rating",
-                                        "digits": str(score), "score": float(score), "attempts": 1,
-                                        "answered_at": at + timedelta(seconds=4)})
+                    answer_rows.append(
+                        {
+                            "response_id": i + 1,
+                            "position": 0,
+                            "question": "rating",
+                            "digits": str(score),
+                            "score": float(score),
+                            "attempts": 1,
+                            "answered_at": at + timedelta(seconds=4),
+                        }
+                    )
             async with engine.begin() as conn:
                 await conn.execute(insert(Call), call_rows)
                 await conn.execute(insert(SurveyResponse), response_rows)
@@ -97,8 +126,14 @@ async def _server(url: str) -> AsyncIterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "IVR_SURVEY_DATABASE_URL": url, "IVR_SURVEY_HTTP_PORT": str(port),
-           "IVR_SURVEY_API_TOKEN": TOKEN, "IVR_SURVEY_SPOOL_DIR": str(tmp), "IVR_SURVEY_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "IVR_SURVEY_DATABASE_URL": url,
+        "IVR_SURVEY_HTTP_PORT": str(port),
+        "IVR_SURVEY_API_TOKEN": TOKEN,
+        "IVR_SURVEY_SPOOL_DIR": str(tmp),
+        "IVR_SURVEY_LOG_LEVEL": "WARNING",
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from ivr_survey.cli import main; main()", "serve", "--no-migrate", cwd=tmp, env=env
     )
@@ -120,8 +155,10 @@ async def _server(url: str) -> AsyncIterator[str]:
 
 async def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     period = "from=2025-12-01T00:00:00Z&to=2026-12-01T00:00:00Z"
-    requests = {f"summary group_by={g}": f"/ratings/summary?group_by={g}&{period}"
-                for g in ("operator", "queue", "survey", "hour", "day", "week", "month")}
+    requests = {
+        f"summary group_by={g}": f"/ratings/summary?group_by={g}&{period}"
+        for g in ("operator", "queue", "survey", "hour", "day", "week", "month")
+    }
     requests["summary group_by=day tz=Europe/Berlin"] = f"/ratings/summary?group_by=day&tz=Europe/Berlin&{period}"
     # a half-hour zone: summed from quarter-hour slots
     requests["summary group_by=day tz=Asia/Kolkata"] = f"/ratings/summary?group_by=day&tz=Asia/Kolkata&{period}"

@@ -107,14 +107,28 @@ async def service(calls: int, ramp: float, seed: int, database_url: str | None) 
     AriClient._request = timed_request  # type: ignore[method-assign]
 
     child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--child", "--calls", str(calls), "--ramp", str(ramp), "--seed", str(seed),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        __file__,
+        "--child",
+        "--calls",
+        str(calls),
+        "--ramp",
+        str(ramp),
+        "--seed",
+        str(seed),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert child.stdout is not None and child.stdin is not None
     base_url = json.loads(await child.stdout.readline())["base_url"]
     settings = Settings(
-        _env_file=None, database_url=url, spool_dir=tmp / "spool", ari_url=base_url, ari_user="ivr-survey",
-        ari_password=PASSWORD, log_level="WARNING",
+        _env_file=None,
+        database_url=url,
+        spool_dir=tmp / "spool",
+        ari_url=base_url,
+        ari_user="ivr-survey",
+        ari_password=PASSWORD,
+        log_level="WARNING",
     )
     from aiohttp.test_utils import TestServer
 
@@ -142,11 +156,13 @@ async def service(calls: int, ramp: float, seed: int, database_url: str | None) 
     replay = time.perf_counter() - replay0
     async with server.app[SESSIONS]() as session:
         stored = dict(
-            (await session.execute(
-                select(Call.linkedid, SurveyAnswer.digits)
-                .join(SurveyResponse, SurveyResponse.call_id == Call.id)
-                .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
-            )).all()
+            (
+                await session.execute(
+                    select(Call.linkedid, SurveyAnswer.digits)
+                    .join(SurveyResponse, SurveyResponse.call_id == Call.id)
+                    .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+                )
+            ).all()
         )
     await server.close()
     child.stdin.close()  # the simulated PBX stops only after the service has

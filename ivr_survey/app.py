@@ -76,9 +76,7 @@ def survey_setup(app: web.Application) -> SurveySetup:
 async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.ari_password is not None
-    client = AriClient(
-        settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app
-    )
+    client = AriClient(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     await client.start()
     stasis = StasisApp(client, survey_setup(app))
     app[STASIS] = stasis

@@ -171,7 +171,8 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
     settings = with_demo_defaults(settings)
     check_serving(settings)
     log.info(
-        "demo database %s, spool %s", make_url(settings.database_url).render_as_string(hide_password=True),
+        "demo database %s, spool %s",
+        make_url(settings.database_url).render_as_string(hide_password=True),
         settings.spool_dir,
     )
     password, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
@@ -179,10 +180,15 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
         FakeAsterisk(user=settings.ari_user, password=password, app=settings.ari_app, speed=speed) as fake,
         FakeAmiServer(user=settings.ami_user, secret=secret) as ami,
     ):
-        demo_settings = settings.model_copy(update={
-            "ari_url": fake.base_url, "ari_password": SecretStr(password),
-            "ami_host": "127.0.0.1", "ami_port": ami.port, "ami_secret": SecretStr(secret),
-        })
+        demo_settings = settings.model_copy(
+            update={
+                "ari_url": fake.base_url,
+                "ari_password": SecretStr(password),
+                "ami_host": "127.0.0.1",
+                "ami_port": ami.port,
+                "ami_secret": SecretStr(secret),
+            }
+        )
         await migrate_database(demo_settings)
         app = create_app(demo_settings)
         callers = SimulatedCallers(fake, rng=random.Random(seed), ami=ami)
@@ -191,7 +197,9 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
             await fake.wait_for_app(timeout=30)
             log.info(
                 "simulated PBX at %s is calling in; watch http://%s:%d/ratings and /calls",
-                fake.base_url, settings.http_host, settings.http_port,
+                fake.base_url,
+                settings.http_host,
+                settings.http_port,
             )
             await callers.run(calls=calls, per_second=per_second)
             await fake.wait_idle()
@@ -248,9 +256,11 @@ async def import_cdr(settings: Settings, path: str) -> None:
     imported_before = sum(source == "cdr_import" for source in known.values())
     for line, why in parsed.rejected[:20]:
         print(f"{path}:{line}: skipped: {why}", file=sys.stderr)
-    print(f"{len(new)} calls imported from {path}; {imported_before} imported before, unchanged; "
-          f"{len(known) - imported_before} already collected from AMI left as they were; "
-          f"{len(parsed.rejected)} lines skipped")
+    print(
+        f"{len(new)} calls imported from {path}; {imported_before} imported before, unchanged; "
+        f"{len(known) - imported_before} already collected from AMI left as they were; "
+        f"{len(parsed.rejected)} lines skipped"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -298,9 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "survey":
             asyncio.run(survey_command(settings, args))
         elif args.command == "demo":
-            asyncio.run(
-                demo(settings, calls=args.calls, per_second=args.per_second, speed=args.speed, seed=args.seed)
-            )
+            asyncio.run(demo(settings, calls=args.calls, per_second=args.per_second, speed=args.speed, seed=args.seed))
         elif args.command == "serve":
             asyncio.run(serve(settings, migrate=not args.no_migrate))
     except (ConfigError, Fatal) as exc:

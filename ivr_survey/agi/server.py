@@ -37,8 +37,9 @@ class AgiServer:
         try:
             self._server = await asyncio.start_server(self._serve, self.host, self.requested_port)
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot listen for FastAGI on {self.host}:{self.requested_port}: "
-                                     f"{exc.strerror}") from None
+            raise OSError(
+                exc.errno, f"cannot listen for FastAGI on {self.host}:{self.requested_port}: {exc.strerror}"
+            ) from None
         log.info("FastAGI listening on %s:%d", self.host, self.port)
 
     @property
@@ -59,8 +60,9 @@ class AgiServer:
                 async with asyncio.timeout(self.header_timeout):
                     headers = await read_headers(reader)
             except TimeoutError:
-                log.warning("AGI connection from %s: no complete headers within %g s; closed", peer,
-                            self.header_timeout)
+                log.warning(
+                    "AGI connection from %s: no complete headers within %g s; closed", peer, self.header_timeout
+                )
                 return
             except (AgiError, AgiGone) as exc:
                 log.warning("AGI connection from %s: %s; closed", peer, exc)

@@ -105,8 +105,9 @@ def from_cdrs(cdrs: list[Cdr], names: OperatorNames) -> dict[str, Any]:
         )
     elif legs:
         found.update(
-            disposition=next((_DISPOSITIONS[leg.disposition] for leg in legs if leg.disposition in _DISPOSITIONS),
-                             "missed"),
+            disposition=next(
+                (_DISPOSITIONS[leg.disposition] for leg in legs if leg.disposition in _DISPOSITIONS), "missed"
+            ),
             ring_seconds=float(max(leg.duration for leg in legs)),
         )
     return found

@@ -86,8 +86,13 @@ class AmiCollector:
         self.clock = clock
         self.connected = False
         self.written = 0
-        self._config = {"host": host, "port": port, "username": user, "secret": secret,
-                        "reconnect_timeout": reconnect_timeout}
+        self._config = {
+            "host": host,
+            "port": port,
+            "username": user,
+            "secret": secret,
+            "reconnect_timeout": reconnect_timeout,
+        }
         self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._manager: _Manager | None = None
@@ -98,8 +103,13 @@ class AmiCollector:
 
     async def start(self) -> None:
         manager = _Manager(
-            **self._config, loop=asyncio.get_running_loop(), events="on", log=log, protocol_factory=_Protocol,
-            on_login=self._on_login, on_disconnect=self._on_disconnect,
+            **self._config,
+            loop=asyncio.get_running_loop(),
+            events="on",
+            log=log,
+            protocol_factory=_Protocol,
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
         )
         manager.register_event("*", self._on_event)
         self._manager = manager

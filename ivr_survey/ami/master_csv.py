@@ -52,9 +52,18 @@ def parse(lines: Iterable[str], names: OperatorNames, tz: ZoneInfo) -> Parsed:
             continue
         linkedid, uniqueid = _row_key(row)
         cdr = Cdr(
-            uniqueid=uniqueid, source=row[1], destination=row[2], context=row[3], channel=row[5],
-            dest_channel=row[6], last_app=row[7], start=start, answer=parse_time(row[10], tz),
-            end=parse_time(row[11], tz), duration=_seconds(row[12]), billsec=_seconds(row[13]),
+            uniqueid=uniqueid,
+            source=row[1],
+            destination=row[2],
+            context=row[3],
+            channel=row[5],
+            dest_channel=row[6],
+            last_app=row[7],
+            start=start,
+            answer=parse_time(row[10], tz),
+            end=parse_time(row[11], tz),
+            duration=_seconds(row[12]),
+            billsec=_seconds(row[13]),
             disposition=row[14],
         )
         key = linkedid or uniqueid or "cdr-" + hashlib.sha256("\x1f".join(row).encode()).hexdigest()[:24]
@@ -64,13 +73,23 @@ def parse(lines: Iterable[str], names: OperatorNames, tz: ZoneInfo) -> Parsed:
         direction = names.direction(found["contexts"])
         first = cdrs[0]  # rows are written in the order the channels ended; the caller's dial comes first
         client = first.destination if direction == "outbound" else found["caller_number"]
-        parsed.calls.append({
-            "linkedid": key, "direction": direction, "disposition": found.get("disposition", "missed"),
-            "source": "cdr_import", "caller_number": found["caller_number"], "client_number": digits(client),
-            "operator": found.get("operator"), "rung": found["rung"], "started_at": found["started_at"],
-            "answered_at": found.get("answered_at"), "ended_at": found["ended_at"],
-            "ring_seconds": found.get("ring_seconds"), "talk_seconds": found.get("talk_seconds"),
-        })
+        parsed.calls.append(
+            {
+                "linkedid": key,
+                "direction": direction,
+                "disposition": found.get("disposition", "missed"),
+                "source": "cdr_import",
+                "caller_number": found["caller_number"],
+                "client_number": digits(client),
+                "operator": found.get("operator"),
+                "rung": found["rung"],
+                "started_at": found["started_at"],
+                "answered_at": found.get("answered_at"),
+                "ended_at": found["ended_at"],
+                "ring_seconds": found.get("ring_seconds"),
+                "talk_seconds": found.get("talk_seconds"),
+            }
+        )
     return parsed
 
 

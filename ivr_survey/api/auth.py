@@ -78,7 +78,9 @@ def requires(role: str) -> Callable[[Handler], Handler]:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             principal = request[PRINCIPAL]
             if not principal.may(role):
-                raise ApiError("forbidden", f"this needs the {role} role; the token's role is {principal.role}",
+                raise ApiError(
+                    "forbidden",
+                    f"this needs the {role} role; the token's role is {principal.role}",
                     {"required_role": role},
                 )
             return await handler(request)

@@ -48,8 +48,7 @@ def _caller(raw: str) -> str:
 
 
 class CallQuery(Period):
-    operator: Text = Field(None, description="operator id: calls they answered, or that rang them and nobody"
-                                             " answered")
+    operator: Text = Field(None, description="operator id: calls they answered, or that rang them and nobody answered")
     queue: Text = Field(None, description="queue name")
     direction: Annotated[str | None, one_of(DIRECTIONS)] = None
     disposition: Annotated[str | None, one_of(DISPOSITIONS)] = None
@@ -58,21 +57,28 @@ class CallQuery(Period):
     )
 
     def call_filter(self) -> CallFilter:
-        return CallFilter(operator=self.operator, queue=self.queue, direction=self.direction,
-                          disposition=self.disposition, caller=self.caller, date_from=self.date_from,
-                          date_to=self.date_to)
+        return CallFilter(
+            operator=self.operator,
+            queue=self.queue,
+            direction=self.direction,
+            disposition=self.disposition,
+            caller=self.caller,
+            date_from=self.date_from,
+            date_to=self.date_to,
+        )
 
 
 class CallsQuery(Format, Paged, CallQuery):  # the filters are checked first
-    sort: Annotated[str, one_of(tuple(SORTS))] = Field("started_at", description="column to sort by (default"
-                                                                                  " started_at)")
-    order: Annotated[str, one_of(("asc", "desc"))] = Field("desc", description="desc (default) or asc; empty"
-                                                                              " values come last")
+    sort: Annotated[str, one_of(tuple(SORTS))] = Field(
+        "started_at", description="column to sort by (default started_at)"
+    )
+    order: Annotated[str, one_of(("asc", "desc"))] = Field(
+        "desc", description="desc (default) or asc; empty values come last"
+    )
 
 
 class StatsQuery(CallQuery, Zoned):
-    group_by: Annotated[str, one_of(STATS_GROUPINGS)] = Field("operator", description="grouping (default"
-                                                                                      " operator)")
+    group_by: Annotated[str, one_of(STATS_GROUPINGS)] = Field("operator", description="grouping (default operator)")
 
 
 class Callback(Model):
@@ -101,8 +107,9 @@ class Call(Model):
     incomplete: bool
     source: Literal["ami", "cdr_import"] | None
     surveyed: bool
-    callback: Callback | None = Field(description="for a missed inbound call: the first answered outbound call"
-                                                  " to the same number")
+    callback: Callback | None = Field(
+        description="for a missed inbound call: the first answered outbound call to the same number"
+    )
 
 
 class CallsPage(Model):
@@ -139,9 +146,27 @@ class CallStats(Model):
 # --- handlers ---
 
 CSV_COLUMNS = (
-    "call_id", "direction", "disposition", "caller", "client_number", "queue", "operator", "rung_operators",
-    "started_at", "answered_at", "ended_at", "ring_seconds", "talk_seconds", "hangup_side", "recording",
-    "incomplete", "source", "surveyed", "callback_call_id", "callback_at", "callback_after_seconds",
+    "call_id",
+    "direction",
+    "disposition",
+    "caller",
+    "client_number",
+    "queue",
+    "operator",
+    "rung_operators",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "ring_seconds",
+    "talk_seconds",
+    "hangup_side",
+    "recording",
+    "incomplete",
+    "source",
+    "surveyed",
+    "callback_call_id",
+    "callback_at",
+    "callback_after_seconds",
 )
 
 
@@ -166,8 +191,12 @@ def _after(raw: str | None, sort: str, descending: bool) -> tuple[Any, int] | No
 def _csv_row(item: CallRow) -> list[Any]:
     row = asdict(item)
     callback = row.pop("callback") or {}
-    row |= {"rung_operators": " ".join(item.rung_operators), "callback_call_id": callback.get("call_id"),
-            "callback_at": callback.get("at"), "callback_after_seconds": callback.get("after_seconds")}
+    row |= {
+        "rung_operators": " ".join(item.rung_operators),
+        "callback_call_id": callback.get("call_id"),
+        "callback_at": callback.get("at"),
+        "callback_after_seconds": callback.get("after_seconds"),
+    }
     return [row[c] for c in CSV_COLUMNS]
 
 
@@ -176,6 +205,7 @@ async def get_calls(request: web.Request) -> web.StreamResponse:
     filters, sort, descending, limit = query.call_filter(), query.sort, query.order == "desc", query.limit
     after = _after(query.cursor, sort, descending)
     if wants_csv(request, query):  # the export is the whole query: no pages
+
         async def rows() -> AsyncIterator[list[Any]]:
             async with request.app[SESSIONS]() as session:
                 async for item in iter_calls(session, filters=filters, sort=sort, descending=descending):
@@ -213,8 +243,9 @@ async def get_one_call(request: web.Request) -> web.Response:
         ratings = await list_ratings(session, filters=RatingFilter(call_id=linkedid), limit=1)
         evaluations = await list_evaluations(session, call_id=linkedid, limit=1000)
     survey = ratings.items[0] if ratings.items else None
-    return json_response(CallDetail.model_validate({**asdict(item), "survey": survey,
-                                                    "cqr_evaluations": evaluations.items}))
+    return json_response(
+        CallDetail.model_validate({**asdict(item), "survey": survey, "cqr_evaluations": evaluations.items})
+    )
 
 
 def recording_path(root: Path, stored: str) -> Path | None:

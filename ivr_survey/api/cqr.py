@@ -104,21 +104,37 @@ class ScorecardUpdate(Body):
     """the whole next version: a criterion of the current version that is neither weighted nor removed is a 400
     naming it in details.missing"""
 
-    weights: Annotated[dict[str, float], Param(_weights, {
-        "type": "object", "minProperties": 1, "propertyNames": CRITERION,
-        "additionalProperties": {"type": "number", "exclusiveMinimum": 0},  # any finite weight above 0
-    })] = Field(description="every criterion of the current version (but those removed) and any new one")
-    remove: Annotated[list[str], Param(_criteria, {"type": "array", "items": {"type": "string", **CRITERION}})] = (
-        Field(default_factory=list, description="criteria of the current version to drop from the next one")
+    weights: Annotated[
+        dict[str, float],
+        Param(
+            _weights,
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": CRITERION,
+                "additionalProperties": {"type": "number", "exclusiveMinimum": 0},  # any finite weight above 0
+            },
+        ),
+    ] = Field(description="every criterion of the current version (but those removed) and any new one")
+    remove: Annotated[list[str], Param(_criteria, {"type": "array", "items": {"type": "string", **CRITERION}})] = Field(
+        default_factory=list, description="criteria of the current version to drop from the next one"
     )
 
 
 class EvaluationRequest(Body):
     call_id: Annotated[str, _required_text(MAX_LINKEDID)] = Field(description="the call's linkedid")
     call_type: Annotated[str, Param(_call_type_field, {"type": "string", "enum": list(CALL_TYPES)})]
-    scores: Annotated[dict[str, float], Param(_scores, {
-        "type": "object", "propertyNames": CRITERION, "additionalProperties": SCORE,
-    })] = Field(description="every criterion of the call type's scorecard: 0, 0.5 or 1")
+    scores: Annotated[
+        dict[str, float],
+        Param(
+            _scores,
+            {
+                "type": "object",
+                "propertyNames": CRITERION,
+                "additionalProperties": SCORE,
+            },
+        ),
+    ] = Field(description="every criterion of the call type's scorecard: 0, 0.5 or 1")
     comment: Annotated[str | None, _optional_text(MAX_COMMENT)] = None
     replace: Annotated[bool, Param(_replace, {"type": "boolean", "default": False})] = Field(
         False, description="replace this supervisor's earlier evaluation of the call"
@@ -182,16 +198,22 @@ class EvaluationsPage(Model):
 def _call_type(request: web.Request) -> str:
     call_type = request.match_info["call_type"]
     if call_type not in CALL_TYPES:
-        raise ApiError("not_found", f"unknown call type {call_type!r}; the call types are: {', '.join(CALL_TYPES)}",
+        raise ApiError(
+            "not_found",
+            f"unknown call type {call_type!r}; the call types are: {', '.join(CALL_TYPES)}",
             {"call_type": call_type},
         )
     return call_type
 
 
 def _scorecard(card: CqrScorecard) -> Scorecard:
-    return Scorecard(call_type=card.call_type, version=card.version,
-                     weights={c: float(w) for c, w in card.weights.items()}, created_at=card.created_at,
-                     created_by=card.created_by)
+    return Scorecard(
+        call_type=card.call_type,
+        version=card.version,
+        weights={c: float(w) for c, w in card.weights.items()},
+        created_at=card.created_at,
+        created_by=card.created_by,
+    )
 
 
 # --- handlers ---
@@ -202,9 +224,14 @@ async def get_call_types(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         cards = await repo.current_scorecards(session)
     call_types = [
-        CallType(id=call_type, name=info["name"], description=info["description"],
-                 criteria=[Criterion(id=c, name=CRITERIA[c]["name"], weight=float(w))
-                           for c, w in cards[call_type].weights.items()])
+        CallType(
+            id=call_type,
+            name=info["name"],
+            description=info["description"],
+            criteria=[
+                Criterion(id=c, name=CRITERIA[c]["name"], weight=float(w)) for c, w in cards[call_type].weights.items()
+            ],
+        )
         for call_type, info in CALL_TYPES.items()
         if call_type in cards
     ]
@@ -220,8 +247,11 @@ async def get_scorecard(request: web.Request) -> web.Response:
         else:
             card = await repo.scorecard_version(session, call_type=call_type, version=query.version)
     if card is None:
-        raise ApiError("not_found", f"the {call_type} scorecard has no version {query.version}",
-                       {"call_type": call_type, "version": str(query.version)})
+        raise ApiError(
+            "not_found",
+            f"the {call_type} scorecard has no version {query.version}",
+            {"call_type": call_type, "version": str(query.version)},
+        )
     return json_response(_scorecard(card))
 
 
@@ -231,7 +261,10 @@ async def put_scorecard(request: web.Request) -> web.Response:
     try:
         async with request.app[SESSIONS]() as session, session.begin():
             card = await repo.add_scorecard_version(
-                session, call_type=call_type, weights=body.weights, remove=body.remove,
+                session,
+                call_type=call_type,
+                weights=body.weights,
+                remove=body.remove,
                 created_by=request[PRINCIPAL].name,
             )
             result = _scorecard(card)
@@ -251,8 +284,13 @@ async def post_evaluation(request: web.Request) -> web.Response:
     try:
         async with request.app[SESSIONS]() as session, session.begin():
             saved = await repo.create_evaluation(
-                session, linkedid=linkedid, call_type=body.call_type, scores=body.scores, comment=body.comment,
-                supervisor=request[PRINCIPAL].name, replace=body.replace,
+                session,
+                linkedid=linkedid,
+                call_type=body.call_type,
+                scores=body.scores,
+                comment=body.comment,
+                supervisor=request[PRINCIPAL].name,
+                replace=body.replace,
             )
     except CqrError as exc:
         raise invalid_parameter(exc.field, exc.message) from None
@@ -268,8 +306,16 @@ async def get_evaluations(request: web.Request) -> web.Response:
     cursor = params.cursor(q.cursor, params.TIME_AND_ID)
     async with request.app[SESSIONS]() as session:
         page = await repo.list_evaluations(
-            session, call_id=q.call_id, operator=q.operator, supervisor=q.supervisor, call_type=q.call_type,
-            good=q.good, date_from=q.date_from, date_to=q.date_to, limit=q.limit, cursor=cursor,
+            session,
+            call_id=q.call_id,
+            operator=q.operator,
+            supervisor=q.supervisor,
+            call_type=q.call_type,
+            good=q.good,
+            date_from=q.date_from,
+            date_to=q.date_to,
+            limit=q.limit,
+            cursor=cursor,
         )
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after is not None else None
     return json_response(EvaluationsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))

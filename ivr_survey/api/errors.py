@@ -119,8 +119,12 @@ def _error(exc: ApiError) -> web.Response:
 
 def _outage(request: web.Request, exc: Exception) -> web.Response:
     # One line, no traceback: the first line of a database error names it, the SQL and its parameters follow.
-    log.warning("database unavailable on %s %s: %s", request.method, request.path,
-                str(exc).partition("\n")[0] or type(exc).__name__)
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.path,
+        str(exc).partition("\n")[0] or type(exc).__name__,
+    )
     response = error_response(503, "database_unavailable", "the database is unavailable; try again in a few seconds")
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -95,8 +95,9 @@ async def list_operators(request: web.Request) -> web.Response:
         operators = (await session.execute(select(Operator.code, Operator.name).order_by(Operator.code))).all()
         groups = {g["key"]: g for g in await ratings_summary(session, group_by="operator", filters=filters, tz=tz)}
     items = [{"operator": o.code, "name": o.name, **_sides(groups.get(o.code))} for o in operators]
-    return json_response(OperatorList.model_validate({"from": filters.date_from, "to": filters.date_to,
-                                                      "items": items}))
+    return json_response(
+        OperatorList.model_validate({"from": filters.date_from, "to": filters.date_to, "items": items})
+    )
 
 
 def _no_operator(code: str) -> ApiError:
@@ -116,12 +117,26 @@ async def get_operator(request: web.Request) -> web.Response:
         weeks = await ratings_summary(session, group_by="week", filters=mine, tz=tz)
     trend = [
         {
-            "week": w["key"], "offered": w["offered"], "responses": w["responses"], "average": w["average"],
-            "csat": w["csat"], "cqr_average": w["cqr_average"], "cqr_evaluations": w["cqr_evaluations"],
+            "week": w["key"],
+            "offered": w["offered"],
+            "responses": w["responses"],
+            "average": w["average"],
+            "csat": w["csat"],
+            "cqr_average": w["cqr_average"],
+            "cqr_evaluations": w["cqr_evaluations"],
         }
         for w in weeks
     ]
-    return json_response(OperatorDetail.model_validate({
-        "operator": code, "name": operator.name, "from": filters.date_from, "to": filters.date_to, "tz": tz.key,
-        **_sides(total), "trend": trend,
-    }))
+    return json_response(
+        OperatorDetail.model_validate(
+            {
+                "operator": code,
+                "name": operator.name,
+                "from": filters.date_from,
+                "to": filters.date_to,
+                "tz": tz.key,
+                **_sides(total),
+                "trend": trend,
+            }
+        )
+    )

@@ -141,10 +141,10 @@ class NoQuery(Query):
 
 
 class Period(Query):
-    date_from: Timestamp = Field(None, alias="from", description="start of the period, ISO 8601 with a time zone"
-                                 " (inclusive)")
-    date_to: Timestamp = Field(None, alias="to", description="end of the period, ISO 8601 with a time zone"
-                               " (exclusive)")
+    date_from: Timestamp = Field(
+        None, alias="from", description="start of the period, ISO 8601 with a time zone (inclusive)"
+    )
+    date_to: Timestamp = Field(None, alias="to", description="end of the period, ISO 8601 with a time zone (exclusive)")
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:
@@ -154,8 +154,9 @@ class Period(Query):
 
 
 class Zoned(Query):
-    tz: TimeZone = Field(default_factory=lambda: ZoneInfo("UTC"),
-                         description="IANA time zone for time buckets (default UTC)")
+    tz: TimeZone = Field(
+        default_factory=lambda: ZoneInfo("UTC"), description="IANA time zone for time buckets (default UTC)"
+    )
 
 
 class Paged(Query):
@@ -232,7 +233,6 @@ def path_key(match_info: Mapping[str, str], name: str, not_found: Callable[[str]
     if "\x00" in value:
         raise not_found(value)
     return value
-
 
 
 # --- cursors ---

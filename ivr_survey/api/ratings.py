@@ -34,8 +34,14 @@ class RatingQuery(Period):
 
     def rating_filter(self) -> RatingFilter:
         return RatingFilter(
-            operator=self.operator, queue=self.queue, survey=self.survey, status=self.status,
-            date_from=self.date_from, date_to=self.date_to, score_min=self.score_min, score_max=self.score_max,
+            operator=self.operator,
+            queue=self.queue,
+            survey=self.survey,
+            status=self.status,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            score_min=self.score_min,
+            score_max=self.score_max,
         )
 
 
@@ -127,8 +133,20 @@ class Summary(Model):
 # --- handlers ---
 
 CSV_COLUMNS = (
-    "call_id", "operator", "queue", "survey", "survey_version", "status", "score", "answers", "caller",
-    "channel", "language", "started_at", "ended_at", "channel_uniqueid",
+    "call_id",
+    "operator",
+    "queue",
+    "survey",
+    "survey_version",
+    "status",
+    "score",
+    "answers",
+    "caller",
+    "channel",
+    "language",
+    "started_at",
+    "ended_at",
+    "channel_uniqueid",
 )
 
 
@@ -168,6 +186,13 @@ async def get_summary(request: web.Request) -> web.Response:
     # The groups are written as the summary makes them (Summary documents them): a year by hour is 8,760 of
     # them, and fields the summary adds must not be dropped by a model that does not know them yet.
     return json_response(
-        {"group_by": query.group_by, "from": filters.date_from.isoformat(), "to": filters.date_to.isoformat(),
-         "tz": query.tz.key, "question": scope.question, "kind": scope.kind, "groups": groups}
+        {
+            "group_by": query.group_by,
+            "from": filters.date_from.isoformat(),
+            "to": filters.date_to.isoformat(),
+            "tz": query.tz.key,
+            "question": scope.question,
+            "kind": scope.kind,
+            "groups": groups,
+        }
     )

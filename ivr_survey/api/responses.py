@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
 # Times as the API has always written them: isoformat's +00:00, not pydantic's Z.
 Time = Annotated[
-    datetime, PlainSerializer(datetime.isoformat, return_type=str),
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
@@ -27,8 +28,9 @@ class Model(BaseModel):
     """A response body (or a part of one), read from storage's typed rows by their attributes; every field is
     always written, null or not."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, from_attributes=True,
-                              json_schema_serialization_defaults_required=True)
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

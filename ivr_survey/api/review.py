@@ -60,5 +60,6 @@ async def get_review_queue(request: web.Request) -> web.Response:
     share = query.share if query.share is not None else request.app[SETTINGS].review_share
     async with request.app[SESSIONS]() as session:
         queue = await review_queue(session, day=day, tz=query.tz, share=share)
-    return json_response(ReviewQueue(day=day, tz=query.tz.key, share=share, operators=queue.operators,
-                                     items=queue.items))
+    return json_response(
+        ReviewQueue(day=day, tz=query.tz.key, share=share, operators=queue.operators, items=queue.items)
+    )

@@ -82,8 +82,15 @@ class _Components:
         for name, schema in properties.items():
             schema = {k: v for k, v in schema.items() if k not in ("title", "default", "description")}
             description = properties[name].get("description")
-            found.append({"name": name, "in": "query", "required": False, "schema": schema,
-                          **({"description": description} if description else {})})
+            found.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": schema,
+                    **({"description": description} if description else {}),
+                }
+            )
         return found
 
 
@@ -97,10 +104,15 @@ def _operation(route: Route, components: _Components) -> dict[str, Any]:
     parameters += [dict(h) for h in route.headers]
     responses: dict[str, Any] = {}
     for status, reply in route.replies.items():
-        content = {**({"application/json": {"schema": components.schema(reply.model)}} if reply.model else {}),
-                   **reply.content}
-        responses[str(status)] = {"description": reply.description, **({"content": content} if content else {}),
-                                  **({"headers": dict(reply.headers)} if reply.headers else {})}
+        content = {
+            **({"application/json": {"schema": components.schema(reply.model)}} if reply.model else {}),
+            **reply.content,
+        }
+        responses[str(status)] = {
+            "description": reply.description,
+            **({"content": content} if content else {}),
+            **({"headers": dict(reply.headers)} if reply.headers else {}),
+        }
     # every operation reads the database, so any may meet an outage: a 503 unless it documents its own
     for status in (*route.refusals, *((403,) if route.role else ()), 503):
         responses.setdefault(str(status), {"$ref": f"#/components/responses/{_REFUSALS[status][0]}"})
@@ -108,8 +120,10 @@ def _operation(route: Route, components: _Components) -> dict[str, Any]:
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
-        operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": components.schema(route.body)}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": components.schema(route.body)}},
+        }
     if route.public:
         operation["security"] = []
     return operation
@@ -121,8 +135,9 @@ def build_spec(routes: Sequence[Route], error_model: type[BaseModel]) -> dict[st
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, components)
     error = {"application/json": {"schema": components.schema(error_model)}}
-    responses: dict[str, Any] = {name: {"description": description, "content": error}
-                                 for name, description in _REFUSALS.values()}
+    responses: dict[str, Any] = {
+        name: {"description": description, "content": error} for name, description in _REFUSALS.values()
+    }
     responses["Unavailable"]["headers"] = {
         "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
     }

@@ -201,9 +201,7 @@ def validate_scores(scores: Any, weights: Mapping[str, float]) -> dict[str, floa
             raise CqrError(f"scores.{criterion}", f"{criterion} is not scored", criterion=criterion)
         score = scores[criterion]
         if _as_float(score) not in SCORE_VALUES:
-            raise CqrError(
-                f"scores.{criterion}", f"the score of {criterion} must be 0, 0.5 or 1", criterion=criterion
-            )
+            raise CqrError(f"scores.{criterion}", f"the score of {criterion} must be 0, 0.5 or 1", criterion=criterion)
         result[criterion] = float(score)
     return result
 

@@ -60,8 +60,12 @@ def _conditions(filters: CallFilter) -> list[Any]:
         mine = select(named.id).where(named.code == filters.operator).scalar_subquery()
         took_part = select(link.id).where(link.call_id == Call.id, link.operator_id == mine).correlate(Call)
         conditions.append(or_(Call.operator_id == mine, took_part.exists()))
-    for column, value in ((Call.queue, filters.queue), (Call.direction, filters.direction),
-                          (Call.disposition, filters.disposition), (Call.client_number, filters.caller)):
+    for column, value in (
+        (Call.queue, filters.queue),
+        (Call.direction, filters.direction),
+        (Call.disposition, filters.disposition),
+        (Call.client_number, filters.caller),
+    ):
         if value is not None:
             conditions.append(column == value)
     if filters.date_from is not None:
@@ -76,8 +80,12 @@ def _callback_at() -> Any:
     it (NULL for other calls, or when nobody called back)."""
     first = (
         select(func.min(Callback.started_at))
-        .where(Callback.direction == "outbound", Callback.disposition == "answered",
-               Callback.client_number == Call.client_number, Callback.started_at > Call.started_at)
+        .where(
+            Callback.direction == "outbound",
+            Callback.disposition == "answered",
+            Callback.client_number == Call.client_number,
+            Callback.started_at > Call.started_at,
+        )
         .scalar_subquery()
     )
     return case((and_(Call.direction == "inbound", Call.disposition.in_(MISSED)), first), else_=None)
@@ -172,7 +180,11 @@ async def list_calls(
 
 
 async def iter_calls(
-    session: AsyncSession, *, filters: CallFilter = CallFilter(), sort: str = "started_at", descending: bool = True,
+    session: AsyncSession,
+    *,
+    filters: CallFilter = CallFilter(),
+    sort: str = "started_at",
+    descending: bool = True,
     batch: int = 1000,
 ) -> AsyncIterator[CallRow]:
     """Every matching call in the given order, a keyset page at a time, so that memory stays flat."""
@@ -189,8 +201,13 @@ async def iter_calls(
 def _calls_query() -> Select[Any]:
     surveyed = exists().where(SurveyResponse.call_id == Call.id)
     return (
-        select(Call, AnsweredBy.code.label("operator"), _callback_at().label("callback_at"),
-               surveyed.label("surveyed"), *(col.label(f"sort_{name}") for name, col in SORTS.items()))
+        select(
+            Call,
+            AnsweredBy.code.label("operator"),
+            _callback_at().label("callback_at"),
+            surveyed.label("surveyed"),
+            *(col.label(f"sort_{name}") for name, col in SORTS.items()),
+        )
         .select_from(Call)
         .outerjoin(AnsweredBy, AnsweredBy.id == Call.operator_id)
     )
@@ -201,7 +218,8 @@ async def _items(session: AsyncSession, rows: list[Any]) -> list[CallRow]:
     rung: dict[int, list[str]] = defaultdict(list)
     if rows:
         found = await session.execute(
-            select(CallOperator.call_id, Operator.code).join(Operator, Operator.id == CallOperator.operator_id)
+            select(CallOperator.call_id, Operator.code)
+            .join(Operator, Operator.id == CallOperator.operator_id)
             .where(CallOperator.call_id.in_([r.Call.id for r in rows]), CallOperator.role == "rung")
             .order_by(CallOperator.id)
         )
@@ -213,8 +231,11 @@ async def _items(session: AsyncSession, rows: list[Any]) -> list[CallRow]:
         found = await session.execute(
             select(Callback.client_number, Callback.started_at, Callback.linkedid, Operator.code)
             .outerjoin(Operator, Operator.id == Callback.operator_id)
-            .where(Callback.direction == "outbound", Callback.disposition == "answered",
-                   tuple_(Callback.client_number, Callback.started_at).in_(list(wanted)))
+            .where(
+                Callback.direction == "outbound",
+                Callback.disposition == "answered",
+                tuple_(Callback.client_number, Callback.started_at).in_(list(wanted)),
+            )
             .order_by(Callback.id.desc())  # of two callbacks at the same instant, the first stored wins
         )
         callbacks = {(row.client_number, row.started_at): row for row in found.all()}
@@ -228,12 +249,25 @@ def _item(row: Any, rung: list[str], back: Any) -> CallRow:
         after = round((row.callback_at - call.started_at).total_seconds(), 3)
         callback = CallbackRow(back.linkedid, back.code, row.callback_at, after)
     return CallRow(
-        call_id=call.linkedid, direction=call.direction, disposition=call.disposition, caller=call.caller_number,
-        client_number=call.client_number, queue=call.queue, operator=row.operator, rung_operators=rung,
-        started_at=call.started_at, answered_at=call.answered_at, ended_at=call.ended_at,
-        ring_seconds=call.ring_seconds, talk_seconds=call.talk_seconds, hangup_side=call.hangup_side,
-        recording=f"/calls/{call.linkedid}/recording" if call.recording else None, incomplete=call.incomplete,
-        source=call.history_source, surveyed=bool(row.surveyed), callback=callback,
+        call_id=call.linkedid,
+        direction=call.direction,
+        disposition=call.disposition,
+        caller=call.caller_number,
+        client_number=call.client_number,
+        queue=call.queue,
+        operator=row.operator,
+        rung_operators=rung,
+        started_at=call.started_at,
+        answered_at=call.answered_at,
+        ended_at=call.ended_at,
+        ring_seconds=call.ring_seconds,
+        talk_seconds=call.talk_seconds,
+        hangup_side=call.hangup_side,
+        recording=f"/calls/{call.linkedid}/recording" if call.recording else None,
+        incomplete=call.incomplete,
+        source=call.history_source,
+        surveyed=bool(row.surveyed),
+        callback=callback,
     )
 
 
@@ -249,9 +283,7 @@ async def recording_of(session: AsyncSession, *, linkedid: str) -> tuple[bool, s
     return (found is not None, found.recording if found is not None else None)
 
 
-async def call_stats(
-    session: AsyncSession, *, group_by: str, filters: CallFilter, tz: ZoneInfo
-) -> list[StatsRow]:
+async def call_stats(session: AsyncSession, *, group_by: str, filters: CallFilter, tz: ZoneInfo) -> list[StatsRow]:
     """The operator-load view per group: totals, answered and missed, callbacks, ring and talk time, surveys."""
     start, end = utc_bounds(filters.date_from, filters.date_to)
     filters = replace(filters, date_from=start, date_to=end)
@@ -263,8 +295,9 @@ async def call_stats(
             select(Call.id)
             .join(CallOperator, CallOperator.call_id == Call.id)
             .join(Operator, Operator.id == CallOperator.operator_id)
-            .where(or_(CallOperator.role == "answered",
-                       and_(CallOperator.role == "rung", Call.disposition != "answered")))
+            .where(
+                or_(CallOperator.role == "answered", and_(CallOperator.role == "rung", Call.disposition != "answered"))
+            )
         )
     elif group_by == "queue":
         key, base = Call.queue, select(Call.id)
@@ -276,9 +309,14 @@ async def call_stats(
     surveyed = exists().where(SurveyResponse.call_id == Call.id)
     facts = (
         base.add_columns(
-            key.label("key"), Call.disposition, Call.ring_seconds, Call.talk_seconds,
-            case((callback_at.is_not(None), epoch_of(dialect, callback_at) - epoch_of(dialect, Call.started_at)),
-                 else_=None).label("callback_delay"),
+            key.label("key"),
+            Call.disposition,
+            Call.ring_seconds,
+            Call.talk_seconds,
+            case(
+                (callback_at.is_not(None), epoch_of(dialect, callback_at) - epoch_of(dialect, Call.started_at)),
+                else_=None,
+            ).label("callback_delay"),
             case((surveyed, 1), else_=0).label("surveyed"),
             case((responded, 1), else_=0).label("responded"),
         )
@@ -300,11 +338,16 @@ async def call_stats(
         func.sum(case((answered, facts.c.responded), else_=0)).label("responded"),
     ).group_by(facts.c.key)
     # the median callback delay per group: the middle one or two of the delays in order
-    ranked = select(
-        facts.c.key, facts.c.callback_delay.label("delay"),
-        func.row_number().over(partition_by=facts.c.key, order_by=facts.c.callback_delay).label("rn"),
-        func.count().over(partition_by=facts.c.key).label("cnt"),
-    ).where(facts.c.callback_delay.is_not(None)).subquery()
+    ranked = (
+        select(
+            facts.c.key,
+            facts.c.callback_delay.label("delay"),
+            func.row_number().over(partition_by=facts.c.key, order_by=facts.c.callback_delay).label("rn"),
+            func.count().over(partition_by=facts.c.key).label("cnt"),
+        )
+        .where(facts.c.callback_delay.is_not(None))
+        .subquery()
+    )
     middle = or_(ranked.c.rn == (ranked.c.cnt + 1) // 2, ranked.c.rn == (ranked.c.cnt + 2) // 2)
     medians_stmt = select(ranked.c.key, func.avg(ranked.c.delay)).where(middle).group_by(ranked.c.key)
     medians = dict((await session.execute(medians_stmt)).all())
@@ -313,23 +356,24 @@ async def call_stats(
     for row in sorted((await session.execute(totals)).all(), key=lambda r: key_order(r.key)):
         answered_n, missed_n = int(row.answered or 0), int(row.missed or 0)
         median = medians.get(row.key)
-        groups.append(StatsRow(
-            key=bucket_label(int(row.key), labels) if labels is not None else row.key,
-            total=row.total,
-            answered=answered_n,
-            missed=missed_n,
-            missed_share=round(missed_n / row.total, 4) if row.total else None,
-            called_back=row.called_back,
-            callback_median_seconds=round(float(median), 1) if median is not None else None,
-            ring_average_seconds=_round(row.ring_average),
-            talk_average_seconds=_round(row.talk_average),
-            talk_total_seconds=_round(row.talk_total),
-            surveyed=int(row.surveyed or 0),
-            response_rate=round(int(row.responded or 0) / answered_n, 4) if answered_n else None,
-        ))
+        groups.append(
+            StatsRow(
+                key=bucket_label(int(row.key), labels) if labels is not None else row.key,
+                total=row.total,
+                answered=answered_n,
+                missed=missed_n,
+                missed_share=round(missed_n / row.total, 4) if row.total else None,
+                called_back=row.called_back,
+                callback_median_seconds=round(float(median), 1) if median is not None else None,
+                ring_average_seconds=_round(row.ring_average),
+                talk_average_seconds=_round(row.talk_average),
+                talk_total_seconds=_round(row.talk_total),
+                surveyed=int(row.surveyed or 0),
+                response_rate=round(int(row.responded or 0) / answered_n, 4) if answered_n else None,
+            )
+        )
     return groups
 
 
 def _round(value: Any) -> float | None:
     return round(float(value), 2) if value is not None else None
-

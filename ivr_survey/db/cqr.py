@@ -83,10 +83,7 @@ def _known_type(call_type: str) -> str:
 async def current_scorecard(session: AsyncSession, *, call_type: str) -> CqrScorecard | None:
     """The newest version of the call type's scorecard; None for an unknown call type."""
     stmt = (
-        select(CqrScorecard)
-        .where(CqrScorecard.call_type == call_type)
-        .order_by(CqrScorecard.version.desc())
-        .limit(1)
+        select(CqrScorecard).where(CqrScorecard.call_type == call_type).order_by(CqrScorecard.version.desc()).limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -188,8 +185,16 @@ class EvaluationRow:
 def _item(row: Any) -> EvaluationRow:
     ev: CqrEvaluation = row[0]
     return EvaluationRow(
-        id=ev.id, call_id=row.linkedid, call_type=ev.call_type, scorecard_version=row.version, scores=ev.scores,
-        cqr=ev.cqr, good=is_good(ev.cqr), comment=ev.comment, supervisor=ev.supervisor, operator=row.operator,
+        id=ev.id,
+        call_id=row.linkedid,
+        call_type=ev.call_type,
+        scorecard_version=row.version,
+        scores=ev.scores,
+        cqr=ev.cqr,
+        good=is_good(ev.cqr),
+        comment=ev.comment,
+        supervisor=ev.supervisor,
+        operator=row.operator,
         created_at=ev.created_at,
     )
 
@@ -231,9 +236,7 @@ async def create_evaluation(
         raise UnknownCall(linkedid)
 
     def existing_id() -> Any:
-        return select(CqrEvaluation.id).where(
-            CqrEvaluation.call_id == call_id, CqrEvaluation.supervisor == supervisor
-        )
+        return select(CqrEvaluation.id).where(CqrEvaluation.call_id == call_id, CqrEvaluation.supervisor == supervisor)
 
     values = {"call_type": call_type, "scorecard_id": card.id, "scores": scores, "cqr": cqr, "comment": comment}
     created = False
@@ -309,6 +312,4 @@ async def list_evaluations(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1][0] if rows else None
-    return EvaluationsPage(
-        [_item(r) for r in rows], (last.created_at, last.id) if more and last is not None else None
-    )
+    return EvaluationsPage([_item(r) for r in rows], (last.created_at, last.id) if more and last is not None else None)

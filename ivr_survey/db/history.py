@@ -38,16 +38,29 @@ async def save_call(
     """The call's history, over what an earlier write of the same history said; the survey's operator, queue
     and caller stay when the survey wrote first (they agree, being named by the same pattern)."""
     call_id = await upsert_call(
-        session, linkedid=linkedid, channel_uniqueid=channel_uniqueid, caller_number=caller_number,
-        operator=operator, queue=queue, started_at=started_at,
+        session,
+        linkedid=linkedid,
+        channel_uniqueid=channel_uniqueid,
+        caller_number=caller_number,
+        operator=operator,
+        queue=queue,
+        started_at=started_at,
     )
     await session.execute(
         update(Call)
         .where(Call.id == call_id)
         .values(
-            direction=direction, disposition=disposition, client_number=client_number, history_source=source,
-            answered_at=answered_at, ended_at=ended_at, ring_seconds=ring_seconds, talk_seconds=talk_seconds,
-            hangup_side=hangup_side, recording=recording, incomplete=incomplete,
+            direction=direction,
+            disposition=disposition,
+            client_number=client_number,
+            history_source=source,
+            answered_at=answered_at,
+            ended_at=ended_at,
+            ring_seconds=ring_seconds,
+            talk_seconds=talk_seconds,
+            hangup_side=hangup_side,
+            recording=recording,
+            incomplete=incomplete,
             # the history's start is the call's start; a survey starts later, after the talk
             started_at=func.coalesce(started_at, Call.started_at),
         )
@@ -57,8 +70,7 @@ async def save_call(
     for code, role in roles:
         if code not in ids:
             ids[code] = await operator_id(session, code=code)
-        stmt = upsert_insert(session, CallOperator.__table__).values(call_id=call_id, operator_id=ids[code],
-                                                                     role=role)
+        stmt = upsert_insert(session, CallOperator.__table__).values(call_id=call_id, operator_id=ids[code], role=role)
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id", "operator_id", "role"]))
     # a survey that started before the history knew the operator or queue gets them for its summaries
     call = (await session.execute(select(Call.operator_id, Call.queue).where(Call.id == call_id))).one()
@@ -77,7 +89,7 @@ async def history_sources(session: AsyncSession, *, linkedids: list[str]) -> dic
     """Who wrote the history of those of the calls that have one: "ami" (the collector) or "cdr_import"."""
     found: dict[str, str] = {}
     for i in range(0, len(linkedids), 500):  # bound the IN list, whatever the file's size
-        chunk = linkedids[i:i + 500]
+        chunk = linkedids[i : i + 500]
         stmt = select(Call.linkedid, Call.history_source).where(
             Call.linkedid.in_(chunk), Call.history_source.is_not(None)
         )

@@ -165,14 +165,21 @@ class SurveyVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-
-
 # The summaries' covering indexes, by what they lead with. Each holds every column a summary reads or
 # filters on (an operator filter always reads the operator index, so the queue and survey indexes need no
 # operator_id; the time indexes hold it, as a short period of any grouping reads them).
 SUMMARY_INDEXES: dict[str, tuple[str, ...]] = {
-    "operator": ("operator_id", "score", "satisfied", "status", "started_at", "queue", "survey_id", "started_hour",
-                 "started_slot"),
+    "operator": (
+        "operator_id",
+        "score",
+        "satisfied",
+        "status",
+        "started_at",
+        "queue",
+        "survey_id",
+        "started_hour",
+        "started_slot",
+    ),
     "queue": ("queue", "score", "satisfied", "status", "started_at", "survey_id"),
     "survey": ("survey_id", "score", "satisfied", "status", "started_at", "queue"),
     "slot": ("started_slot", "score", "satisfied", "status", "started_at", "queue", "survey_id", "operator_id"),
@@ -187,9 +194,7 @@ def summary_index(lead: str) -> str:
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ({})".format(", ".join(f"'{s}'" for s in RESPONSE_STATUSES)), name="status"
-        ),
+        CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in RESPONSE_STATUSES)), name="status"),
         # Covering indexes for the summaries: each grouping counts (key, score, satisfied) by reading one index in
         # its own order, without touching table rows, whatever the filters (their columns trail the key).
         *(Index(summary_index(lead), *columns) for lead, columns in SUMMARY_INDEXES.items()),
@@ -283,8 +288,11 @@ class ApiToken(Base):
         CheckConstraint("role IN ('analyst', 'supervisor', 'admin')", name="role"),
         # A name names one live token; once revoked it may be given again, and the revoked row stays (audit).
         Index(
-            "uq_api_tokens_live_name", "name", unique=True,
-            sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL"),
+            "uq_api_tokens_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
         ),
     )
 
@@ -297,7 +305,6 @@ class ApiToken(Base):
 
 
 # --- CQR (call quality rate): supervisors' scores of calls; ivr_survey/cqr holds the method. ---
-
 
 
 class CqrScorecard(Base):

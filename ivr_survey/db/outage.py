@@ -17,16 +17,18 @@ from .sqlite_file import DatabaseFileLost
 
 # PostgreSQL's SQLSTATE classes and codes that an outage raises (appendix A of its manual).
 _OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "58"})  # connection, insufficient resources, system (I/O)
-_OUTAGE_SQLSTATES = frozenset({
-    "40001",  # serialization failure
-    "40P01",  # deadlock detected
-    "55P03",  # lock not available
-    "57014",  # query cancelled (statement timeout)
-    "57P01",  # admin shutdown
-    "57P02",  # crash shutdown
-    "57P03",  # cannot connect now: the database system is starting up
-    "57P05",  # idle session timeout
-})
+_OUTAGE_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization failure
+        "40P01",  # deadlock detected
+        "55P03",  # lock not available
+        "57014",  # query cancelled (statement timeout)
+        "57P01",  # admin shutdown
+        "57P02",  # crash shutdown
+        "57P03",  # cannot connect now: the database system is starting up
+        "57P05",  # idle session timeout
+    }
+)
 # SQLite's primary result codes of the same kind: busy, locked, out of memory, read-only (a remount or a
 # permission change), I/O error, disk full, cannot open the file.
 _OUTAGE_SQLITE_CODES = frozenset({5, 6, 7, 8, 10, 13, 14})

@@ -75,8 +75,13 @@ def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Se
         .join(Survey, Survey.id == SurveyVersion.survey_id)
         .outerjoin(FirstAnswer, and_(FirstAnswer.response_id == SurveyResponse.id, FirstAnswer.position == 0))
     )
-    own = RatingColumns(operator_id=Call.operator_id, queue=Call.queue, survey_id=SurveyVersion.survey_id,
-                        status=SurveyResponse.status, score=FirstAnswer.score)
+    own = RatingColumns(
+        operator_id=Call.operator_id,
+        queue=Call.queue,
+        survey_id=SurveyVersion.survey_id,
+        status=SurveyResponse.status,
+        score=FirstAnswer.score,
+    )
     conditions = rating_conditions(filters, own)
     if filters.date_from is not None:
         conditions.append(SurveyResponse.started_at >= filters.date_from)
@@ -166,11 +171,20 @@ async def list_ratings(
             answers[answer.response_id].append(answer)
     items = [
         RatingRow(
-            call_id=r.linkedid, channel_uniqueid=r.channel_uniqueid, operator=r.operator, queue=r.queue,
-            survey=r.survey, survey_version=r.version, channel=r.channel, language=r.language, status=r.status,
+            call_id=r.linkedid,
+            channel_uniqueid=r.channel_uniqueid,
+            operator=r.operator,
+            queue=r.queue,
+            survey=r.survey,
+            survey_version=r.version,
+            channel=r.channel,
+            language=r.language,
+            status=r.status,
             score=r.score,
             answers=[AnswerRow(a.question, a.digits, a.score, a.attempts) for a in answers[r.id]],
-            caller=r.caller_number, started_at=r.started_at, ended_at=r.ended_at,
+            caller=r.caller_number,
+            started_at=r.started_at,
+            ended_at=r.ended_at,
         )
         for r in rows
     ]

@@ -197,9 +197,9 @@ async def add_survey_version(session: AsyncSession, *, name: str, definition: di
     the newest one adds nothing: (that version, False). Past versions are never changed, so answers keep the
     meaning they were given under."""
     await session.execute(
-        upsert_insert(session, Survey.__table__).values(name=name, created_at=utcnow()).on_conflict_do_nothing(
-            index_elements=["name"]
-        )
+        upsert_insert(session, Survey.__table__)
+        .values(name=name, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["name"])
     )
     survey_id = (await session.execute(select(Survey.id).where(Survey.name == name))).scalar_one()
     newest = await latest_survey_version(session, name=name)

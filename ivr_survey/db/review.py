@@ -77,6 +77,7 @@ async def review_queue(session: AsyncSession, *, day: date, tz: ZoneInfo, share:
         rest = sorted((c for c in calls if c not in low), key=lambda c: _sample_order(day, c.linkedid))
         chosen = [(c, "low_score") for c in low] + [(c, "sample") for c in rest[: max(0, wanted - len(low))]]
         operators.append(OperatorLoad(code, len(calls), len(chosen)))
-        items.extend(ReviewItem(c.linkedid, code, c.queue, c.started_at, c.score, reason, bool(c.done))
-                     for c, reason in chosen)
+        items.extend(
+            ReviewItem(c.linkedid, code, c.queue, c.started_at, c.score, reason, bool(c.done)) for c, reason in chosen
+        )
     return ReviewQueue(operators, items)

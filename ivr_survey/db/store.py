@@ -77,8 +77,14 @@ class SurveyStore:
         records, unusable, self._set_aside = await self._on_disk(self._file.load)
         for number, why in unusable:
             if isinstance(why, RefusedLine):
-                log.error("call %s: line %d of %s set aside in %s: %s",
-                          why.call_id, number, self._file.path, self._file.rejected, why)
+                log.error(
+                    "call %s: line %d of %s set aside in %s: %s",
+                    why.call_id,
+                    number,
+                    self._file.path,
+                    self._file.rejected,
+                    why,
+                )
             else:
                 log.warning("unreadable line %d of %s kept in %s", number, self._file.path, self._file.corrupt)
         self._pending.extend(records)
@@ -121,9 +127,7 @@ class SurveyStore:
                 await self._apply(record)
                 return
             except BaseException as exc:  # the keypress goes to the spool whatever went wrong, even a cancel
-                log.warning(
-                    "database write failed for call %s (%s); spooling", record.linkedid, exc.__class__.__name__
-                )
+                log.warning("database write failed for call %s (%s); spooling", record.linkedid, exc.__class__.__name__)
                 await self._spool(record)
                 if not isinstance(exc, Exception):
                     raise
@@ -141,7 +145,9 @@ class SurveyStore:
             self._memory_only = True
             log.error(
                 "spool %s not writable (%s); %d records kept in memory only",
-                self._file.path, exc.strerror or exc.__class__.__name__, self.pending,
+                self._file.path,
+                exc.strerror or exc.__class__.__name__,
+                self.pending,
             )
 
     async def flush(self) -> bool:
@@ -171,7 +177,11 @@ class SurveyStore:
         self._set_aside += 1
         log.error(
             "survey %s record for call %s refused by the database (%s: %s); set aside in %s",
-            record.op, record.linkedid, exc.__class__.__name__, _first_line(exc), self._file.rejected,
+            record.op,
+            record.linkedid,
+            exc.__class__.__name__,
+            _first_line(exc),
+            self._file.rejected,
         )
 
     async def _replay_loop(self) -> None:

@@ -174,8 +174,13 @@ def _filtered(
             column <= end_whole,
             or_(and_(hidden(column) >= first_whole, hidden(column) < end_whole), in_period),
         ]
-    copies = RatingColumns(operator_id=r.operator_id, queue=hidden(r.queue), survey_id=hidden(r.survey_id),
-                           status=hidden(r.status), score=hidden(r.score))
+    copies = RatingColumns(
+        operator_id=r.operator_id,
+        queue=hidden(r.queue),
+        survey_id=hidden(r.survey_id),
+        status=hidden(r.status),
+        score=hidden(r.score),
+    )
     return stmt.where(*conditions, *rating_conditions(filters, copies))
 
 
@@ -198,8 +203,11 @@ def _pairs(
         return _filtered(session, stmt, filters, slot).subquery()
     a = SurveyAnswer
     answers = (
-        select(key.label("key"), a.score.label("score"),
-               _verdict(scope.rules, r.survey_version_id, a.score).label("satisfied"))
+        select(
+            key.label("key"),
+            a.score.label("score"),
+            _verdict(scope.rules, r.survey_version_id, a.score).label("satisfied"),
+        )
         .select_from(r)
         .outerjoin(a, and_(a.response_id == r.id, a.question == scope.question))
         .where(r.survey_version_id.in_(sorted(scope.rules)))
@@ -231,6 +239,7 @@ def _fold(pairs: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
     """One row per key from (key, score, satisfied, n) pairs, in the shape of a tally row: offered, responses,
     the score total, satisfied, csat_responses (judged satisfied or not), the counts of the scores in columns
     and the other scores' text."""
+
     def count_of(condition: Any) -> Any:  # a plain integer on both databases (PostgreSQL sums to numeric)
         return cast(func.coalesce(func.sum(case((condition, pairs.c.n), else_=0)), 0), BigInteger)
 
@@ -261,15 +270,21 @@ def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[i
     t, o, r = ResponseSlotTally, ResponseSlotOtherScore, SurveyResponse
     first, first_whole, end_whole = _period_slots(filters, QUARTER_HOUR)
     cut = {s for s in (first, end_whole) if not first_whole <= s < end_whole}
-    counts = [t.offered, t.responses, t.score_total, t.satisfied, t.csat_responses,
-              *(getattr(t, f"score_{s}") for s in columns)]
-    whole = (select(t.slot, *counts, cast(null(), String).label("others"))
-             .where(t.slot >= first_whole, t.slot < end_whole, t.offered != 0))
-    # literal zeros, not parameters: PostgreSQL cannot type a parameter in a UNION
-    others: Select[*tuple[Any, ...]] = (
-        select(o.slot, *(literal_column("0") for _ in counts), _others(o.score, o.responses))
-        .where(o.slot >= first_whole, o.slot < end_whole, o.responses != 0)
+    counts = [
+        t.offered,
+        t.responses,
+        t.score_total,
+        t.satisfied,
+        t.csat_responses,
+        *(getattr(t, f"score_{s}") for s in columns),
+    ]
+    whole = select(t.slot, *counts, cast(null(), String).label("others")).where(
+        t.slot >= first_whole, t.slot < end_whole, t.offered != 0
     )
+    # literal zeros, not parameters: PostgreSQL cannot type a parameter in a UNION
+    others: Select[*tuple[Any, ...]] = select(
+        o.slot, *(literal_column("0") for _ in counts), _others(o.score, o.responses)
+    ).where(o.slot >= first_whole, o.slot < end_whole, o.responses != 0)
     started = _unindexed(session, r.started_at)
     edges = (
         select(r.started_slot.label("key"), r.score, r.satisfied, func.count().label("n"))
@@ -282,12 +297,18 @@ def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[i
 
 def _sum_rows(rows: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
     """One row per key from rows in the shape of a tally row, added up."""
+
     def total(column: Any) -> Any:  # a plain integer on both databases (PostgreSQL sums bigints to numeric)
         return cast(func.sum(column), BigInteger)
 
     return select(
-        key, total(rows.c.offered), total(rows.c.responses), func.sum(rows.c.score_total),
-        total(rows.c.satisfied), total(rows.c.csat_responses), *(total(rows.c[f"score_{s}"]) for s in columns),
+        key,
+        total(rows.c.offered),
+        total(rows.c.responses),
+        func.sum(rows.c.score_total),
+        total(rows.c.satisfied),
+        total(rows.c.csat_responses),
+        *(total(rows.c[f"score_{s}"]) for s in columns),
         func.aggregate_strings(rows.c.others, ","),
     ).group_by(key)
 
@@ -439,8 +460,12 @@ def _yes_no(counts: Mapping[float, int]) -> dict[str, Any]:
     """The share of yes (scored 1) among yes and no (scored 0)."""
     yes, no = counts.get(1, 0), counts.get(0, 0)
     answered = yes + no
-    return {"yes": yes, "no": no, "yes_share": round(yes / answered, 4) if answered else None,
-            "yes_ci95": wilson_interval(yes, answered)}
+    return {
+        "yes": yes,
+        "no": no,
+        "yes_share": round(yes / answered, 4) if answered else None,
+        "yes_ci95": wilson_interval(yes, answered),
+    }
 
 
 def empty_group(key: Any) -> dict[str, Any]:
@@ -476,16 +501,16 @@ async def cqr_summary(
     if group_by == "operator":
         key = Operator.code.label("key")
     else:
-        key = bucket_start(
-            dialect, epoch_of(dialect, Call.started_at), group_by, tz, *_period(filters)
-        ).label("key")
+        key = bucket_start(dialect, epoch_of(dialect, Call.started_at), group_by, tz, *_period(filters)).label("key")
     stmt = (
         select(key, func.avg(CqrEvaluation.cqr).label("average"), func.count(CqrEvaluation.id).label("n"))
         .select_from(CqrEvaluation)
         .join(Call, Call.id == CqrEvaluation.call_id)
         .outerjoin(Operator, Operator.id == Call.operator_id)
-        .where(_unindexed(session, Call.started_at) >= filters.date_from,
-               _unindexed(session, Call.started_at) < filters.date_to)
+        .where(
+            _unindexed(session, Call.started_at) >= filters.date_from,
+            _unindexed(session, Call.started_at) < filters.date_to,
+        )
         .group_by(key)
     )
     if filters.operator is not None:

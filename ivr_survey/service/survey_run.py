@@ -77,37 +77,45 @@ class SurveyRun:
         session = SurveySession(definition, language=language, timing=setup.timing, playback_prefix=playback_prefix)
         log.info(
             "call %s: survey %s v%d for operator %s (%s channel %s)",
-            caller.linkedid, definition.name, definition.version, operator or "unknown", entry,
+            caller.linkedid,
+            definition.name,
+            definition.version,
+            operator or "unknown",
+            entry,
             caller.channel_uniqueid,
         )
-        await setup.store.write(writes.StartResponse(
-            linkedid=caller.linkedid,
-            survey=definition.name,
-            survey_version=definition.version,
-            channel=entry,
-            language=session.language,
-            args=args.raw,
-            started_at=_now(),
-            channel_uniqueid=caller.channel_uniqueid,
-            caller_number=caller.number,
-            operator=operator,
-            queue=args.queue,
-        ))
+        await setup.store.write(
+            writes.StartResponse(
+                linkedid=caller.linkedid,
+                survey=definition.name,
+                survey_version=definition.version,
+                channel=entry,
+                language=session.language,
+                args=args.raw,
+                started_at=_now(),
+                channel_uniqueid=caller.channel_uniqueid,
+                caller_number=caller.number,
+                operator=operator,
+                queue=args.queue,
+            )
+        )
         return cls(setup.store, caller, session)
 
     async def record(self, action: SaveAnswer | Finish) -> None:
         """Commit (or spool) an answer or the end; adapters await it before anything else is played."""
         linkedid = self.caller.linkedid
         if isinstance(action, SaveAnswer):
-            await self.store.write(writes.SaveAnswer(
-                linkedid=linkedid,
-                position=action.position,
-                question=action.question,
-                digits=action.digits,
-                score=action.score,
-                attempts=action.attempts,
-                answered_at=_now(),
-            ))
+            await self.store.write(
+                writes.SaveAnswer(
+                    linkedid=linkedid,
+                    position=action.position,
+                    question=action.question,
+                    digits=action.digits,
+                    score=action.score,
+                    attempts=action.attempts,
+                    answered_at=_now(),
+                )
+            )
         else:
             log.info("call %s: survey %s", linkedid, action.status)
             await self.store.write(writes.FinishResponse(linkedid=linkedid, status=action.status, ended_at=_now()))

@@ -131,8 +131,14 @@ class SimulatedCallers:
 
     def _channel(self, name: str, linkedid: str | None, context: str, exten: str, number: str) -> dict[str, str]:
         uniqueid = f"{int(time.time())}.{next(self._seq)}"
-        return {"Channel": f"{name}-{next(self._seq):08x}", "Uniqueid": uniqueid, "Linkedid": linkedid or uniqueid,
-                "Context": context, "Exten": exten, "CallerIDNum": number}
+        return {
+            "Channel": f"{name}-{next(self._seq):08x}",
+            "Uniqueid": uniqueid,
+            "Linkedid": linkedid or uniqueid,
+            "Context": context,
+            "Exten": exten,
+            "CallerIDNum": number,
+        }
 
     def _hang_up(self, *channels: dict[str, str] | None) -> None:
         for channel in channels:
@@ -141,8 +147,12 @@ class SimulatedCallers:
 
     async def _dial(self, caller: dict[str, str], dest: dict[str, str], *, answer: bool) -> None:
         assert self.ami is not None
-        dial = {**caller, "DestChannel": dest["Channel"], "DestUniqueid": dest["Uniqueid"],
-                "DestLinkedid": dest["Linkedid"]}
+        dial = {
+            **caller,
+            "DestChannel": dest["Channel"],
+            "DestUniqueid": dest["Uniqueid"],
+            "DestLinkedid": dest["Linkedid"],
+        }
         self.ami.emit("Newchannel", **dest)
         self.ami.emit("DialBegin", **dial)
         await asyncio.sleep(self._wait((0.5, 3.0) if answer else (3.0, 8.0)))

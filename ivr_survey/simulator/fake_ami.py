@@ -23,15 +23,35 @@ def reply(action: dict[str, str], channels: list[dict[str, str]]) -> bytes:
     Channel, Uniqueid and Linkedid), or an error for anything else."""
     name, action_id = action.get("Action", "").lower(), action.get("ActionID", "")
     if name == "ping":
-        return _block({"Response": "Success", "ActionID": action_id, "Ping": "Pong",
-                       "Timestamp": f"{time.time():.6f}"})
+        return _block({"Response": "Success", "ActionID": action_id, "Ping": "Pong", "Timestamp": f"{time.time():.6f}"})
     if name == "coreshowchannels":
-        out = [_block({"Response": "Success", "ActionID": action_id, "EventList": "start",
-                       "Message": "Channels will follow"})]
-        out += [_block({"Event": "CoreShowChannel", "ActionID": action_id, "Channel": ch["Channel"],
-                        "Uniqueid": ch["Uniqueid"], "Linkedid": ch["Linkedid"]}) for ch in channels]
-        out.append(_block({"Event": "CoreShowChannelsComplete", "ActionID": action_id, "EventList": "Complete",
-                           "ListItems": str(len(channels))}))
+        out = [
+            _block(
+                {"Response": "Success", "ActionID": action_id, "EventList": "start", "Message": "Channels will follow"}
+            )
+        ]
+        out += [
+            _block(
+                {
+                    "Event": "CoreShowChannel",
+                    "ActionID": action_id,
+                    "Channel": ch["Channel"],
+                    "Uniqueid": ch["Uniqueid"],
+                    "Linkedid": ch["Linkedid"],
+                }
+            )
+            for ch in channels
+        ]
+        out.append(
+            _block(
+                {
+                    "Event": "CoreShowChannelsComplete",
+                    "ActionID": action_id,
+                    "EventList": "Complete",
+                    "ListItems": str(len(channels)),
+                }
+            )
+        )
         return b"".join(out)
     return _block({"Response": "Error", "ActionID": action_id, "Message": "Invalid/unknown command"})
 
@@ -76,8 +96,15 @@ class FakeAmiServer:
                 name, action_id = action.get("Action", "").lower(), action.get("ActionID", "")
                 if name == "login":
                     ok = action.get("Username") == self.user and action.get("Secret") == self.secret
-                    writer.write(_block({"Response": "Success" if ok else "Error", "ActionID": action_id,
-                                         "Message": "Authentication accepted" if ok else "Authentication failed"}))
+                    writer.write(
+                        _block(
+                            {
+                                "Response": "Success" if ok else "Error",
+                                "ActionID": action_id,
+                                "Message": "Authentication accepted" if ok else "Authentication failed",
+                            }
+                        )
+                    )
                     if not ok:
                         return
                     self._clients.add(writer)

@@ -86,9 +86,7 @@ def _kind(value: object, scores: frozenset[float], where: str) -> str | None:
     return str(value)
 
 
-def _check_fields(
-    data: Mapping[str, Any], where: str, required: tuple[str, ...], optional: tuple[str, ...]
-) -> None:
+def _check_fields(data: Mapping[str, Any], where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
     missing = [name for name in required if name not in data]
     if missing:
         raise SurveyDefinitionError(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
@@ -96,8 +94,7 @@ def _check_fields(
     unknown = [name for name in data if name not in required + optional]
     if unknown:
         raise SurveyDefinitionError(
-            f"{where}: unknown field(s) {', '.join(map(repr, unknown))}"
-            f" (expected {', '.join(required + optional)})"
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} (expected {', '.join(required + optional)})"
         )
 
 
@@ -129,9 +126,7 @@ class Question:
             if not isinstance(answer, str) or not _ANSWER.fullmatch(answer):
                 raise SurveyDefinitionError(f"{where}: answer {answer!r} must be made of the keys 0-9 and *")
             if len(answer) > max_digits:
-                raise SurveyDefinitionError(
-                    f"{where}: answer {answer!r} is longer than max_digits={max_digits}"
-                )
+                raise SurveyDefinitionError(f"{where}: answer {answer!r} is longer than max_digits={max_digits}")
             # NaN and infinities are not JSON and NaN != NaN would break equality; bool is not a score.
             if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
                 raise SurveyDefinitionError(f"{where}: score of answer {answer!r} must be a finite number")

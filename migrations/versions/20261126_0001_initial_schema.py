@@ -65,9 +65,7 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
         sa.UniqueConstraint("linkedid", name=op.f("uq_calls_linkedid")),
-        sa.ForeignKeyConstraint(
-            ["operator_id"], ["operators.id"], name=op.f("fk_calls_operator_id_operators")
-        ),
+        sa.ForeignKeyConstraint(["operator_id"], ["operators.id"], name=op.f("fk_calls_operator_id_operators")),
     )
     op.create_index(op.f("ix_calls_operator_id"), "calls", ["operator_id"])
     op.create_index(op.f("ix_calls_queue"), "calls", ["queue"])
@@ -89,9 +87,7 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_versions")),
         sa.UniqueConstraint("survey_id", "version", name=op.f("uq_survey_versions_survey_id_version")),
-        sa.ForeignKeyConstraint(
-            ["survey_id"], ["surveys.id"], name=op.f("fk_survey_versions_survey_id_surveys")
-        ),
+        sa.ForeignKeyConstraint(["survey_id"], ["surveys.id"], name=op.f("fk_survey_versions_survey_id_surveys")),
     )
     op.create_table(
         "survey_responses",
@@ -159,9 +155,7 @@ def upgrade() -> None:
     conn.execute(sa.insert(surveys).values(name="default", created_at=now))
     survey_id = conn.execute(sa.select(surveys.c.id).where(surveys.c.name == "default")).scalar_one()
     conn.execute(
-        sa.insert(versions).values(
-            survey_id=survey_id, version=1, definition=DEFAULT_SURVEY_V1, created_at=now
-        )
+        sa.insert(versions).values(survey_id=survey_id, version=1, definition=DEFAULT_SURVEY_V1, created_at=now)
     )
 
 

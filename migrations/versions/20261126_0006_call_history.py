@@ -67,6 +67,15 @@ def downgrade() -> None:
     with op.batch_alter_table("calls") as batch:
         for column in reversed(CHECKS):
             batch.drop_constraint(op.f(f"ck_calls_{column}"), type_="check")
-        for column in ("incomplete", "history_source", "recording", "hangup_side", "talk_seconds",
-                       "ring_seconds", "client_number", "disposition", "direction"):
+        for column in (
+            "incomplete",
+            "history_source",
+            "recording",
+            "hangup_side",
+            "talk_seconds",
+            "ring_seconds",
+            "client_number",
+            "disposition",
+            "direction",
+        ):
             batch.drop_column(column)

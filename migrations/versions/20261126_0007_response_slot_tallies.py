@@ -46,9 +46,11 @@ def _add(row: str, sign: int) -> str:
 def _create_sqlite_triggers() -> None:
     insert, update, delete = SQLITE_TRIGGERS
     op.execute(f"CREATE TRIGGER {insert} AFTER INSERT ON survey_responses BEGIN {_add('NEW', 1)} END")
-    op.execute(f"CREATE TRIGGER {update} AFTER UPDATE OF score, started_slot ON survey_responses "
-               "WHEN OLD.score IS NOT NEW.score OR OLD.started_slot IS NOT NEW.started_slot "
-               f"BEGIN {_add('OLD', -1)} {_add('NEW', 1)} END")
+    op.execute(
+        f"CREATE TRIGGER {update} AFTER UPDATE OF score, started_slot ON survey_responses "
+        "WHEN OLD.score IS NOT NEW.score OR OLD.started_slot IS NOT NEW.started_slot "
+        f"BEGIN {_add('OLD', -1)} {_add('NEW', 1)} END"
+    )
     op.execute(f"CREATE TRIGGER {delete} AFTER DELETE ON survey_responses BEGIN {_add('OLD', -1)} END")
 
 
@@ -57,19 +59,23 @@ def _create_postgresql_trigger() -> None:
 CREATE FUNCTION survey_responses_tally() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        {_add('OLD', -1)}
+        {_add("OLD", -1)}
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {_add('NEW', 1)}
+        {_add("NEW", 1)}
     END IF;
     RETURN NULL;
 END
 $$""")
     changed = "OLD.score IS DISTINCT FROM NEW.score OR OLD.started_slot IS DISTINCT FROM NEW.started_slot"
-    op.execute("CREATE TRIGGER survey_responses_tally_write AFTER INSERT OR DELETE ON survey_responses "
-               "FOR EACH ROW EXECUTE FUNCTION survey_responses_tally()")
-    op.execute("CREATE TRIGGER survey_responses_tally_update AFTER UPDATE OF score, started_slot "
-               f"ON survey_responses FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION survey_responses_tally()")
+    op.execute(
+        "CREATE TRIGGER survey_responses_tally_write AFTER INSERT OR DELETE ON survey_responses "
+        "FOR EACH ROW EXECUTE FUNCTION survey_responses_tally()"
+    )
+    op.execute(
+        "CREATE TRIGGER survey_responses_tally_update AFTER UPDATE OF score, started_slot "
+        f"ON survey_responses FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION survey_responses_tally()"
+    )
 
 
 def upgrade() -> None:

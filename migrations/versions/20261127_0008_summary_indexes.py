@@ -21,8 +21,14 @@ OLD = {
     for lead in ("operator_id", "queue", "survey_id", "started_slot", "started_hour")
 }
 NEW = {
-    "ix_survey_responses_summary_by_operator": ["operator_id", *KEYED, "queue", "survey_id", "started_hour",
-                                                "started_slot"],
+    "ix_survey_responses_summary_by_operator": [
+        "operator_id",
+        *KEYED,
+        "queue",
+        "survey_id",
+        "started_hour",
+        "started_slot",
+    ],
     "ix_survey_responses_summary_by_queue": ["queue", *KEYED, "survey_id"],
     "ix_survey_responses_summary_by_survey": ["survey_id", *KEYED, "queue"],
     "ix_survey_responses_summary_by_slot": ["started_slot", *KEYED, "queue", "survey_id", "operator_id"],

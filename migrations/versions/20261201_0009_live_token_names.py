@@ -22,8 +22,9 @@ LIVE = sa.text("revoked_at IS NULL")
 def upgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:  # SQLite drops a constraint by copying the table
         batch.drop_constraint(op.f("uq_api_tokens_name"), type_="unique")
-    op.create_index("uq_api_tokens_live_name", "api_tokens", ["name"], unique=True,
-                    sqlite_where=LIVE, postgresql_where=LIVE)
+    op.create_index(
+        "uq_api_tokens_live_name", "api_tokens", ["name"], unique=True, sqlite_where=LIVE, postgresql_where=LIVE
+    )
 
 
 def downgrade() -> None:

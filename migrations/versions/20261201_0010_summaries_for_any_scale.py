@@ -33,8 +33,14 @@ WIDE_LIST = ", ".join(str(n) for n in WIDE_SCORES)
 
 KEYED = ("score", "status", "started_at")
 INDEXES = {  # 0008's
-    "ix_survey_responses_summary_by_operator": ["operator_id", *KEYED, "queue", "survey_id", "started_hour",
-                                                "started_slot"],
+    "ix_survey_responses_summary_by_operator": [
+        "operator_id",
+        *KEYED,
+        "queue",
+        "survey_id",
+        "started_hour",
+        "started_slot",
+    ],
     "ix_survey_responses_summary_by_queue": ["queue", *KEYED, "survey_id"],
     "ix_survey_responses_summary_by_survey": ["survey_id", *KEYED, "queue"],
     "ix_survey_responses_summary_by_slot": ["started_slot", *KEYED, "queue", "survey_id", "operator_id"],
@@ -46,8 +52,9 @@ def _recreate_indexes(with_satisfied: bool) -> None:
     """0008's indexes, or this revision's: the same with satisfied after score."""
     for name, columns in INDEXES.items():
         op.drop_index(name, table_name="survey_responses")
-        op.create_index(name, "survey_responses", [*columns[:2], "satisfied", *columns[2:]] if with_satisfied
-                        else columns)
+        op.create_index(
+            name, "survey_responses", [*columns[:2], "satisfied", *columns[2:]] if with_satisfied else columns
+        )
 
 
 def _counted(row: str, sign: int, new: bool) -> dict[str, str]:
@@ -94,25 +101,31 @@ def _create_triggers(new: bool) -> None:
 CREATE FUNCTION survey_responses_tally() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        {_add('OLD', -1, new)}
+        {_add("OLD", -1, new)}
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {_add('NEW', 1, new)}
+        {_add("NEW", 1, new)}
     END IF;
     RETURN NULL;
 END
 $$""")
         changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in watched)
-        op.execute("CREATE TRIGGER survey_responses_tally_write AFTER INSERT OR DELETE ON survey_responses "
-                   "FOR EACH ROW EXECUTE FUNCTION survey_responses_tally()")
-        op.execute(f"CREATE TRIGGER survey_responses_tally_update AFTER UPDATE OF {', '.join(watched)} "
-                   f"ON survey_responses FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION survey_responses_tally()")
+        op.execute(
+            "CREATE TRIGGER survey_responses_tally_write AFTER INSERT OR DELETE ON survey_responses "
+            "FOR EACH ROW EXECUTE FUNCTION survey_responses_tally()"
+        )
+        op.execute(
+            f"CREATE TRIGGER survey_responses_tally_update AFTER UPDATE OF {', '.join(watched)} "
+            f"ON survey_responses FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION survey_responses_tally()"
+        )
         return
     insert, update, delete = SQLITE_TRIGGERS
     changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in watched)
     op.execute(f"CREATE TRIGGER {insert} AFTER INSERT ON survey_responses BEGIN {_add('NEW', 1, new)} END")
-    op.execute(f"CREATE TRIGGER {update} AFTER UPDATE OF {', '.join(watched)} ON survey_responses "
-               f"WHEN {changed} BEGIN {_add('OLD', -1, new)} {_add('NEW', 1, new)} END")
+    op.execute(
+        f"CREATE TRIGGER {update} AFTER UPDATE OF {', '.join(watched)} ON survey_responses "
+        f"WHEN {changed} BEGIN {_add('OLD', -1, new)} {_add('NEW', 1, new)} END"
+    )
     op.execute(f"CREATE TRIGGER {delete} AFTER DELETE ON survey_responses BEGIN {_add('OLD', -1, new)} END")
 
 
@@ -138,8 +151,12 @@ def _satisfied_scores(definition: dict) -> list[float] | None:
 
 def _judge_stored_responses() -> None:
     versions = sa.table("survey_versions", sa.column("id", sa.Integer), sa.column("definition", sa.JSON))
-    responses = sa.table("survey_responses", sa.column("survey_version_id", sa.Integer),
-                         sa.column("score", sa.Float), sa.column("satisfied", sa.Boolean))
+    responses = sa.table(
+        "survey_responses",
+        sa.column("survey_version_id", sa.Integer),
+        sa.column("score", sa.Float),
+        sa.column("satisfied", sa.Boolean),
+    )
     for version_id, definition in op.get_bind().execute(sa.select(versions.c.id, versions.c.definition)).all():
         scores = _satisfied_scores(definition)
         if scores is not None:
@@ -160,11 +177,15 @@ def _count_stored_responses() -> None:
         **{f"score_{n}": f"count(CASE WHEN score = {n} THEN 1 END)" for n in WIDE_SCORES},
     }
     op.execute(f"DELETE FROM {TABLE}")
-    op.execute(f"INSERT INTO {TABLE} (slot, {', '.join(counts)}) SELECT started_slot, {', '.join(counts.values())} "
-               "FROM survey_responses WHERE started_slot IS NOT NULL GROUP BY started_slot")
-    op.execute(f"INSERT INTO {OTHER} (slot, score, responses) SELECT started_slot, score, count(*) "
-               f"FROM survey_responses WHERE started_slot IS NOT NULL AND score IS NOT NULL "
-               f"AND score NOT IN ({WIDE_LIST}) GROUP BY started_slot, score")
+    op.execute(
+        f"INSERT INTO {TABLE} (slot, {', '.join(counts)}) SELECT started_slot, {', '.join(counts.values())} "
+        "FROM survey_responses WHERE started_slot IS NOT NULL GROUP BY started_slot"
+    )
+    op.execute(
+        f"INSERT INTO {OTHER} (slot, score, responses) SELECT started_slot, score, count(*) "
+        f"FROM survey_responses WHERE started_slot IS NOT NULL AND score IS NOT NULL "
+        f"AND score NOT IN ({WIDE_LIST}) GROUP BY started_slot, score"
+    )
 
 
 def upgrade() -> None:

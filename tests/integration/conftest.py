@@ -24,8 +24,9 @@ async def run(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
     async def go(fake: FakeAmi, calls: int = 2) -> AmiCollector:
         await fake.start()
         tracker = CallTracker(OperatorNames.from_settings(Settings(_env_file=None)))
-        collector = AmiCollector(sessions, tracker, host="127.0.0.1", port=fake.port, user="survey",
-                                 secret="secret", reconnect_timeout=0)
+        collector = AmiCollector(
+            sessions, tracker, host="127.0.0.1", port=fake.port, user="survey", secret="secret", reconnect_timeout=0
+        )
         started.append((fake, collector))
         await collector.start()
         async with asyncio.timeout(10):

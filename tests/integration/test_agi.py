@@ -79,8 +79,14 @@ def headers(script: str, uniqueid: str, *, callerid: str = "79991234567", langua
     return "".join(f"agi_{k}: {v}\n" for k, v in lines.items()).encode() + b"\n"
 
 
-async def converse(port: int, script: Script, *, agi_script: str = "survey?operator=7001&queue=sales",
-                   uniqueid: str = "1700000000.13", **header_args: Any) -> list[str]:
+async def converse(
+    port: int,
+    script: Script,
+    *,
+    agi_script: str = "survey?operator=7001&queue=sales",
+    uniqueid: str = "1700000000.13",
+    **header_args: Any,
+) -> list[str]:
     """Play one call: every command received, in order; "<EOF>" once the server closed the connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(headers(agi_script, uniqueid, **header_args))
@@ -126,8 +132,9 @@ async def store(sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> A
 
 @pytest.fixture
 async def server(sessions: async_sessionmaker[AsyncSession], store: SurveyStore) -> AsyncIterator[AgiServer]:
-    server = AgiServer(SurveySetup(store, SurveyCatalog(sessions), TIMING), port=0, header_timeout=HEADER_TIMEOUT,
-                       reply_timeout=2.0)
+    server = AgiServer(
+        SurveySetup(store, SurveyCatalog(sessions), TIMING), port=0, header_timeout=HEADER_TIMEOUT, reply_timeout=2.0
+    )
     await server.start()
     yield server
     await server.stop(grace=1.0)
@@ -147,8 +154,14 @@ async def ratings(sessions: async_sessionmaker[AsyncSession]) -> list[dict[str, 
 async def answers(sessions: async_sessionmaker[AsyncSession]) -> list[tuple]:
     async with sessions() as session:
         rows = await session.execute(
-            select(SurveyResponse.channel, SurveyAnswer.position, SurveyAnswer.question, SurveyAnswer.digits,
-                   SurveyAnswer.score, SurveyAnswer.attempts)
+            select(
+                SurveyResponse.channel,
+                SurveyAnswer.position,
+                SurveyAnswer.question,
+                SurveyAnswer.digits,
+                SurveyAnswer.score,
+                SurveyAnswer.attempts,
+            )
             .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
             .order_by(SurveyAnswer.response_id, SurveyAnswer.position)
         )
@@ -175,9 +188,17 @@ async def test_rated_4(server: AgiServer, sessions: async_sessionmaker[AsyncSess
 
     [rating] = await ratings(sessions)
     assert {k: v for k, v in rating.items() if k not in ("started_at", "ended_at")} == {
-        "call_id": "1700000000.12", "channel_uniqueid": "1700000000.13", "operator": "7001", "queue": "sales",
-        "survey": "default", "survey_version": 1, "channel": "agi", "language": "en", "status": "completed",
-        "score": 4.0, "answers": [{"question": "rating", "key": "4", "score": 4.0, "attempts": 1}],
+        "call_id": "1700000000.12",
+        "channel_uniqueid": "1700000000.13",
+        "operator": "7001",
+        "queue": "sales",
+        "survey": "default",
+        "survey_version": 1,
+        "channel": "agi",
+        "language": "en",
+        "status": "completed",
+        "score": 4.0,
+        "answers": [{"question": "rating", "key": "4", "score": 4.0, "attempts": 1}],
         "caller": "79991234567",
     }
     assert rating["ended_at"] is not None
@@ -217,8 +238,9 @@ async def test_invalid_then_5_after_the_prompt(server: AgiServer, sessions: asyn
     assert await answers(sessions) == [("agi", 0, "rating", "5", 5.0, 2)]
 
 
-async def test_silence_is_no_input_after_two_retries(server: AgiServer,
-                                                     sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_silence_is_no_input_after_two_retries(
+    server: AgiServer, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     script: Script = [
         *opening("L-silent"),
         *[(stream("survey-rate"), PLAYED), (WAIT, SILENCE)] * 3,
@@ -246,20 +268,30 @@ async def test_three_questions_in_russian_with_barge_in_and_two_key_nps(
         (stream("survey-thanks"), PLAYED),
         HANGUP,
     ]
-    received = await converse(server.port, script, agi_script="survey?operator=7002&survey=csat3&lang=ru",
-                              callerid="unknown")
+    received = await converse(
+        server.port, script, agi_script="survey?operator=7002&survey=csat3&lang=ru", callerid="unknown"
+    )
     assert received == commands(script)
     [rating] = await ratings(sessions)
     assert (*summary(rating), rating["survey"], rating["language"], rating["caller"]) == (
-        "L-csat3", "agi", "completed", 5.0, "csat3", "ru", None
+        "L-csat3",
+        "agi",
+        "completed",
+        5.0,
+        "csat3",
+        "ru",
+        None,
     )
     assert await answers(sessions) == [
-        ("agi", 0, "rating", "5", 5.0, 1), ("agi", 1, "solved", "1", 1.0, 1), ("agi", 2, "nps", "10", 10.0, 1),
+        ("agi", 0, "rating", "5", 5.0, 1),
+        ("agi", 1, "solved", "1", 1.0, 1),
+        ("agi", 2, "nps", "10", 10.0, 1),
     ]
 
 
-async def test_caller_hangs_up_mid_survey_answers_kept(server: AgiServer, sessions: async_sessionmaker[AsyncSession],
-                                                       csat3: None) -> None:
+async def test_caller_hangs_up_mid_survey_answers_kept(
+    server: AgiServer, sessions: async_sessionmaker[AsyncSession], csat3: None
+) -> None:
     """STREAM FILE ends -1 and Asterisk sends HANGUP; the next command is refused (511): abandoned, the
     rating already given stays stored, and nothing more is asked of the dead channel."""
     script: Script = [
@@ -274,8 +306,9 @@ async def test_caller_hangs_up_mid_survey_answers_kept(server: AgiServer, sessio
     assert await answers(sessions) == [("agi", 0, "rating", "5", 5.0, 1)]
 
 
-async def test_pbx_vanishes_mid_survey_costs_one_line(server: AgiServer, sessions: async_sessionmaker[AsyncSession],
-                                                      csat3: None, caplog: pytest.LogCaptureFixture) -> None:
+async def test_pbx_vanishes_mid_survey_costs_one_line(
+    server: AgiServer, sessions: async_sessionmaker[AsyncSession], csat3: None, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="ivr_survey.agi")
     script: Script = [
         *opening("L-vanish"),
@@ -308,8 +341,9 @@ async def test_refused_command_fails_the_survey_and_hangs_up(
     assert [summary(r) for r in await ratings(sessions)] == [("L-refused", "agi", "failed", None)]
 
 
-async def test_missing_sound_file_does_not_trap_the_caller(server: AgiServer,
-                                                           sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_missing_sound_file_does_not_trap_the_caller(
+    server: AgiServer, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     """Asterisk answers result=-1 endpos=0 for a file it cannot open: keys still count, the survey ends."""
     script: Script = [
         *opening("L-nosound"),
@@ -336,8 +370,9 @@ async def test_gone_before_the_survey_began_stores_nothing(
     assert await ratings(sessions) == []
 
 
-async def test_a_script_that_is_not_ours_is_closed_at_once(server: AgiServer,
-                                                           sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_script_that_is_not_ours_is_closed_at_once(
+    server: AgiServer, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     assert await converse(server.port, [], agi_script="billing?x=1") == ["<EOF>"]
     assert await ratings(sessions) == []
 
@@ -380,8 +415,12 @@ async def misbehave(port: int, kind: str) -> bytes:
     ],
 )
 async def test_bad_connection_costs_one_line_and_never_touches_a_call(
-    server: AgiServer, sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture,
-    kind: str, level: str, message: str,
+    server: AgiServer,
+    sessions: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    level: str,
+    message: str,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="ivr_survey.agi")
     started = time.monotonic()
@@ -415,10 +454,15 @@ async def test_bare_connect_close_does_not_spin(server: AgiServer) -> None:
 
 async def test_many_calls_at_once(server: AgiServer, sessions: async_sessionmaker[AsyncSession]) -> None:
     async def call(n: int) -> list[str]:
-        script: Script = [*opening(f"L-{n:02d}"), (stream("survey-rate"), key(str(n % 5 + 1))),
-                          (stream("survey-thanks"), PLAYED), HANGUP]
-        return await converse(server.port, script, uniqueid=f"1700000100.{n}",
-                              agi_script=f"survey?operator=70{n % 5:02d}") == commands(script)
+        script: Script = [
+            *opening(f"L-{n:02d}"),
+            (stream("survey-rate"), key(str(n % 5 + 1))),
+            (stream("survey-thanks"), PLAYED),
+            HANGUP,
+        ]
+        return await converse(
+            server.port, script, uniqueid=f"1700000100.{n}", agi_script=f"survey?operator=70{n % 5:02d}"
+        ) == commands(script)
 
     assert await asyncio.gather(*(call(n) for n in range(30))) == [True] * 30
     assert {r["call_id"]: (r["operator"], r["score"], r["status"]) for r in await ratings(sessions)} == {
@@ -466,7 +510,8 @@ async def test_shutdown_lets_calls_finish_then_ends_the_rest(
         writer.close()
     assert not server.connections
     assert sorted(summary(r) for r in await ratings(sessions)) == [
-        ("L-finishing", "agi", "completed", 5.0), ("L-stuck", "agi", "failed", 4.0),
+        ("L-finishing", "agi", "completed", 5.0),
+        ("L-stuck", "agi", "failed", 4.0),
     ]
     assert await answers(sessions) == [("agi", 0, "rating", "5", 5.0, 1), ("agi", 0, "rating", "4", 4.0, 1)]
 
@@ -476,14 +521,22 @@ async def test_shutdown_lets_calls_finish_then_ends_the_rest(
 
 async def test_serve_listens_when_a_port_is_set_and_ratings_show_the_call(database_url: str, tmp_path: Path) -> None:
     port = free_port()
-    settings = Settings(_env_file=None, database_url=database_url, spool_dir=tmp_path / "spool",
-                        api_token="admin-token", agi_port=port, no_input_timeout=0.1, shutdown_grace=1.0)
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        spool_dir=tmp_path / "spool",
+        api_token="admin-token",
+        agi_port=port,
+        no_input_timeout=0.1,
+        shutdown_grace=1.0,
+    )
     async with TestClient(TestServer(create_app(settings))) as client:
         resp = await client.get("/healthz")
         assert (await resp.json())["agi"] == "listening"
         assert await converse(port, RATED_4) == commands(RATED_4)
         body = await get(client, "/ratings")
-        assert [(i["call_id"], i["channel"], i["operator"], i["queue"], i["status"], i["score"])
-                for i in body["items"]] == [("1700000000.12", "agi", "7001", "sales", "completed", 4.0)]
+        assert [
+            (i["call_id"], i["channel"], i["operator"], i["queue"], i["status"], i["score"]) for i in body["items"]
+        ] == [("1700000000.12", "agi", "7001", "sales", "completed", 4.0)]
     with pytest.raises(OSError):  # the cleanup context closed the listener
         await asyncio.open_connection("127.0.0.1", port)

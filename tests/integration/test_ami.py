@@ -31,17 +31,39 @@ def at(hms: str) -> datetime:
 # The two calls of the trace, as the call history must hold them.
 EXPECTED = {
     ANSWERED: {
-        "direction": "inbound", "disposition": "answered", "caller_number": "79991234567",
-        "client_number": "79991234567", "queue": None, "operator": "7001", "started_at": at("17:57:56"),
-        "answered_at": at("17:57:56"), "ended_at": at("17:57:59"), "ring_seconds": 0.0, "talk_seconds": 3.0,
-        "hangup_side": "operator", "recording": None, "history_source": "ami", "incomplete": False,
+        "direction": "inbound",
+        "disposition": "answered",
+        "caller_number": "79991234567",
+        "client_number": "79991234567",
+        "queue": None,
+        "operator": "7001",
+        "started_at": at("17:57:56"),
+        "answered_at": at("17:57:56"),
+        "ended_at": at("17:57:59"),
+        "ring_seconds": 0.0,
+        "talk_seconds": 3.0,
+        "hangup_side": "operator",
+        "recording": None,
+        "history_source": "ami",
+        "incomplete": False,
         "operators": [("7001", "answered"), ("7001", "rung")],
     },
     MISSED: {
-        "direction": "inbound", "disposition": "missed", "caller_number": "79990000000",
-        "client_number": "79990000000", "queue": None, "operator": None, "started_at": at("17:58:00"),
-        "answered_at": None, "ended_at": at("17:58:04"), "ring_seconds": 3.0, "talk_seconds": None,
-        "hangup_side": None, "recording": None, "history_source": "ami", "incomplete": False,
+        "direction": "inbound",
+        "disposition": "missed",
+        "caller_number": "79990000000",
+        "client_number": "79990000000",
+        "queue": None,
+        "operator": None,
+        "started_at": at("17:58:00"),
+        "answered_at": None,
+        "ended_at": at("17:58:04"),
+        "ring_seconds": 3.0,
+        "talk_seconds": None,
+        "hangup_side": None,
+        "recording": None,
+        "history_source": "ami",
+        "incomplete": False,
         "operators": [("7999", "rung")],
     },
 }
@@ -55,11 +77,21 @@ async def rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, dict[str
     out = {}
     for c in calls:
         out[c.linkedid] = {
-            "direction": c.direction, "disposition": c.disposition, "caller_number": c.caller_number,
-            "client_number": c.client_number, "queue": c.queue, "operator": codes.get(c.operator_id),
-            "started_at": c.started_at, "answered_at": c.answered_at, "ended_at": c.ended_at,
-            "ring_seconds": c.ring_seconds, "talk_seconds": c.talk_seconds, "hangup_side": c.hangup_side,
-            "recording": c.recording, "history_source": c.history_source, "incomplete": c.incomplete,
+            "direction": c.direction,
+            "disposition": c.disposition,
+            "caller_number": c.caller_number,
+            "client_number": c.client_number,
+            "queue": c.queue,
+            "operator": codes.get(c.operator_id),
+            "started_at": c.started_at,
+            "answered_at": c.answered_at,
+            "ended_at": c.ended_at,
+            "ring_seconds": c.ring_seconds,
+            "talk_seconds": c.talk_seconds,
+            "hangup_side": c.hangup_side,
+            "recording": c.recording,
+            "history_source": c.history_source,
+            "incomplete": c.incomplete,
             "operators": sorted((codes[o], role) for call_id, o, role in links if call_id == c.id),
         }
     return out
@@ -75,8 +107,9 @@ async def test_the_traced_calls_come_out_field_by_field(run, sessions) -> None:
 
 
 @pytest.mark.parametrize("survey_first", [True, False])
-async def test_the_rating_and_the_history_make_one_call_whichever_writes_first(run, sessions,
-                                                                             survey_first: bool) -> None:
+async def test_the_rating_and_the_history_make_one_call_whichever_writes_first(
+    run, sessions, survey_first: bool
+) -> None:
     rated = Rated(ANSWERED, "7001", at("17:57:59"), 5.0)
     if survey_first:
         await seed(sessions, [rated])
@@ -144,10 +177,15 @@ async def test_garbage_on_the_socket_is_logged_and_skipped(run, sessions, caplog
     assert await rows(sessions) == EXPECTED
     # once after the login and at three event boundaries: each of the junk's three blocks is one line
     logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("ivr_survey")]
-    assert logged == [("WARNING", "AMI: an unreadable block of 32 bytes skipped"),
-                      ("WARNING", "AMI: an unreadable block of 3 bytes skipped"),
-                      ("WARNING", "AMI: an unreadable block of 6 bytes skipped")] * 4
-
+    assert (
+        logged
+        == [
+            ("WARNING", "AMI: an unreadable block of 32 bytes skipped"),
+            ("WARNING", "AMI: an unreadable block of 3 bytes skipped"),
+            ("WARNING", "AMI: an unreadable block of 6 bytes skipped"),
+        ]
+        * 4
+    )
 
 
 async def test_finished_calls_wait_in_order_while_the_database_is_away(sessions, caplog) -> None:
@@ -167,8 +205,9 @@ async def test_finished_calls_wait_in_order_while_the_database_is_away(sessions,
     fake = FakeAmi.from_trace(TRACE)
     await fake.start()
     tracker = CallTracker(OperatorNames.from_settings(Settings(_env_file=None)))
-    collector = AmiCollector(flaky, tracker, host="127.0.0.1", port=fake.port, user="survey", secret="secret",
-                             reconnect_timeout=0)
+    collector = AmiCollector(
+        flaky, tracker, host="127.0.0.1", port=fake.port, user="survey", secret="secret", reconnect_timeout=0
+    )
     try:
         with caplog.at_level(logging.WARNING):
             await collector.start()

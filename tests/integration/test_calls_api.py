@@ -23,28 +23,80 @@ def t(hm: str) -> datetime:
     return datetime.fromisoformat(f"2026-11-20T{hm}:00+00:00")
 
 
-def call(linkedid: str, start: str, direction: str, disposition: str, client: str, *, operator: str | None = None,
-         rung: list[str] | None = None, queue: str | None = None, ring: float | None = None,
-         talk: float | None = None, recording: str | None = None) -> dict[str, Any]:
+def call(
+    linkedid: str,
+    start: str,
+    direction: str,
+    disposition: str,
+    client: str,
+    *,
+    operator: str | None = None,
+    rung: list[str] | None = None,
+    queue: str | None = None,
+    ring: float | None = None,
+    talk: float | None = None,
+    recording: str | None = None,
+) -> dict[str, Any]:
     started = t(start)
     answered = started + timedelta(seconds=ring or 0) if disposition == "answered" else None
     return dict(
-        linkedid=linkedid, direction=direction, disposition=disposition, source="ami", caller_number=client,
-        client_number=client, queue=queue, operator=operator, rung=rung or ([operator] if operator else []),
-        started_at=started, answered_at=answered,
+        linkedid=linkedid,
+        direction=direction,
+        disposition=disposition,
+        source="ami",
+        caller_number=client,
+        client_number=client,
+        queue=queue,
+        operator=operator,
+        rung=rung or ([operator] if operator else []),
+        started_at=started,
+        answered_at=answered,
         ended_at=(answered or started) + timedelta(seconds=(talk or 0) + (0 if answered else ring or 0)),
-        ring_seconds=ring, talk_seconds=talk, hangup_side="operator" if answered else None, recording=recording,
+        ring_seconds=ring,
+        talk_seconds=talk,
+        hangup_side="operator" if answered else None,
+        recording=recording,
     )
 
 
 DAY = [
-    call("C1", "10:00", "inbound", "answered", "79991110001", operator="7001", queue="sales", ring=5, talk=120,
-         recording="2026/11/20/c1.wav"),
-    call("C2", "10:30", "inbound", "answered", "79991110002", operator="7001", queue="sales", ring=15, talk=60,
-         recording="../../../etc/passwd"),
+    call(
+        "C1",
+        "10:00",
+        "inbound",
+        "answered",
+        "79991110001",
+        operator="7001",
+        queue="sales",
+        ring=5,
+        talk=120,
+        recording="2026/11/20/c1.wav",
+    ),
+    call(
+        "C2",
+        "10:30",
+        "inbound",
+        "answered",
+        "79991110002",
+        operator="7001",
+        queue="sales",
+        ring=15,
+        talk=60,
+        recording="../../../etc/passwd",
+    ),
     call("C3", "11:00", "inbound", "missed", "79990000001", rung=["7001", "7002"], queue="sales", ring=20),
-    call("C4", "11:10", "inbound", "answered", "79991110004", operator="7002", queue="support", ring=10, talk=300,
-         recording="/etc/passwd"),
+    call(
+        "C4",
+        "11:10",
+        "inbound",
+        "answered",
+        "79991110004",
+        operator="7002",
+        queue="support",
+        ring=10,
+        talk=300,
+        recording="/etc/passwd",
+    ),
     call("C5", "12:00", "inbound", "abandoned_in_queue", "79990000002", rung=["7002"], queue="support", ring=30),
     call("C6", "11:30", "outbound", "answered", "79990000001", operator="7002", ring=8, talk=90),  # calls C3 back
     call("C7", "13:00", "inbound", "missed", "79990000003", rung=["7001"], queue="sales", ring=25),
@@ -55,8 +107,9 @@ PERIOD = "from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z"
 
 
 @pytest.fixture
-async def client(database_url: str, sessions: async_sessionmaker[AsyncSession],
-                 tmp_path: Path) -> AsyncIterator[TestClient]:
+async def client(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> AsyncIterator[TestClient]:
     recordings = tmp_path / "monitor"
     (recordings / "2026/11/20").mkdir(parents=True)
     (recordings / "2026/11/20/c1.wav").write_bytes(b"RIFF0123456789")
@@ -65,17 +118,36 @@ async def client(database_url: str, sessions: async_sessionmaker[AsyncSession],
     async with sessions() as s, s.begin():
         for row in DAY:
             await save_call(s, **row)
-    await seed(sessions, [Rated("C1", "7001", t("10:02"), 5.0, queue="sales"),
-                          Rated("C2", "7001", t("10:31"), None, status="no_input", queue="sales"),
-                          Rated("C4", "7002", t("11:16"), 2.0, queue="support")])
+    await seed(
+        sessions,
+        [
+            Rated("C1", "7001", t("10:02"), 5.0, queue="sales"),
+            Rated("C2", "7001", t("10:31"), None, status="no_input", queue="sales"),
+            Rated("C4", "7002", t("11:16"), 2.0, queue="support"),
+        ],
+    )
     async with admin_client(database_url, tmp_path, recordings_dir=recordings) as c:
         yield c
 
 
 def brief(group: dict[str, Any]) -> tuple:
-    return tuple(group[k] for k in ("key", "total", "answered", "missed", "missed_share", "called_back",
-                                    "callback_median_seconds", "ring_average_seconds", "talk_average_seconds",
-                                    "talk_total_seconds", "surveyed", "response_rate"))
+    return tuple(
+        group[k]
+        for k in (
+            "key",
+            "total",
+            "answered",
+            "missed",
+            "missed_share",
+            "called_back",
+            "callback_median_seconds",
+            "ring_average_seconds",
+            "talk_average_seconds",
+            "talk_total_seconds",
+            "surveyed",
+            "response_rate",
+        )
+    )
 
 
 async def test_stats_per_operator_queue_and_hour(client: TestClient) -> None:
@@ -94,8 +166,10 @@ async def test_stats_per_operator_queue_and_hour(client: TestClient) -> None:
     ]
     by_hour = await get(client, f"/calls/stats?group_by=hour&{PERIOD}&tz=Europe/Moscow")
     assert [(g["key"], g["total"], g["answered"], g["missed"]) for g in by_hour["groups"]] == [
-        ("2026-11-20T13:00:00+03:00", 2, 2, 0), ("2026-11-20T14:00:00+03:00", 3, 2, 1),
-        ("2026-11-20T15:00:00+03:00", 1, 0, 1), ("2026-11-20T16:00:00+03:00", 3, 1, 1),
+        ("2026-11-20T13:00:00+03:00", 2, 2, 0),
+        ("2026-11-20T14:00:00+03:00", 3, 2, 1),
+        ("2026-11-20T15:00:00+03:00", 1, 0, 1),
+        ("2026-11-20T16:00:00+03:00", 3, 1, 1),
     ]
     one_operator = await get(client, f"/calls/stats?group_by=day&{PERIOD}&operator=7002")
     assert [brief(g) for g in one_operator["groups"]] == [
@@ -130,18 +204,26 @@ async def test_calls_sort_by_any_column_in_keyset_pages(client: TestClient) -> N
 async def test_one_call_with_its_callback_survey_and_evaluations(client: TestClient) -> None:
     missed = await get(client, "/calls/C3")
     assert {k: missed[k] for k in ("disposition", "operator", "rung_operators", "callback", "survey")} == {
-        "disposition": "missed", "operator": None, "rung_operators": ["7001", "7002"],
+        "disposition": "missed",
+        "operator": None,
+        "rung_operators": ["7001", "7002"],
         "callback": {"call_id": "C6", "operator": "7002", "at": "2026-11-20T11:30:00+00:00", "after_seconds": 1800.0},
         "survey": None,
     }
     scores = {"greeting": 1, "identifying_problem": 1, "related_offer": 0, "tone": 1, "script": 0.5}
-    resp = await client.post("/cqr/evaluations", headers=AUTH,
-                             json={"call_id": "C1", "call_type": "spam", "scores": scores})
+    resp = await client.post(
+        "/cqr/evaluations", headers=AUTH, json={"call_id": "C1", "call_type": "spam", "scores": scores}
+    )
     evaluation = await resp.json()
     assert resp.status == 201, evaluation
     rated = await get(client, "/calls/C1")
-    assert (rated["operator"], rated["talk_seconds"], rated["surveyed"], rated["survey"]["score"],
-            rated["recording"]) == ("7001", 120.0, True, 5.0, "/calls/C1/recording")
+    assert (
+        rated["operator"],
+        rated["talk_seconds"],
+        rated["surveyed"],
+        rated["survey"]["score"],
+        rated["recording"],
+    ) == ("7001", 120.0, True, 5.0, "/calls/C1/recording")
     assert [(e["id"], e["call_type"], e["cqr"]) for e in rated["cqr_evaluations"]] == [
         (evaluation["id"], "spam", evaluation["cqr"])
     ]
@@ -153,16 +235,16 @@ async def test_calls_csv_is_the_whole_query(client: TestClient) -> None:
     assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert [(r["call_id"], r["disposition"], r["rung_operators"], r["callback_call_id"]) for r in rows] == [
-        ("C1", "answered", "7001", ""), ("C2", "answered", "7001", ""), ("C3", "missed", "7001 7002", "C6"),
+        ("C1", "answered", "7001", ""),
+        ("C2", "answered", "7001", ""),
+        ("C3", "missed", "7001 7002", "C6"),
         ("C7", "missed", "7001", "C8"),
     ]
 
 
-async def test_recording_streams_with_range_and_nothing_outside_the_folder(client: TestClient,
-                                                                         sessions) -> None:
+async def test_recording_streams_with_range_and_nothing_outside_the_folder(client: TestClient, sessions) -> None:
     whole = await client.get("/calls/C1/recording", headers=AUTH)
-    assert (whole.status, await whole.read(), whole.headers["Content-Type"]) == (200, b"RIFF0123456789",
-                                                                                 "audio/x-wav")
+    assert (whole.status, await whole.read(), whole.headers["Content-Type"]) == (200, b"RIFF0123456789", "audio/x-wav")
     part = await client.get("/calls/C1/recording", headers={**AUTH, "Range": "bytes=4-7"})
     assert (part.status, await part.read(), part.headers["Content-Range"]) == (206, b"0123", "bytes 4-7/14")
     beyond = await client.get("/calls/C1/recording", headers={**AUTH, "Range": "bytes=100-200"})

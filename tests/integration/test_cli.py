@@ -24,7 +24,11 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ivr_survey.cli", *args], env=env, cwd=cwd, capture_output=True, text=True,
+        [sys.executable, "-m", "ivr_survey.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
@@ -37,27 +41,45 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
             "ivr-survey: IVR_SURVEY_DATABASE_URL: unsupported driver 'mysql' "
             "(use sqlite+aiosqlite or postgresql+asyncpg)",
         ),
-        ({"IVR_SURVEY_HTTP_PORT": "http"},
-         "ivr-survey: IVR_SURVEY_HTTP_PORT: Input should be a valid integer, unable to parse string as an integer "
-         "(got 'http')"),
-        ({"IVR_SURVEY_HTTP_HOST": "0.0.0.0"},
-         "ivr-survey: refusing to serve the API on 0.0.0.0 without IVR_SURVEY_API_TOKEN; set a token or bind to "
-         "127.0.0.1"),
-        ({"IVR_SURVEY_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
-         "ivr-survey: database migration failed: "),
-        ({"IVR_SURVEY_ARI_URL": "http://[::1"},
-         "ivr-survey: IVR_SURVEY_ARI_URL: not a URL (expected e.g. http://127.0.0.1:8088)\n"),
-        ({"IVR_SURVEY_ARI_URL": "http://"},
-         "ivr-survey: IVR_SURVEY_ARI_URL: names no host (expected e.g. http://127.0.0.1:8088)\n"),
-        ({"IVR_SURVEY_ARI_URL": "http://127.0.0.1:notaport", "IVR_SURVEY_ARI_PASSWORD": "hunter2"},
-         "ivr-survey: IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535\n"),
-        ({"IVR_SURVEY_DATABASE_URL": "postgresql://u:hunter2@db:notaport/x"},
-         "ivr-survey: IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535\n"),
-        ({"IVR_SURVEY_API_TOKEN": " hunter2-hunter2 "},
-         "ivr-survey: IVR_SURVEY_API_TOKEN: too short; use at least 16 characters (e.g. openssl rand -hex 24)\n"),
-        ({"IVR_SURVEY_HTTP_HOST": "127.attacker.example"},
-         "ivr-survey: refusing to serve the API on 127.attacker.example without IVR_SURVEY_API_TOKEN; set a token "
-         "or bind to 127.0.0.1\n"),
+        (
+            {"IVR_SURVEY_HTTP_PORT": "http"},
+            "ivr-survey: IVR_SURVEY_HTTP_PORT: Input should be a valid integer, unable to parse string as an integer "
+            "(got 'http')",
+        ),
+        (
+            {"IVR_SURVEY_HTTP_HOST": "0.0.0.0"},
+            "ivr-survey: refusing to serve the API on 0.0.0.0 without IVR_SURVEY_API_TOKEN; set a token or bind to "
+            "127.0.0.1",
+        ),
+        (
+            {"IVR_SURVEY_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+            "ivr-survey: database migration failed: ",
+        ),
+        (
+            {"IVR_SURVEY_ARI_URL": "http://[::1"},
+            "ivr-survey: IVR_SURVEY_ARI_URL: not a URL (expected e.g. http://127.0.0.1:8088)\n",
+        ),
+        (
+            {"IVR_SURVEY_ARI_URL": "http://"},
+            "ivr-survey: IVR_SURVEY_ARI_URL: names no host (expected e.g. http://127.0.0.1:8088)\n",
+        ),
+        (
+            {"IVR_SURVEY_ARI_URL": "http://127.0.0.1:notaport", "IVR_SURVEY_ARI_PASSWORD": "hunter2"},
+            "ivr-survey: IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535\n",
+        ),
+        (
+            {"IVR_SURVEY_DATABASE_URL": "postgresql://u:hunter2@db:notaport/x"},
+            "ivr-survey: IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535\n",
+        ),
+        (
+            {"IVR_SURVEY_API_TOKEN": " hunter2-hunter2 "},
+            "ivr-survey: IVR_SURVEY_API_TOKEN: too short; use at least 16 characters (e.g. openssl rand -hex 24)\n",
+        ),
+        (
+            {"IVR_SURVEY_HTTP_HOST": "127.attacker.example"},
+            "ivr-survey: refusing to serve the API on 127.attacker.example without IVR_SURVEY_API_TOKEN; set a token "
+            "or bind to 127.0.0.1\n",
+        ),
     ],
 )
 def test_bad_settings_exit_2_with_one_line(tmp_path: Path, env: dict[str, str], expected: str) -> None:
@@ -105,9 +127,14 @@ def test_agi_port_in_use_is_one_line(tmp_path: Path) -> None:
 async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ivr_survey.cli", "serve",
-        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port)), cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ivr_survey.cli",
+        "serve",
+        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port)),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         body = None
@@ -119,9 +146,18 @@ async def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path) -> N
                         break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
-        assert body == (200, {"status": "ok", "database": "ok", "ari": "disabled", "ami": "disabled",
-                               "agi": "disabled", "pending_records": 0,
-                               "spool": {"status": "ok", "pending": 0, "set_aside": 0}})
+        assert body == (
+            200,
+            {
+                "status": "ok",
+                "database": "ok",
+                "ari": "disabled",
+                "ami": "disabled",
+                "agi": "disabled",
+                "pending_records": 0,
+                "spool": {"status": "ok", "pending": 0, "set_aside": 0},
+            },
+        )
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:
@@ -171,16 +207,19 @@ def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
     assert not (tmp_path / "ivr_survey.db").exists()
     with sqlite3.connect(tmp_path / "ivr_survey-demo.db") as db:
         statuses = [row[0] for row in db.execute("SELECT status FROM survey_responses")]
-        history = db.execute("SELECT c.direction, c.disposition, o.code IS NOT NULL, EXISTS (SELECT 1 FROM "
-                             "survey_responses r WHERE r.call_id = c.id) FROM calls c LEFT JOIN operators o "
-                             "ON o.id = c.operator_id WHERE c.history_source = 'ami'").fetchall()
+        history = db.execute(
+            "SELECT c.direction, c.disposition, o.code IS NOT NULL, EXISTS (SELECT 1 FROM "
+            "survey_responses r WHERE r.call_id = c.id) FROM calls c LEFT JOIN operators o "
+            "ON o.id = c.operator_id WHERE c.history_source = 'ami'"
+        ).fetchall()
     assert set(statuses) <= {"completed", "partial", "no_input", "abandoned"}
     # the simulated PBX's AMI side: every call is in the history; the answered ones were surveyed, the missed
     # ones were not, and callbacks are answered outbound calls by an operator
     inbound = [h for h in history if h[0] == "inbound"]
     assert len(inbound) == 8
-    assert sorted(inbound) == sorted([("inbound", "answered", 1, 1)] * len(statuses)
-                                     + [("inbound", "missed", 0, 0)] * (8 - len(statuses)))
+    assert sorted(inbound) == sorted(
+        [("inbound", "answered", 1, 1)] * len(statuses) + [("inbound", "missed", 0, 0)] * (8 - len(statuses))
+    )
     assert all(h == ("outbound", "answered", 1, 0) for h in history if h[0] != "inbound")
     assert len(history) - len(inbound) <= 8 - len(statuses)
 
@@ -192,7 +231,8 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
     assert created.stdout.startswith("ivs_") and len(created.stdout.strip()) > 40
     again = _run(["token", "create", "--role", "analyst", "--name", "sue"], env, tmp_path)
     assert (again.returncode, again.stderr.splitlines()[-1]) == (
-        2, "ivr-survey: a live token named 'sue' exists; revoke it or choose another name"
+        2,
+        "ivr-survey: a live token named 'sue' exists; revoke it or choose another name",
     )
     listed = _run(["token", "list"], env, tmp_path).stdout.split("\t")
     assert (listed[0], listed[1], listed[3]) == ("sue", "supervisor", "live\n")
@@ -218,14 +258,18 @@ def test_an_unwritable_spool_folder_is_one_line(tmp_path: Path, command: str, sp
     path = tmp_path / spool
     proc = _run([command], _env(tmp_path, IVR_SURVEY_SPOOL_DIR=str(path)), tmp_path)
     assert (proc.returncode, proc.stderr) == (
-        2, f"ivr-survey: IVR_SURVEY_SPOOL_DIR: {path} is not a writable folder ({reason})\n"
+        2,
+        f"ivr-survey: IVR_SURVEY_SPOOL_DIR: {path} is not a writable folder ({reason})\n",
     )
 
 
 def test_a_missing_spool_folder_is_made_with_its_parents(tmp_path: Path) -> None:
     # no database behind port 1: serve stops right after its checks
-    env = _env(tmp_path, IVR_SURVEY_SPOOL_DIR=str(tmp_path / "var" / "spool"),
-               IVR_SURVEY_DATABASE_URL="postgresql://u@127.0.0.1:1/x")
+    env = _env(
+        tmp_path,
+        IVR_SURVEY_SPOOL_DIR=str(tmp_path / "var" / "spool"),
+        IVR_SURVEY_DATABASE_URL="postgresql://u@127.0.0.1:1/x",
+    )
     proc = _run(["serve"], env, tmp_path)
     assert (proc.returncode, proc.stderr.startswith("ivr-survey: database migration failed: ")) == (2, True)
     assert (tmp_path / "var" / "spool").is_dir()
@@ -235,9 +279,14 @@ async def test_a_padded_bootstrap_token_authenticates(tmp_path: Path) -> None:
     token = "0123456789abcdef0123"
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ivr_survey.cli", "serve",
-        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port), IVR_SURVEY_API_TOKEN=f"  {token}\t"), cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ivr_survey.cli",
+        "serve",
+        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(port), IVR_SURVEY_API_TOKEN=f"  {token}\t"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         statuses = None
@@ -246,8 +295,9 @@ async def test_a_padded_bootstrap_token_authenticates(tmp_path: Path) -> None:
                 try:
                     statuses = []
                     for header in (f"Bearer {token}", f"Bearer   {token} ", "Bearer wrong-token-wrong-token"):
-                        async with http.get(f"http://127.0.0.1:{port}/ratings",
-                                            headers={"Authorization": header}) as resp:
+                        async with http.get(
+                            f"http://127.0.0.1:{port}/ratings", headers={"Authorization": header}
+                        ) as resp:
                             statuses.append(resp.status)
                     break
                 except aiohttp.ClientConnectionError:
@@ -272,12 +322,15 @@ def test_a_revoked_tokens_name_may_be_given_again(database_url: str, tmp_path: P
     # both are listed, the revoked one kept for the audit
     listed = [line.split("\t") for line in _run(["token", "list"], env, tmp_path).stdout.splitlines()]
     assert [(name, role, state.split(" ")[0]) for name, role, _created, state in listed] == [
-        ("anna", "analyst", "revoked"), ("anna", "supervisor", "live"),
+        ("anna", "analyst", "revoked"),
+        ("anna", "supervisor", "live"),
     ]
     # a second live one is refused, by the command and by the database
     refused = _run(["token", "create", "--role", "admin", "--name", "anna"], env, tmp_path)
     assert (refused.returncode, refused.stdout, refused.stderr) == (
-        2, "", "ivr-survey: a live token named 'anna' exists; revoke it or choose another name\n"
+        2,
+        "",
+        "ivr-survey: a live token named 'anna' exists; revoke it or choose another name\n",
     )
     assert _run(["token", "revoke", "anna"], env, tmp_path).returncode == 0
     assert _run(["token", "revoke", "anna"], env, tmp_path).stderr == "ivr-survey: no live token named 'anna'\n"
@@ -330,9 +383,18 @@ async def _wait_for(lines: list[str], text: str) -> None:
 
 async def _demo(tmp_path: Path, **env: str) -> tuple[asyncio.subprocess.Process, list[str], asyncio.Task[None]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ivr_survey.cli", "demo", "--per-second", "4", "--seed", "5",
-        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(free_port()), **env), cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ivr_survey.cli",
+        "demo",
+        "--per-second",
+        "4",
+        "--seed",
+        "5",
+        env=_env(tmp_path, IVR_SURVEY_HTTP_PORT=str(free_port()), **env),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
     lines: list[str] = []
@@ -346,8 +408,13 @@ async def test_the_demo_stops_within_its_own_short_grace(tmp_path: Path) -> None
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
         await reader
-        assert any(line.endswith(" INFO ivr_survey: shutting down; surveys in progress have up to 3 s to finish "
-                                 "(a second Ctrl-C stops at once)\n") for line in lines), lines
+        assert any(
+            line.endswith(
+                " INFO ivr_survey: shutting down; surveys in progress have up to 3 s to finish "
+                "(a second Ctrl-C stops at once)\n"
+            )
+            for line in lines
+        ), lines
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -364,8 +431,9 @@ async def test_a_second_ctrl_c_stops_the_demo_at_once(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 20) == 130
         await reader
-        assert lines[-1].endswith(" WARNING ivr_survey: second signal: stopping at once, surveys in progress are "
-                                  "cut off\n")
+        assert lines[-1].endswith(
+            " WARNING ivr_survey: second signal: stopping at once, surveys in progress are cut off\n"
+        )
         assert not any("Traceback" in line for line in lines)
     finally:
         if proc.returncode is None:
@@ -385,8 +453,14 @@ def test_migrate_and_alembic_take_a_libpq_sslmode(database_url: str, tmp_path: P
     assert _run(["migrate"], env, tmp_path).stdout == "database is up to date\n"
     # `alembic` from the repository root builds its engine the same way (migrations/env.py)
     root = Path(__file__).resolve().parents[2]
-    alembic = subprocess.run([Path(sys.executable).parent / "alembic", "current"], env=env, cwd=root,
-                             capture_output=True, text=True, timeout=60)
+    alembic = subprocess.run(
+        [Path(sys.executable).parent / "alembic", "current"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (alembic.returncode, alembic.stdout.split()) == (0, ["0009", "(head)"]), alembic.stderr
 
 
@@ -399,6 +473,7 @@ def test_sslmode_require_without_ssl_on_the_server_is_one_line(database_url: str
     for command in ("migrate", "serve"):
         proc = _run([command], _env(tmp_path, IVR_SURVEY_DATABASE_URL=f"{database_url}?sslmode=require"), tmp_path)
         assert (proc.returncode, proc.stderr) == (
-            2, f'ivr-survey: database migration failed: ConnectionError: PostgreSQL server at "{url.host}:{url.port}" '
-               "rejected SSL upgrade\n"
+            2,
+            f'ivr-survey: database migration failed: ConnectionError: PostgreSQL server at "{url.host}:{url.port}" '
+            "rejected SSL upgrade\n",
         )

@@ -25,11 +25,26 @@ T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 ADMIN = "admin-token"
 
 # qualification (Σw = 12): 1·1 + 0.5·3 + 1·2 + 0·2 + 0.5·2 + 1·1 + 1·1 = 7.5 -> 100 · 7.5 / 12 = 62.5
-QUALIFICATION_62_5 = {"greeting": 1, "identifying_problem": 0.5, "presenting_product": 1, "initiative": 0,
-                      "closing": 0.5, "tone": 1, "script": 1}
+QUALIFICATION_62_5 = {
+    "greeting": 1,
+    "identifying_problem": 0.5,
+    "presenting_product": 1,
+    "initiative": 0,
+    "closing": 0.5,
+    "tone": 1,
+    "script": 1,
+}
 # objection (Σw = 20): 1 + 2 + 3 + 0.5·4 + 3 + 0.5·3 + 2 + 2 = 16.5 -> 100 · 16.5 / 20 = 82.5
-OBJECTION_82_5 = {"greeting": 1, "identifying_problem": 1, "presenting_product": 1, "handling_objections": 0.5,
-                  "initiative": 1, "closing": 0.5, "tone": 1, "difficult_client": 1}
+OBJECTION_82_5 = {
+    "greeting": 1,
+    "identifying_problem": 1,
+    "presenting_product": 1,
+    "handling_objections": 0.5,
+    "initiative": 1,
+    "closing": 0.5,
+    "tone": 1,
+    "difficult_client": 1,
+}
 SPAM_ALL = dict.fromkeys(DEFAULT_SCORECARDS["spam"], 1)
 
 
@@ -38,8 +53,7 @@ class Api:
     client: TestClient
     tokens: dict[str, str]
 
-    async def call(self, method: str, path: str, who: str | None = "admin", status: int = 200,
-                   **kwargs: Any) -> Any:
+    async def call(self, method: str, path: str, who: str | None = "admin", status: int = 200, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
         headers.update(kwargs.pop("headers", {}))
         resp = await self.client.request(method, path, headers=headers, **kwargs)
@@ -47,10 +61,16 @@ class Api:
         assert resp.status == status, body
         return body
 
-    async def evaluate(self, who: str, call_id: str, call_type: str, scores: dict, status: int = 201,
-                       **extra: Any) -> Any:
-        return await self.call("POST", "/cqr/evaluations", who, status,
-                               json={"call_id": call_id, "call_type": call_type, "scores": scores, **extra})
+    async def evaluate(
+        self, who: str, call_id: str, call_type: str, scores: dict, status: int = 201, **extra: Any
+    ) -> Any:
+        return await self.call(
+            "POST",
+            "/cqr/evaluations",
+            who,
+            status,
+            json={"call_id": call_id, "call_type": call_type, "scores": scores, **extra},
+        )
 
 
 @pytest.fixture
@@ -90,7 +110,8 @@ async def test_call_types(api: Api) -> None:
     body = await api.call("GET", "/cqr/call-types", "ann")
     assert [t["id"] for t in body] == ["qualification", "objection", "spam", "transactional", "reanimation"]
     assert body[2] == {
-        "id": "spam", "name": "Spam",
+        "id": "spam",
+        "name": "Spam",
         "description": "A wrong number, or a request for services the company does not offer.",
         "criteria": [
             {"id": "greeting", "name": "Greeting", "weight": 1.0},
@@ -109,10 +130,19 @@ async def test_get_scorecard(api: Api) -> None:
     body = await api.call("GET", "/cqr/scorecards/objection", "ann")
     assert datetime.fromisoformat(body.pop("created_at")).tzinfo is not None
     assert body == {
-        "call_type": "objection", "version": 1, "created_by": None,
-        "weights": {"greeting": 1.0, "identifying_problem": 2.0, "presenting_product": 3.0,
-                    "handling_objections": 4.0, "initiative": 3.0, "closing": 3.0, "tone": 2.0,
-                    "difficult_client": 2.0},
+        "call_type": "objection",
+        "version": 1,
+        "created_by": None,
+        "weights": {
+            "greeting": 1.0,
+            "identifying_problem": 2.0,
+            "presenting_product": 3.0,
+            "handling_objections": 4.0,
+            "initiative": 3.0,
+            "closing": 3.0,
+            "tone": 2.0,
+            "difficult_client": 2.0,
+        },
     }
     assert await api.call("GET", "/cqr/scorecards/sales", "ann", 404) == error(
         "not_found",
@@ -128,18 +158,31 @@ async def test_get_scorecard(api: Api) -> None:
 
 
 async def test_put_scorecard_adds_versions(api: Api) -> None:
-    first = await api.call("PUT", "/cqr/scorecards/spam", json={
-        "weights": {"tone": 3, "greeting": 1}, "remove": ["identifying_problem", "related_offer", "script"],
-    })
+    first = await api.call(
+        "PUT",
+        "/cqr/scorecards/spam",
+        json={
+            "weights": {"tone": 3, "greeting": 1},
+            "remove": ["identifying_problem", "related_offer", "script"],
+        },
+    )
     created_at = first.pop("created_at")
-    assert first == {"call_type": "spam", "version": 2, "weights": {"greeting": 1.0, "tone": 3.0},
-                     "created_by": "bootstrap"}
+    assert first == {
+        "call_type": "spam",
+        "version": 2,
+        "weights": {"greeting": 1.0, "tone": 3.0},
+        "created_by": "bootstrap",
+    }
     # The same weights again: no new version.
     again = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {"greeting": 1.0, "tone": 3}})
     assert (again["version"], again["created_at"]) == (2, created_at)
     # Any content type, as long as the body is JSON.
-    third = await api.call("PUT", "/cqr/scorecards/spam", headers={"Content-Type": "text/plain"},
-                           data=json.dumps({"weights": {"tone": 0.5}, "remove": ["greeting"]}))
+    third = await api.call(
+        "PUT",
+        "/cqr/scorecards/spam",
+        headers={"Content-Type": "text/plain"},
+        data=json.dumps({"weights": {"tone": 0.5}, "remove": ["greeting"]}),
+    )
     assert (third["version"], third["weights"]) == (3, {"tone": 0.5})
     assert (await api.call("GET", "/cqr/scorecards/spam", "ann"))["version"] == 3
     old = await api.call("GET", "/cqr/scorecards/spam?version=1", "ann")
@@ -159,20 +202,28 @@ async def test_put_scorecard_adds_versions(api: Api) -> None:
         ({"weights": {"tone": "2"}}, bad("weights.tone", "the weight of tone must be a number above 0")),
         ({"weights": {"tone": True}}, bad("weights.tone", "the weight of tone must be a number above 0")),
         ({"weights": {"tone": None}}, bad("weights.tone", "the weight of tone must be a number above 0")),
-        ({"weights": {"smile": 1}}, bad(
-            "weights.smile",
-            "unknown criterion 'smile'; the criteria are: greeting, identifying_problem, presenting_product, "
-            "handling_objections, related_offer, initiative, closing, tone, difficult_client, script",
-        )),
-        ({"weights": {"tone": 1}, "version": 7},
-         bad("version", "unknown field 'version'; the fields are: weights, remove")),
+        (
+            {"weights": {"smile": 1}},
+            bad(
+                "weights.smile",
+                "unknown criterion 'smile'; the criteria are: greeting, identifying_problem, presenting_product, "
+                "handling_objections, related_offer, initiative, closing, tone, difficult_client, script",
+            ),
+        ),
+        (
+            {"weights": {"tone": 1}, "version": 7},
+            bad("version", "unknown field 'version'; the fields are: weights, remove"),
+        ),
         ({"weights": SPAM_ALL, "remove": "tone"}, bad("remove", "remove must be a list of criteria")),
         ({"weights": SPAM_ALL, "remove": ["tone", 1]}, bad("remove", "remove must be a list of criteria")),
-        ({"weights": SPAM_ALL, "remove": ["closing"]}, bad(
-            "remove",
-            "'closing' is not on the spam scorecard (version 1); it has: greeting, identifying_problem, "
-            "related_offer, tone, script",
-        )),
+        (
+            {"weights": SPAM_ALL, "remove": ["closing"]},
+            bad(
+                "remove",
+                "'closing' is not on the spam scorecard (version 1); it has: greeting, identifying_problem, "
+                "related_offer, tone, script",
+            ),
+        ),
         ({"weights": SPAM_ALL, "remove": ["tone"]}, bad("remove", "tone is both weighted and removed")),
         ({"weights": {}, "remove": list(SPAM_ALL)}, bad("weights", "weights must name at least one criterion")),
     ],
@@ -188,7 +239,8 @@ async def test_a_put_must_name_every_criterion_or_remove_it(api: Api) -> None:
         "invalid_parameter",
         "weights must name every criterion of the spam scorecard (version 1); missing: identifying_problem, "
         "related_offer, script; list a criterion in remove to drop it",
-        parameter="weights", missing=["identifying_problem", "related_offer", "script"],
+        parameter="weights",
+        missing=["identifying_problem", "related_offer", "script"],
     )
     assert (await api.call("GET", "/cqr/scorecards/spam", "ann"))["version"] == 1
     # So a call type can still be evaluated on every criterion it had: nothing was dropped.
@@ -196,16 +248,24 @@ async def test_a_put_must_name_every_criterion_or_remove_it(api: Api) -> None:
     # Adding a criterion names the others too; dropping one names it in remove.
     added = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {**SPAM_ALL, "closing": 2}})
     assert (added["version"], added["weights"]) == (2, {**{k: 1.0 for k in SPAM_ALL}, "closing": 2.0})
-    dropped = await api.call("PUT", "/cqr/scorecards/spam", json={
-        "weights": {k: 1 for k in SPAM_ALL if k != "tone"}, "remove": ["closing", "tone"],
-    })
+    dropped = await api.call(
+        "PUT",
+        "/cqr/scorecards/spam",
+        json={
+            "weights": {k: 1 for k in SPAM_ALL if k != "tone"},
+            "remove": ["closing", "tone"],
+        },
+    )
     assert (dropped["version"], list(dropped["weights"])) == (
-        3, ["greeting", "identifying_problem", "related_offer", "script"]
+        3,
+        ["greeting", "identifying_problem", "related_offer", "script"],
     )
     # The rule holds against the version the new one follows (v3, without tone); bringing tone back is adding.
     stale = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {"greeting": 1, "tone": 2}}, status=400)
-    assert stale["error"]["details"] == {"parameter": "weights",
-                                         "missing": ["identifying_problem", "related_offer", "script"]}
+    assert stale["error"]["details"] == {
+        "parameter": "weights",
+        "missing": ["identifying_problem", "related_offer", "script"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -239,8 +299,11 @@ async def test_put_unknown_call_type_is_404(api: Api) -> None:
 
 async def test_every_endpoint_needs_a_token(api: Api) -> None:
     for method, path in [
-        ("GET", "/cqr/call-types"), ("GET", "/cqr/scorecards/spam"), ("PUT", "/cqr/scorecards/spam"),
-        ("POST", "/cqr/evaluations"), ("GET", "/cqr/evaluations"),
+        ("GET", "/cqr/call-types"),
+        ("GET", "/cqr/scorecards/spam"),
+        ("PUT", "/cqr/scorecards/spam"),
+        ("POST", "/cqr/evaluations"),
+        ("GET", "/cqr/evaluations"),
     ]:
         assert await api.call(method, path, None, 401, json={}) == error(
             "unauthorized", "missing or invalid bearer token"
@@ -266,22 +329,41 @@ async def test_roles(api: Api) -> None:
 async def test_evaluate_then_conflict_then_replace(api: Api) -> None:
     created = await api.evaluate("sue", "L1", "qualification", QUALIFICATION_62_5, comment="missed the need")
     assert without_time(created) == {
-        "id": created["id"], "call_id": "L1", "call_type": "qualification", "scorecard_version": 1,
-        "scores": {"greeting": 1.0, "identifying_problem": 0.5, "presenting_product": 1.0, "initiative": 0.0,
-                   "closing": 0.5, "tone": 1.0, "script": 1.0},
-        "cqr": 62.5, "good": False, "comment": "missed the need", "supervisor": "sue", "operator": "7001",
+        "id": created["id"],
+        "call_id": "L1",
+        "call_type": "qualification",
+        "scorecard_version": 1,
+        "scores": {
+            "greeting": 1.0,
+            "identifying_problem": 0.5,
+            "presenting_product": 1.0,
+            "initiative": 0.0,
+            "closing": 0.5,
+            "tone": 1.0,
+            "script": 1.0,
+        },
+        "cqr": 62.5,
+        "good": False,
+        "comment": "missed the need",
+        "supervisor": "sue",
+        "operator": "7001",
     }
 
     conflict = await api.evaluate("sue", "L1", "qualification", QUALIFICATION_62_5, 409)
     assert conflict == error(
-        "conflict", "sue has already evaluated call L1; send replace=true to replace that evaluation",
+        "conflict",
+        "sue has already evaluated call L1; send replace=true to replace that evaluation",
         evaluation_id=created["id"],
     )
 
     # The call was an objection after all: replaced, same id and created_at, new type and CQR.
     replaced = await api.evaluate("sue", "L1", "objection", OBJECTION_82_5, 200, replace=True)
     assert replaced == {
-        **created, "call_type": "objection", "cqr": 82.5, "good": True, "comment": None,
+        **created,
+        "call_type": "objection",
+        "cqr": 82.5,
+        "good": True,
+        "comment": None,
         "scores": {k: float(v) for k, v in OBJECTION_82_5.items()},
     }
 
@@ -294,7 +376,8 @@ async def test_evaluate_then_conflict_then_replace(api: Api) -> None:
 
     listed = await api.call("GET", "/cqr/evaluations?call_id=L1", "ann")
     assert [(i["id"], i["supervisor"], i["cqr"]) for i in listed["items"]] == [
-        (other["id"], "sam", 100.0), (created["id"], "sue", 82.5),
+        (other["id"], "sam", 100.0),
+        (created["id"], "sue", 82.5),
     ]
     assert listed["items"][1] == replaced
 
@@ -309,32 +392,59 @@ async def test_unknown_call_is_404(api: Api) -> None:
     ("body", "expected"),
     [
         ({"call_type": "spam", "scores": SPAM_ALL}, bad("call_id", "call_id must be a non-empty string")),
-        ({"call_id": 17, "call_type": "spam", "scores": SPAM_ALL},
-         bad("call_id", "call_id must be a non-empty string")),
-        ({"call_id": "x" * 65, "call_type": "spam", "scores": SPAM_ALL},
-         bad("call_id", "call_id is longer than 64 characters")),
-        ({"call_id": "L1\x00", "call_type": "spam", "scores": SPAM_ALL},
-         bad("call_id", "call_id must not contain NUL characters")),
-        ({"call_id": "L1", "call_type": "sales", "scores": SPAM_ALL}, bad(
-            "call_type", "call_type must be one of: qualification, objection, spam, transactional, reanimation")),
+        (
+            {"call_id": 17, "call_type": "spam", "scores": SPAM_ALL},
+            bad("call_id", "call_id must be a non-empty string"),
+        ),
+        (
+            {"call_id": "x" * 65, "call_type": "spam", "scores": SPAM_ALL},
+            bad("call_id", "call_id is longer than 64 characters"),
+        ),
+        (
+            {"call_id": "L1\x00", "call_type": "spam", "scores": SPAM_ALL},
+            bad("call_id", "call_id must not contain NUL characters"),
+        ),
+        (
+            {"call_id": "L1", "call_type": "sales", "scores": SPAM_ALL},
+            bad("call_type", "call_type must be one of: qualification, objection, spam, transactional, reanimation"),
+        ),
         ({"call_id": "L1", "call_type": "spam"}, bad("scores", "scores must be an object of criterion: 0, 0.5 or 1")),
-        ({"call_id": "L1", "call_type": "spam", "scores": {**SPAM_ALL, "tone": 0.7}},
-         bad("scores.tone", "the score of tone must be 0, 0.5 or 1")),
-        ({"call_id": "L1", "call_type": "spam", "scores": {**SPAM_ALL, "tone": "1"}},
-         bad("scores.tone", "the score of tone must be 0, 0.5 or 1")),
-        ({"call_id": "L1", "call_type": "spam", "scores": {k: 1 for k in SPAM_ALL if k != "script"}},
-         bad("scores.script", "script is not scored")),
-        ({"call_id": "L1", "call_type": "spam", "scores": {**SPAM_ALL, "closing": 1}},
-         bad("scores.closing",
-             "'closing' is not on this scorecard; it has: greeting, identifying_problem, related_offer, tone, script")),
-        ({"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "comment": 5},
-         bad("comment", "comment must be a non-empty string")),
-        ({"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "comment": "x" * 10_001},
-         bad("comment", "comment is longer than 10000 characters")),
-        ({"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "replace": "yes"},
-         bad("replace", "replace must be true or false")),
-        ({"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "operator": "7001"},
-         bad("operator", "unknown field 'operator'; the fields are: call_id, call_type, scores, comment, replace")),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": {**SPAM_ALL, "tone": 0.7}},
+            bad("scores.tone", "the score of tone must be 0, 0.5 or 1"),
+        ),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": {**SPAM_ALL, "tone": "1"}},
+            bad("scores.tone", "the score of tone must be 0, 0.5 or 1"),
+        ),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": {k: 1 for k in SPAM_ALL if k != "script"}},
+            bad("scores.script", "script is not scored"),
+        ),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": {**SPAM_ALL, "closing": 1}},
+            bad(
+                "scores.closing",
+                "'closing' is not on this scorecard; it has: "
+                "greeting, identifying_problem, related_offer, tone, script",
+            ),
+        ),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "comment": 5},
+            bad("comment", "comment must be a non-empty string"),
+        ),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "comment": "x" * 10_001},
+            bad("comment", "comment is longer than 10000 characters"),
+        ),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "replace": "yes"},
+            bad("replace", "replace must be true or false"),
+        ),
+        (
+            {"call_id": "L1", "call_type": "spam", "scores": SPAM_ALL, "operator": "7001"},
+            bad("operator", "unknown field 'operator'; the fields are: call_id, call_type, scores, comment, replace"),
+        ),
     ],
 )
 async def test_bad_evaluations(api: Api, body: dict, expected: dict) -> None:
@@ -360,21 +470,27 @@ async def test_new_weights_never_change_past_evaluations(api: Api) -> None:
 
     listed = await api.call("GET", "/cqr/evaluations?call_type=qualification", "ann")
     assert [(i["supervisor"], i["scorecard_version"], i["cqr"]) for i in listed["items"]] == [
-        ("sam", 2, 46.43), ("sue", 1, 62.5),
+        ("sam", 2, 46.43),
+        ("sue", 1, 62.5),
     ]
     assert listed["items"][1] == old
 
     # A new criterion on the card must be scored from now on; a removed one may no longer be.
-    await api.call("PUT", "/cqr/scorecards/qualification", json={
-        "weights": {"greeting": 1, "related_offer": 1},
-        "remove": ["identifying_problem", "presenting_product", "initiative", "closing", "tone", "script"],
-    })
+    await api.call(
+        "PUT",
+        "/cqr/scorecards/qualification",
+        json={
+            "weights": {"greeting": 1, "related_offer": 1},
+            "remove": ["identifying_problem", "presenting_product", "initiative", "closing", "tone", "script"],
+        },
+    )
     assert await api.evaluate("sam", "L2", "qualification", {"greeting": 1}, 400) == bad(
         "scores.related_offer", "related_offer is not scored"
     )
     # Replacing uses the version current at that moment: (1·1 + 0.5·1) / 2 = 75
-    replaced = await api.evaluate("sue", "L1", "qualification", {"greeting": 1, "related_offer": 0.5}, 200,
-                                  replace=True)
+    replaced = await api.evaluate(
+        "sue", "L1", "qualification", {"greeting": 1, "related_offer": 0.5}, 200, replace=True
+    )
     assert (replaced["id"], replaced["scorecard_version"], replaced["cqr"]) == (old["id"], 3, 75.0)
     assert (await api.call("GET", "/cqr/evaluations?supervisor=sam&call_id=L1", "ann"))["items"] == [new]
 
@@ -394,8 +510,13 @@ async def _seed_evaluations(api: Api, sessions) -> dict[str, dict]:
         "E4": await api.evaluate("sam", "L3", "objection", OBJECTION_82_5),
         "E5": await api.evaluate("sam", "L2", "qualification", QUALIFICATION_62_5),
     }
-    times = {"E1": T, "E2": T + timedelta(hours=1), "E3": T + timedelta(hours=2), "E4": T + timedelta(hours=2),
-             "E5": T + timedelta(days=1)}
+    times = {
+        "E1": T,
+        "E2": T + timedelta(hours=1),
+        "E3": T + timedelta(hours=2),
+        "E4": T + timedelta(hours=2),
+        "E5": T + timedelta(days=1),
+    }
     async with sessions() as s, s.begin():
         for name, when in times.items():
             await s.execute(update(CqrEvaluation).where(CqrEvaluation.id == made[name]["id"]).values(created_at=when))
@@ -444,8 +565,9 @@ async def test_keyset_pagination(api: Api, sessions) -> None:
         if len(pages) == 1:
             late = await api.evaluate("sue", "L3", "spam", SPAM_ALL)
             async with sessions() as s, s.begin():
-                await s.execute(update(CqrEvaluation).where(CqrEvaluation.id == late["id"])
-                                .values(created_at=T + timedelta(days=2)))
+                await s.execute(
+                    update(CqrEvaluation).where(CqrEvaluation.id == late["id"]).values(created_at=T + timedelta(days=2))
+                )
     assert pages == [["E5", "E4"], ["E3", "E2"], ["E1"]]
     exact = await api.call("GET", "/cqr/evaluations?limit=5&supervisor=sam", "ann")
     assert [by_id[i["id"]] for i in exact["items"]] == ["E5", "E4", "E3"]
@@ -463,19 +585,25 @@ def _cursor(value: Any) -> str:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("from=2026-11-20T10:00:00",
-         bad("from", "from needs a time zone, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00")),
+        (
+            "from=2026-11-20T10:00:00",
+            bad("from", "from needs a time zone, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00"),
+        ),
         ("to=2026-11-20", bad("to", "to needs a time zone, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00")),
-        ("from=yesterday",
-         bad("from", "from must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00")),
+        (
+            "from=yesterday",
+            bad("from", "from must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z or 2026-11-26T00:00:00%2B03:00"),
+        ),
         ("from=0001-01-01T00:00:00%2B05:00", bad("from", "from is out of range")),
         ("from=2026-11-21T00:00:00Z&to=2026-11-20T00:00:00Z", bad("to", "to is before from")),
         ("limit=0", bad("limit", "limit must be a whole number from 1 to 1000")),
         ("limit=1001", bad("limit", "limit must be a whole number from 1 to 1000")),
         ("limit=ten", bad("limit", "limit must be a whole number from 1 to 1000")),
         ("good=maybe", bad("good", "good must be true or false")),
-        ("call_type=sales",
-         bad("call_type", "call_type must be one of: qualification, objection, spam, transactional, reanimation")),
+        (
+            "call_type=sales",
+            bad("call_type", "call_type must be one of: qualification, objection, spam, transactional, reanimation"),
+        ),
         ("call_id=L1%00", bad("call_id", "call_id must not contain NUL characters")),
         ("supervisor=" + "s" * 101, bad("supervisor", "supervisor is longer than 100 characters")),
         ("cursor=!!!", bad("cursor", "cursor is not one this API gave out")),
@@ -495,8 +623,33 @@ async def test_bad_list_parameters(api: Api, query: str, expected: dict) -> None
 # --- no input gives a 500 ---
 
 _ATOMS: list[Any] = [
-    None, True, False, 0, 1, 0.5, -1, 2, 1e308, -0.0, 10**30, "", "x", "\x00", "L1", "L1\x00", "ü🙂", "a" * 300,
-    "spam", "objection", "greeting", [], {}, [1], {"greeting": 1}, {"": 1}, {"\x00": 1},
+    None,
+    True,
+    False,
+    0,
+    1,
+    0.5,
+    -1,
+    2,
+    1e308,
+    -0.0,
+    10**30,
+    "",
+    "x",
+    "\x00",
+    "L1",
+    "L1\x00",
+    "ü🙂",
+    "a" * 300,
+    "spam",
+    "objection",
+    "greeting",
+    [],
+    {},
+    [1],
+    {"greeting": 1},
+    {"": 1},
+    {"\x00": 1},
 ]
 
 
@@ -521,13 +674,34 @@ async def test_no_bad_input_gives_a_500(api: Api) -> None:
             body = _junk(rng)
         resp = await api.client.post("/cqr/evaluations", json=body, headers={"Authorization": "Bearer " + ADMIN})
         assert resp.status in (200, 201, 400, 404, 409), (body, await resp.text())
-        weights = {"weights": {k: _junk(rng) if rng.random() < 0.3 else rng.choice([1, 2, 0.5])
-                               for k in rng.sample(list(CRITERIA), 3)}}
-        resp = await api.client.put("/cqr/scorecards/spam", json=weights if rng.random() < 0.8 else _junk(rng),
-                                    headers={"Authorization": "Bearer " + ADMIN})
+        weights = {
+            "weights": {
+                k: _junk(rng) if rng.random() < 0.3 else rng.choice([1, 2, 0.5]) for k in rng.sample(list(CRITERIA), 3)
+            }
+        }
+        resp = await api.client.put(
+            "/cqr/scorecards/spam",
+            json=weights if rng.random() < 0.8 else _junk(rng),
+            headers={"Authorization": "Bearer " + ADMIN},
+        )
         assert resp.status in (200, 400), await resp.text()
-    values = ["", "x", "L1", "%00", "true", "0", "-1", "99999999999999999999", "2026-11-20T10:00:00Z",
-              "9999-12-31T23:59:59-05:00", "2026-13-01T00:00:00Z", "%F0%9F%99%82", "a" * 70, "e30", "W10"]
+    values = [
+        "",
+        "x",
+        "L1",
+        "%00",
+        "true",
+        "0",
+        "-1",
+        "99999999999999999999",
+        "2026-11-20T10:00:00Z",
+        "9999-12-31T23:59:59-05:00",
+        "2026-13-01T00:00:00Z",
+        "%F0%9F%99%82",
+        "a" * 70,
+        "e30",
+        "W10",
+    ]
     for _ in range(150):
         names = ["call_id", "operator", "supervisor", "call_type", "good", "from", "to", "limit", "cursor"]
         query = "&".join(f"{rng.choice(names)}={rng.choice(values)}" for _ in range(rng.randint(1, 4)))

@@ -17,9 +17,15 @@ async def test_healthz_reports_database(database_url: str, tmp_path) -> None:
     async with TestClient(TestServer(app)) as client:
         resp = await client.get("/healthz")
         assert resp.status == 200
-        assert await resp.json() == {"status": "ok", "database": "ok", "ari": "disabled", "ami": "disabled",
-                                          "agi": "disabled", "pending_records": 0,
-                                          "spool": {"status": "ok", "pending": 0, "set_aside": 0}}
+        assert await resp.json() == {
+            "status": "ok",
+            "database": "ok",
+            "ari": "disabled",
+            "ami": "disabled",
+            "agi": "disabled",
+            "pending_records": 0,
+            "spool": {"status": "ok", "pending": 0, "set_aside": 0},
+        }
 
 
 async def test_healthz_503_when_database_unreachable(tmp_path) -> None:

@@ -24,8 +24,15 @@ async def import_cdr(database_url: str, tmp_path: Path, path: Path = MASTER, **e
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_SURVEY_")}
     env.update(IVR_SURVEY_DATABASE_URL=database_url, IVR_SURVEY_SPOOL_DIR=str(tmp_path / "spool"), **extra)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ivr_survey.cli", "import-cdr", str(path), env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ivr_survey.cli",
+        "import-cdr",
+        str(path),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
@@ -37,17 +44,23 @@ async def test_import_gives_the_traced_calls_and_again_changes_nothing(
 ) -> None:
     code, out, err = await import_cdr(database_url, tmp_path)
     assert code == 0, err
-    assert out == (f"2 calls imported from {MASTER}; 0 imported before, unchanged; 0 already collected from AMI "
-                   "left as they were; 3 lines skipped\n")
-    assert err == (f"{MASTER}:5: skipped: 1 columns, cdr_csv writes at least 16\n"
-                   f"{MASTER}:6: skipped: 6 columns, cdr_csv writes at least 16\n"
-                   f"{MASTER}:10: skipped: start 'not a time' is not a time\n")
+    assert out == (
+        f"2 calls imported from {MASTER}; 0 imported before, unchanged; 0 already collected from AMI "
+        "left as they were; 3 lines skipped\n"
+    )
+    assert err == (
+        f"{MASTER}:5: skipped: 1 columns, cdr_csv writes at least 16\n"
+        f"{MASTER}:6: skipped: 6 columns, cdr_csv writes at least 16\n"
+        f"{MASTER}:10: skipped: start 'not a time' is not a time\n"
+    )
     first = await rows(sessions)
     assert first == IMPORTED
     code, out, _ = await import_cdr(database_url, tmp_path)
     assert code == 0
-    assert out == (f"0 calls imported from {MASTER}; 2 imported before, unchanged; 0 already collected from AMI "
-                   "left as they were; 3 lines skipped\n")
+    assert out == (
+        f"0 calls imported from {MASTER}; 2 imported before, unchanged; 0 already collected from AMI "
+        "left as they were; 3 lines skipped\n"
+    )
     assert await rows(sessions) == first
 
 
@@ -55,8 +68,10 @@ async def test_import_leaves_collected_calls_alone(run, database_url: str, sessi
     await run(FakeAmi.from_trace(TRACE))
     code, out, _ = await import_cdr(database_url, tmp_path)
     assert code == 0
-    assert out == (f"0 calls imported from {MASTER}; 0 imported before, unchanged; 2 already collected from AMI "
-                   "left as they were; 3 lines skipped\n")
+    assert out == (
+        f"0 calls imported from {MASTER}; 0 imported before, unchanged; 2 already collected from AMI "
+        "left as they were; 3 lines skipped\n"
+    )
     assert await rows(sessions) == {ANSWERED: EXPECTED[ANSWERED], MISSED: EXPECTED[MISSED]}
 
 

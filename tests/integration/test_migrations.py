@@ -89,14 +89,22 @@ async def test_upgrades_keep_every_stored_row(empty_database_url: str) -> None:
         async with engine.begin() as conn:
             sql = conn.exec_driver_sql
             await sql("INSERT INTO operators (id, code, created_at) VALUES (1, '7001', '2026-11-20 10:00:00')")
-            await sql("INSERT INTO calls (id, linkedid, operator_id, queue, started_at, created_at) "
-                      "VALUES (1, '1795715876.40', 1, 'sales', '2026-11-20 10:00:00', '2026-11-20 10:00:00')")
-            await sql("INSERT INTO survey_responses (id, call_id, survey_version_id, channel, language, status, args, "
-                      "started_at) VALUES (1, 1, 1, 'ari', 'en', 'completed', '{}', '2026-11-20 10:00:03')")
-            await sql("INSERT INTO survey_answers (response_id, position, question, digits, score, attempts, "
-                      "answered_at) VALUES (1, 0, 'rating', '4', 4.0, 1, '2026-11-20 10:00:05')")
-            await sql("INSERT INTO cqr_evaluations (call_id, call_type, scorecard_id, supervisor, scores, cqr, "
-                      "created_at) VALUES (1, 'spam', 1, 'sue', '{}', 80.0, '2026-11-20 11:00:00')")
+            await sql(
+                "INSERT INTO calls (id, linkedid, operator_id, queue, started_at, created_at) "
+                "VALUES (1, '1795715876.40', 1, 'sales', '2026-11-20 10:00:00', '2026-11-20 10:00:00')"
+            )
+            await sql(
+                "INSERT INTO survey_responses (id, call_id, survey_version_id, channel, language, status, args, "
+                "started_at) VALUES (1, 1, 1, 'ari', 'en', 'completed', '{}', '2026-11-20 10:00:03')"
+            )
+            await sql(
+                "INSERT INTO survey_answers (response_id, position, question, digits, score, attempts, "
+                "answered_at) VALUES (1, 0, 'rating', '4', 4.0, 1, '2026-11-20 10:00:05')"
+            )
+            await sql(
+                "INSERT INTO cqr_evaluations (call_id, call_type, scorecard_id, supervisor, scores, cqr, "
+                "created_at) VALUES (1, 'spam', 1, 'sue', '{}', 80.0, '2026-11-20 11:00:00')"
+            )
     finally:
         await engine.dispose()
     tables = ["calls", "survey_responses", "survey_answers", "cqr_evaluations"]
@@ -105,11 +113,17 @@ async def test_upgrades_keep_every_stored_row(empty_database_url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            copied = (await conn.exec_driver_sql(
-                "SELECT operator_id, queue, score, started_slot, started_hour FROM survey_responses")).one()
-            tallied = (await conn.exec_driver_sql(
-                "SELECT slot, offered, responses, score_total, score_1, score_2, score_3, score_4, score_5 "
-                "FROM response_slot_tallies")).all()
+            copied = (
+                await conn.exec_driver_sql(
+                    "SELECT operator_id, queue, score, started_slot, started_hour FROM survey_responses"
+                )
+            ).one()
+            tallied = (
+                await conn.exec_driver_sql(
+                    "SELECT slot, offered, responses, score_total, score_1, score_2, score_3, score_4, score_5 "
+                    "FROM response_slot_tallies"
+                )
+            ).all()
     finally:
         await engine.dispose()
     epoch = int(datetime(2026, 11, 20, 10, 0, 3, tzinfo=UTC).timestamp())
@@ -124,8 +138,16 @@ A = datetime(2026, 11, 20, 10, 0, 3, tzinfo=UTC)  # two quarter hours: A's and t
 B = datetime(2026, 11, 20, 10, 20, tzinfo=UTC)
 # id, survey version, score, time: the default survey (1-5: 4 and 5 satisfied), a 0-10 one (no CSAT), and one
 # stored naming "satisfied": [5] (as a version stored at 0010 reads after a downgrade and an upgrade again)
-RESPONSES = [(1, 1, 4.0, A), (2, 1, 2.0, A), (3, 1, None, A), (4, 2, 10.0, A),
-             (5, 2, 0.0, B), (6, 3, 4.0, B), (7, 3, 5.0, B), (8, 1, 2.5, B)]
+RESPONSES = [
+    (1, 1, 4.0, A),
+    (2, 1, 2.0, A),
+    (3, 1, None, A),
+    (4, 2, 10.0, A),
+    (5, 2, 0.0, B),
+    (6, 3, 4.0, B),
+    (7, 3, 5.0, B),
+    (8, 1, 2.5, B),
+]
 OLD_COLUMNS = "slot, offered, responses, score_total, score_1, score_2, score_3, score_4, score_5"
 
 
@@ -135,8 +157,13 @@ def _slot(at: datetime) -> int:
 
 def _scored(scores: list[int], **fields: object) -> str:
     scale = {str(s): float(s) for s in scores}
-    return json.dumps({"name": "s", "version": 1, "questions": [
-        {"key": "q", "prompts": {"en": "p"}, "scores": scale, "max_digits": 2, "text": {}, **fields}]})
+    return json.dumps(
+        {
+            "name": "s",
+            "version": 1,
+            "questions": [{"key": "q", "prompts": {"en": "p"}, "scores": scale, "max_digits": 2, "text": {}, **fields}],
+        }
+    )
 
 
 async def _fill_at_previous_head(url: str) -> None:
@@ -144,11 +171,15 @@ async def _fill_at_previous_head(url: str) -> None:
     try:
         async with engine.begin() as conn:
             sql = conn.exec_driver_sql
-            await sql("INSERT INTO surveys (id, name, created_at) VALUES (2, 'nps-first', '2026-11-01 00:00:00'), "
-                      "(3, 'top-box', '2026-11-01 00:00:00')")
-            await sql("INSERT INTO survey_versions (id, survey_id, version, definition, created_at) VALUES "
-                      f"(2, 2, 1, '{_scored(list(range(11)))}', '2026-11-01 00:00:00'), "
-                      f"(3, 3, 1, '{_scored([1, 2, 3, 4, 5], satisfied=[5])}', '2026-11-01 00:00:00')")
+            await sql(
+                "INSERT INTO surveys (id, name, created_at) VALUES (2, 'nps-first', '2026-11-01 00:00:00'), "
+                "(3, 'top-box', '2026-11-01 00:00:00')"
+            )
+            await sql(
+                "INSERT INTO survey_versions (id, survey_id, version, definition, created_at) VALUES "
+                f"(2, 2, 1, '{_scored(list(range(11)))}', '2026-11-01 00:00:00'), "
+                f"(3, 3, 1, '{_scored([1, 2, 3, 4, 5], satisfied=[5])}', '2026-11-01 00:00:00')"
+            )
             for rid, version, score, at in RESPONSES:
                 await _respond(conn, rid, version, score, at)
     finally:
@@ -159,8 +190,9 @@ async def _respond(conn: Any, rid: int, version: int, score: float | None, at: d
     """A response as the repository writes it (the triggers of the revision count it)."""
     when = at.strftime("%Y-%m-%d %H:%M:%S")
     epoch = int(at.timestamp())
-    await conn.exec_driver_sql(f"INSERT INTO calls (id, linkedid, started_at, created_at) "
-                               f"VALUES ({rid}, 'L{rid}', '{when}', '{when}')")
+    await conn.exec_driver_sql(
+        f"INSERT INTO calls (id, linkedid, started_at, created_at) VALUES ({rid}, 'L{rid}', '{when}', '{when}')"
+    )
     await conn.exec_driver_sql(
         "INSERT INTO survey_responses (id, call_id, survey_version_id, survey_id, channel, language, status, "
         "args, started_at, score, started_slot, started_hour) VALUES "
@@ -200,7 +232,14 @@ async def test_0010_judges_and_counts_again_what_the_previous_head_stored(empty_
 
     await upgrade(url)
     assert await _select(url, "SELECT id, satisfied FROM survey_responses ORDER BY id") == [
-        (1, True), (2, False), (3, None), (4, None), (5, None), (6, False), (7, True), (8, False)
+        (1, True),
+        (2, False),
+        (3, None),
+        (4, None),
+        (5, None),
+        (6, False),
+        (7, True),
+        (8, False),
     ]
     assert await _select(url, f"SELECT {OLD_COLUMNS} FROM response_slot_tallies ORDER BY slot") == before
     counts = ", ".join(["satisfied", "csat_responses", *(f"score_{n}" for n in range(11))])
@@ -225,5 +264,6 @@ async def test_0010_judges_and_counts_again_what_the_previous_head_stored(empty_
         ["queue", "score", "status", "started_at", "survey_id"]
     ]
     assert await _select(url, f"SELECT {OLD_COLUMNS} FROM response_slot_tallies ORDER BY slot") == [
-        (_slot(A), 5, 4, 21.0, 0, 1, 0, 1, 1), before[1]
+        (_slot(A), 5, 4, 21.0, 0, 1, 0, 1, 1),
+        before[1],
     ]

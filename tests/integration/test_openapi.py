@@ -36,9 +36,10 @@ class LiveApi:
     async def _start(self) -> str:
         engine = create_engine(self.settings.database_url)
         t = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-        await seed(create_sessionmaker(engine), [
-            Rated(f"S{n}", f"70{n % 3:02d}", t + timedelta(hours=n), float(n % 5 + 1)) for n in range(12)
-        ])
+        await seed(
+            create_sessionmaker(engine),
+            [Rated(f"S{n}", f"70{n % 3:02d}", t + timedelta(hours=n), float(n % 5 + 1)) for n in range(12)],
+        )
         await engine.dispose()
         self.runner = web.AppRunner(create_app(self.settings))
         await self.runner.setup()
@@ -72,6 +73,8 @@ def live_api(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 # The spec as the app builds it: operations are known at collection time, no server needed for that.
 SCHEMA = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None))[SPEC_KEY])
 OPERATIONS = [(r.ok().path, r.ok().method.upper()) for r in SCHEMA.get_all_operations()]
+
+
 @SCHEMA.auth()
 class BearerToken:
     """The token is set by schemathesis' auth hook, so negative generation leaves it alone."""
@@ -88,7 +91,8 @@ CASES = [
     for path, method in OPERATIONS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     # an operation without parameters or body has no invalid request to generate
-    if mode is GenerationMode.POSITIVE or SCHEMA[path][method].definition.raw.get("parameters")
+    if mode is GenerationMode.POSITIVE
+    or SCHEMA[path][method].definition.raw.get("parameters")
     or SCHEMA[path][method].definition.raw.get("requestBody")
 ]
 
@@ -117,7 +121,10 @@ def test_api_matches_its_spec(live_api: str, path: str, method: str, mode: Gener
 
 def test_every_route_is_in_the_spec() -> None:
     app = create_app(Settings(_env_file=None))
-    served = {(r.resource.canonical, r.method.lower()) for r in app.router.routes()
-              if r.method != "HEAD" and r.resource is not None}
+    served = {
+        (r.resource.canonical, r.method.lower())
+        for r in app.router.routes()
+        if r.method != "HEAD" and r.resource is not None
+    }
     documented = {(path, method) for path, ops in SCHEMA.raw_schema["paths"].items() for method in ops}
     assert served == documented

@@ -30,15 +30,25 @@ async def test_five_calls_rated_5_to_1(client: TestClient, sessions) -> None:
     await seed(sessions, [*FIVE, Rated("L6", "7001", T + timedelta(minutes=6), None, status="no_input")])
     body = await get(client, "/ratings/summary?group_by=operator&from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z")
     assert body == {
-        "group_by": "operator", "from": "2026-11-20T00:00:00+00:00", "to": "2026-11-21T00:00:00+00:00",
+        "group_by": "operator",
+        "from": "2026-11-20T00:00:00+00:00",
+        "to": "2026-11-21T00:00:00+00:00",
         "tz": "UTC",
-        "question": None, "kind": None,  # the first question of each survey
+        "question": None,
+        "kind": None,  # the first question of each survey
         "groups": [
             {
-                "key": "7001", "offered": 6, "responses": 5, "response_rate": 0.8333, "average": 3.0,
-                "csat": 0.4, "csat_ci95": [0.1176, 0.7693], "csat_responses": 5,
+                "key": "7001",
+                "offered": 6,
+                "responses": 5,
+                "response_rate": 0.8333,
+                "average": 3.0,
+                "csat": 0.4,
+                "csat_ci95": [0.1176, 0.7693],
+                "csat_responses": 5,
                 "distribution": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1},
-                "cqr_average": None, "cqr_evaluations": 0,
+                "cqr_average": None,
+                "cqr_evaluations": 0,
             }
         ],
     }
@@ -53,13 +63,16 @@ def test_wilson_interval_reference_values() -> None:
 
 
 async def test_groupings(client: TestClient, sessions) -> None:
-    await seed(sessions, [
-        Rated("A1", "7001", T, 5.0, queue="sales"),
-        Rated("A2", "7001", T + timedelta(hours=1), 4.0, queue="support"),
-        Rated("A3", "7002", T + timedelta(hours=1, minutes=5), 2.0, queue="sales"),
-        Rated("A4", None, T + timedelta(days=1), 1.0),
-        Rated("A5", "7002", T + timedelta(days=8), None, status="abandoned", queue="sales"),
-    ])
+    await seed(
+        sessions,
+        [
+            Rated("A1", "7001", T, 5.0, queue="sales"),
+            Rated("A2", "7001", T + timedelta(hours=1), 4.0, queue="support"),
+            Rated("A3", "7002", T + timedelta(hours=1, minutes=5), 2.0, queue="sales"),
+            Rated("A4", None, T + timedelta(days=1), 1.0),
+            Rated("A5", "7002", T + timedelta(days=8), None, status="abandoned", queue="sales"),
+        ],
+    )
     period = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
 
     def brief(body: dict) -> list[tuple]:
@@ -86,56 +99,71 @@ async def test_groupings(client: TestClient, sessions) -> None:
     by_month = await get(client, f"/ratings/summary?group_by=month&{period}")
     assert brief(by_month) == [("2026-11-01T00:00:00+00:00", 5, 4, 3.0, 0.5)]
     filtered = await get(client, f"/ratings/summary?group_by=day&{period}&queue=sales")
-    assert brief(filtered) == [("2026-11-20T00:00:00+00:00", 2, 2, 3.5, 0.5), ("2026-11-28T00:00:00+00:00", 1, 0,
-                                                                                  None, None)]
+    assert brief(filtered) == [
+        ("2026-11-20T00:00:00+00:00", 2, 2, 3.5, 0.5),
+        ("2026-11-28T00:00:00+00:00", 1, 0, None, None),
+    ]
 
 
 async def test_a_period_that_cuts_hours_counts_only_what_is_inside(client: TestClient, sessions) -> None:
     """Whole hours are taken by their slot number; the cut first and last hours compare the start time."""
-    await seed(sessions, [
-        Rated("E1", "7001", datetime(2026, 11, 20, 10, 10, tzinfo=UTC), 5.0),  # before the period
-        Rated("E2", "7001", datetime(2026, 11, 20, 10, 40, tzinfo=UTC), 4.0),
-        Rated("E3", "7001", datetime(2026, 11, 20, 11, 20, tzinfo=UTC), 2.0),
-        Rated("E4", "7001", datetime(2026, 11, 20, 11, 30, tzinfo=UTC), 1.0),  # at the exclusive end
-    ])
+    await seed(
+        sessions,
+        [
+            Rated("E1", "7001", datetime(2026, 11, 20, 10, 10, tzinfo=UTC), 5.0),  # before the period
+            Rated("E2", "7001", datetime(2026, 11, 20, 10, 40, tzinfo=UTC), 4.0),
+            Rated("E3", "7001", datetime(2026, 11, 20, 11, 20, tzinfo=UTC), 2.0),
+            Rated("E4", "7001", datetime(2026, 11, 20, 11, 30, tzinfo=UTC), 1.0),  # at the exclusive end
+        ],
+    )
     period = "from=2026-11-20T10:30:00Z&to=2026-11-20T11:30:00Z"
     for unit in ("hour", "day"):
         body = await get(client, f"/ratings/summary?group_by={unit}&{period}")
         assert [(g["key"], g["offered"], g["average"]) for g in body["groups"]] == (
-            [("2026-11-20T10:00:00+00:00", 1, 4.0), ("2026-11-20T11:00:00+00:00", 1, 2.0)] if unit == "hour"
+            [("2026-11-20T10:00:00+00:00", 1, 4.0), ("2026-11-20T11:00:00+00:00", 1, 2.0)]
+            if unit == "hour"
             else [("2026-11-20T00:00:00+00:00", 2, 3.0)]
         )
 
 
 async def test_day_buckets_follow_the_time_zone(client: TestClient, sessions) -> None:
-    await seed(sessions, [
-        Rated("M1", "7001", datetime(2026, 11, 25, 20, 30, tzinfo=UTC), 5.0),  # 23:30 in Moscow, 25 Nov
-        Rated("M2", "7001", datetime(2026, 11, 25, 21, 30, tzinfo=UTC), 3.0),  # 00:30 in Moscow, 26 Nov
-        # Berlin leaves summer time at 01:00 UTC on 25 Oct 2026: 23:30 UTC on 24 Oct is 01:30 CEST on 25 Oct,
-        # 22:30 UTC on 25 Oct is 23:30 CET on 25 Oct, 23:30 UTC is already 26 Oct.
-        Rated("B1", "7002", datetime(2026, 10, 24, 23, 30, tzinfo=UTC), 4.0),
-        Rated("B2", "7002", datetime(2026, 10, 25, 22, 30, tzinfo=UTC), 2.0),
-        Rated("B3", "7002", datetime(2026, 10, 25, 23, 30, tzinfo=UTC), 1.0),
-        # Kolkata is UTC+05:30: one UTC hour holds the end of 25 Nov and the start of 26 Nov there.
-        Rated("K1", "7003", datetime(2026, 11, 25, 18, 20, tzinfo=UTC), 5.0),  # 23:50 on 25 Nov
-        Rated("K2", "7003", datetime(2026, 11, 25, 18, 40, tzinfo=UTC), 2.0),  # 00:10 on 26 Nov
-    ])
+    await seed(
+        sessions,
+        [
+            Rated("M1", "7001", datetime(2026, 11, 25, 20, 30, tzinfo=UTC), 5.0),  # 23:30 in Moscow, 25 Nov
+            Rated("M2", "7001", datetime(2026, 11, 25, 21, 30, tzinfo=UTC), 3.0),  # 00:30 in Moscow, 26 Nov
+            # Berlin leaves summer time at 01:00 UTC on 25 Oct 2026: 23:30 UTC on 24 Oct is 01:30 CEST on 25 Oct,
+            # 22:30 UTC on 25 Oct is 23:30 CET on 25 Oct, 23:30 UTC is already 26 Oct.
+            Rated("B1", "7002", datetime(2026, 10, 24, 23, 30, tzinfo=UTC), 4.0),
+            Rated("B2", "7002", datetime(2026, 10, 25, 22, 30, tzinfo=UTC), 2.0),
+            Rated("B3", "7002", datetime(2026, 10, 25, 23, 30, tzinfo=UTC), 1.0),
+            # Kolkata is UTC+05:30: one UTC hour holds the end of 25 Nov and the start of 26 Nov there.
+            Rated("K1", "7003", datetime(2026, 11, 25, 18, 20, tzinfo=UTC), 5.0),  # 23:50 on 25 Nov
+            Rated("K2", "7003", datetime(2026, 11, 25, 18, 40, tzinfo=UTC), 2.0),  # 00:10 on 26 Nov
+        ],
+    )
     period = "from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z"
     moscow = await get(client, f"/ratings/summary?group_by=day&{period}&operator=7001&tz=Europe/Moscow")
     assert [(g["key"], g["offered"]) for g in moscow["groups"]] == [
-        ("2026-11-25T00:00:00+03:00", 1), ("2026-11-26T00:00:00+03:00", 1)
+        ("2026-11-25T00:00:00+03:00", 1),
+        ("2026-11-26T00:00:00+03:00", 1),
     ]
     utc = await get(client, f"/ratings/summary?group_by=day&{period}&operator=7001")
     assert [(g["key"], g["offered"]) for g in utc["groups"]] == [("2026-11-25T00:00:00+00:00", 2)]
     berlin = await get(client, f"/ratings/summary?group_by=day&{period}&operator=7002&tz=Europe/Berlin")
     assert [(g["key"], g["offered"], g["average"]) for g in berlin["groups"]] == [
-        ("2026-10-25T00:00:00+02:00", 2, 3.0), ("2026-10-26T00:00:00+01:00", 1, 1.0)
+        ("2026-10-25T00:00:00+02:00", 2, 3.0),
+        ("2026-10-26T00:00:00+01:00", 1, 1.0),
     ]
-    for unit, keys in (("day", ["2026-11-25T00:00:00+05:30", "2026-11-26T00:00:00+05:30"]),
-                       ("hour", ["2026-11-25T23:00:00+05:30", "2026-11-26T00:00:00+05:30"])):
+    for unit, keys in (
+        ("day", ["2026-11-25T00:00:00+05:30", "2026-11-26T00:00:00+05:30"]),
+        ("hour", ["2026-11-25T23:00:00+05:30", "2026-11-26T00:00:00+05:30"]),
+    ):
         kolkata = await get(client, f"/ratings/summary?group_by={unit}&{period}&operator=7003&tz=Asia/Kolkata")
-        assert [(g["key"], g["offered"], g["average"]) for g in kolkata["groups"]] == [(keys[0], 1, 5.0),
-                                                                                       (keys[1], 1, 2.0)]
+        assert [(g["key"], g["offered"], g["average"]) for g in kolkata["groups"]] == [
+            (keys[0], 1, 5.0),
+            (keys[1], 1, 2.0),
+        ]
     utc_hour = await get(client, f"/ratings/summary?group_by=hour&{period}&operator=7003")
     assert [(g["key"], g["offered"], g["average"]) for g in utc_hour["groups"]] == [
         ("2026-11-25T18:00:00+00:00", 2, 3.5)
@@ -143,17 +171,33 @@ async def test_day_buckets_follow_the_time_zone(client: TestClient, sessions) ->
 
 
 async def test_ratings_filters_and_keyset_pages(client: TestClient, sessions) -> None:
-    await seed(sessions, [*FIVE, Rated("X", "7002", T + timedelta(minutes=30), 5.0, queue="support"),
-                          Rated("Y", "7002", T - timedelta(days=2), None, status="abandoned")])
+    await seed(
+        sessions,
+        [
+            *FIVE,
+            Rated("X", "7002", T + timedelta(minutes=30), 5.0, queue="support"),
+            Rated("Y", "7002", T - timedelta(days=2), None, status="abandoned"),
+        ],
+    )
     everything = await get(client, "/ratings")
     assert [i["call_id"] for i in everything["items"]] == ["X", "L5", "L4", "L3", "L2", "L1", "Y"]
     assert everything["next_cursor"] is None
     item = everything["items"][1]
     assert item == {
-        "call_id": "L5", "channel_uniqueid": "L5.2", "operator": "7001", "queue": "sales", "survey": "default",
-        "survey_version": 1, "channel": "ari", "language": "en", "status": "completed", "score": 1.0,
-        "answers": [{"question": "rating", "key": "1", "score": 1.0, "attempts": 1}], "caller": "79991234567",
-        "started_at": "2026-11-20T10:05:00+00:00", "ended_at": "2026-11-20T10:05:05+00:00",
+        "call_id": "L5",
+        "channel_uniqueid": "L5.2",
+        "operator": "7001",
+        "queue": "sales",
+        "survey": "default",
+        "survey_version": 1,
+        "channel": "ari",
+        "language": "en",
+        "status": "completed",
+        "score": 1.0,
+        "answers": [{"question": "rating", "key": "1", "score": 1.0, "attempts": 1}],
+        "caller": "79991234567",
+        "started_at": "2026-11-20T10:05:00+00:00",
+        "ended_at": "2026-11-20T10:05:05+00:00",
     }
 
     async def ids(query: str) -> list[str]:
@@ -205,13 +249,16 @@ async def test_bad_summary_parameters(client: TestClient, query: str, parameter:
     assert body["error"]["details"] == {"parameter": parameter}
 
 
-@pytest.mark.parametrize("path", [
-    "/ratings/summary?group_by=hour&tz=Europe/Berlin&from=0001-01-02T00:00:00Z&to=9999-12-30T00:00:00Z",
-    "/ratings/summary?group_by=day&from=1900-01-01T00:00:00Z",
-    "/operators/7001?from=1900-01-01T00:00:00Z",
-    "/operators?from=1900-01-01T00:00:00Z",
-    "/calls/stats?group_by=day&from=1900-01-01T00:00:00Z",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ratings/summary?group_by=hour&tz=Europe/Berlin&from=0001-01-02T00:00:00Z&to=9999-12-30T00:00:00Z",
+        "/ratings/summary?group_by=day&from=1900-01-01T00:00:00Z",
+        "/operators/7001?from=1900-01-01T00:00:00Z",
+        "/operators?from=1900-01-01T00:00:00Z",
+        "/calls/stats?group_by=day&from=1900-01-01T00:00:00Z",
+    ],
+)
 async def test_a_period_longer_than_twenty_years_is_refused(client: TestClient, sessions, path: str) -> None:
     await seed(sessions, FIVE)
     body = await get(client, path, status=400)
@@ -221,21 +268,63 @@ async def test_a_period_longer_than_twenty_years_is_refused(client: TestClient, 
 
 async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> None:
     await seed(sessions, [*FIVE, Rated("X", "7002", T + timedelta(minutes=30), 5.0, caller="79990001122")])
-    for headers, query in ((AUTH, "?format=csv&operator=7001&score_max=2"),
-                           ({**AUTH, "Accept": "text/csv"}, "?operator=7001&score_max=2")):
+    for headers, query in (
+        (AUTH, "?format=csv&operator=7001&score_max=2"),
+        ({**AUTH, "Accept": "text/csv"}, "?operator=7001&score_max=2"),
+    ):
         resp = await client.get("/ratings" + query, headers=headers)
         assert resp.status == 200
         assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
         rows = list(csv.reader(io.StringIO(await resp.text())))
         assert rows == [
-            ["call_id", "operator", "queue", "survey", "survey_version", "status", "score", "answers", "caller",
-             "channel", "language", "started_at", "ended_at", "channel_uniqueid"],
-            ["L5", "7001", "sales", "default", "1", "completed", "1.0",
-             '[{"question":"rating","key":"1","score":1.0,"attempts":1}]', "79991234567", "ari", "en",
-             "2026-11-20T10:05:00+00:00", "2026-11-20T10:05:05+00:00", "L5.2"],
-            ["L4", "7001", "sales", "default", "1", "completed", "2.0",
-             '[{"question":"rating","key":"2","score":2.0,"attempts":1}]', "79991234567", "ari", "en",
-             "2026-11-20T10:04:00+00:00", "2026-11-20T10:04:05+00:00", "L4.2"],
+            [
+                "call_id",
+                "operator",
+                "queue",
+                "survey",
+                "survey_version",
+                "status",
+                "score",
+                "answers",
+                "caller",
+                "channel",
+                "language",
+                "started_at",
+                "ended_at",
+                "channel_uniqueid",
+            ],
+            [
+                "L5",
+                "7001",
+                "sales",
+                "default",
+                "1",
+                "completed",
+                "1.0",
+                '[{"question":"rating","key":"1","score":1.0,"attempts":1}]',
+                "79991234567",
+                "ari",
+                "en",
+                "2026-11-20T10:05:00+00:00",
+                "2026-11-20T10:05:05+00:00",
+                "L5.2",
+            ],
+            [
+                "L4",
+                "7001",
+                "sales",
+                "default",
+                "1",
+                "completed",
+                "2.0",
+                '[{"question":"rating","key":"2","score":2.0,"attempts":1}]',
+                "79991234567",
+                "ari",
+                "en",
+                "2026-11-20T10:04:00+00:00",
+                "2026-11-20T10:04:05+00:00",
+                "L4.2",
+            ],
         ]
 
 

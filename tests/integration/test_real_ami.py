@@ -29,16 +29,23 @@ AMI_HOST = os.environ.get("IVR_SURVEY_TEST_AMI_HOST")
 pytestmark = pytest.mark.skipif(
     not (AMI_HOST and ARI_URL),
     reason="set IVR_SURVEY_TEST_AMI_HOST (_PORT, _USER, _SECRET) and IVR_SURVEY_TEST_ARI_URL to test against a "
-           "real Asterisk",
+    "real Asterisk",
 )
 
 
 @pytest.fixture
 async def service(database_url: str, tmp_path: Path) -> AsyncIterator[TestServer]:
     settings = Settings(
-        _env_file=None, database_url=database_url, spool_dir=tmp_path / "spool", ari_url=ARI_URL,
-        ari_user=ARI_USER, ari_password=ARI_PASSWORD, no_input_timeout=1.0, max_retries=1,
-        ami_host=AMI_HOST, ami_port=int(os.environ.get("IVR_SURVEY_TEST_AMI_PORT", "5038")),
+        _env_file=None,
+        database_url=database_url,
+        spool_dir=tmp_path / "spool",
+        ari_url=ARI_URL,
+        ari_user=ARI_USER,
+        ari_password=ARI_PASSWORD,
+        no_input_timeout=1.0,
+        max_retries=1,
+        ami_host=AMI_HOST,
+        ami_port=int(os.environ.get("IVR_SURVEY_TEST_AMI_PORT", "5038")),
         ami_user=os.environ.get("IVR_SURVEY_TEST_AMI_USER", "ivr-survey"),
         ami_secret=os.environ.get("IVR_SURVEY_TEST_AMI_SECRET", ""),
     )
@@ -56,9 +63,15 @@ async def _history(server: TestServer, linkedid_count: int) -> list[dict]:
     async with asyncio.timeout(40):
         while True:
             async with server.app[SESSIONS]() as session:
-                ids = (await session.execute(
-                    select(Call.linkedid).where(Call.history_source == "ami").order_by(Call.started_at)
-                )).scalars().all()
+                ids = (
+                    (
+                        await session.execute(
+                            select(Call.linkedid).where(Call.history_source == "ami").order_by(Call.started_at)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 if len(ids) >= linkedid_count:
                     return [asdict(await get_call(session, linkedid=i)) for i in ids]
             await asyncio.sleep(0.3)
@@ -75,14 +88,34 @@ async def test_an_answered_rated_call_and_a_missed_one_on_a_real_asterisk(servic
         await _history(service, 1)
         await caller.call("Local/7999@incoming/n", RING="3")
         answered, missed = await _history(service, 2)
-    assert {k: answered[k] for k in ("direction", "disposition", "operator", "rung_operators", "caller",
-                                     "hangup_side", "incomplete", "surveyed")} == {
-        "direction": "inbound", "disposition": "answered", "operator": "7001", "rung_operators": ["7001"],
-        "caller": "79991234567", "hangup_side": "operator", "incomplete": False, "surveyed": True,
+    assert {
+        k: answered[k]
+        for k in (
+            "direction",
+            "disposition",
+            "operator",
+            "rung_operators",
+            "caller",
+            "hangup_side",
+            "incomplete",
+            "surveyed",
+        )
+    } == {
+        "direction": "inbound",
+        "disposition": "answered",
+        "operator": "7001",
+        "rung_operators": ["7001"],
+        "caller": "79991234567",
+        "hangup_side": "operator",
+        "incomplete": False,
+        "surveyed": True,
     }
     assert 0.9 <= answered["talk_seconds"] <= 2.5 and answered["ring_seconds"] < 1.0
     assert {k: missed[k] for k in ("direction", "disposition", "operator", "rung_operators", "surveyed")} == {
-        "direction": "inbound", "disposition": "missed", "operator": None, "rung_operators": ["7999"],
+        "direction": "inbound",
+        "disposition": "missed",
+        "operator": None,
+        "rung_operators": ["7999"],
         "surveyed": False,
     }
     assert 2.5 <= missed["ring_seconds"] <= 4.0

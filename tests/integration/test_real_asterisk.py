@@ -63,7 +63,9 @@ class Caller:
 
     async def call(self, endpoint: str = OPERATOR_ENDPOINT, **variables: str) -> str:
         await self.client.originate(
-            endpoint=endpoint, app_args="", caller_id="Client <79991234567>",
+            endpoint=endpoint,
+            app_args="",
+            caller_id="Client <79991234567>",
             variables={"__TALK": "1", **{f"__{k}": v for k, v in variables.items()}},
         )
         return await asyncio.wait_for(self.up.get(), 15)
@@ -82,8 +84,14 @@ class Caller:
 @pytest.fixture
 async def service(database_url: str, tmp_path: Path) -> AsyncIterator[TestServer]:
     settings = Settings(
-        _env_file=None, database_url=database_url, spool_dir=tmp_path / "spool", ari_url=ARI_URL,
-        ari_user=ARI_USER, ari_password=ARI_PASSWORD, no_input_timeout=1.0, max_retries=1,
+        _env_file=None,
+        database_url=database_url,
+        spool_dir=tmp_path / "spool",
+        ari_url=ARI_URL,
+        ari_user=ARI_USER,
+        ari_password=ARI_PASSWORD,
+        no_input_timeout=1.0,
+        max_retries=1,
     )
     server = TestServer(create_app(settings))
     await server.start_server()
@@ -118,7 +126,10 @@ async def test_rated_4_on_a_real_asterisk(service: TestServer) -> None:
         await caller.press(channel, "4")
         rating = await _rating(service)
     assert (rating["operator"], rating["status"], rating["score"], rating["caller"]) == (
-        "7001", "completed", 4.0, "79991234567"
+        "7001",
+        "completed",
+        4.0,
+        "79991234567",
     )
     assert rating["call_id"] != rating["channel_uniqueid"]  # the linkedid, read over ARI
 
@@ -132,7 +143,8 @@ async def test_invalid_then_5_on_a_real_asterisk(service: TestServer) -> None:
         await caller.press(channel, "5")
         rating = await _rating(service)
     assert (rating["status"], rating["answers"]) == (
-        "completed", [{"question": "rating", "key": "5", "score": 5.0, "attempts": 2}]
+        "completed",
+        [{"question": "rating", "key": "5", "score": 5.0, "attempts": 2}],
     )
 
 
@@ -156,11 +168,20 @@ AGI_ENDPOINT = os.environ.get("IVR_SURVEY_TEST_AGI_ENDPOINT")  # e.g. Local/7001
 AGI_PORT = int(os.environ.get("IVR_SURVEY_TEST_AGI_PORT", "4573"))
 
 
-@pytest.mark.skipif(not AGI_ENDPOINT, reason="set IVR_SURVEY_TEST_AGI_ENDPOINT (a context that runs "
-                    "AGI(agi://127.0.0.1:<IVR_SURVEY_TEST_AGI_PORT>/survey?operator=...) after Dial(...,g))")
+@pytest.mark.skipif(
+    not AGI_ENDPOINT,
+    reason="set IVR_SURVEY_TEST_AGI_ENDPOINT (a context that runs "
+    "AGI(agi://127.0.0.1:<IVR_SURVEY_TEST_AGI_PORT>/survey?operator=...) after Dial(...,g))",
+)
 async def test_rated_4_over_fastagi_on_a_real_asterisk(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, database_url=database_url, spool_dir=tmp_path / "spool",
-                        agi_port=AGI_PORT, no_input_timeout=1.0, max_retries=1)
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        spool_dir=tmp_path / "spool",
+        agi_port=AGI_PORT,
+        no_input_timeout=1.0,
+        max_retries=1,
+    )
     server = TestServer(create_app(settings))
     await server.start_server()
     try:
@@ -180,6 +201,10 @@ async def test_rated_4_over_fastagi_on_a_real_asterisk(database_url: str, tmp_pa
         await server.close()
     [rating] = ratings
     assert (rating["channel"], rating["operator"], rating["status"], rating["score"], rating["caller"]) == (
-        "agi", "7001", "completed", 4.0, "79991234567"
+        "agi",
+        "7001",
+        "completed",
+        4.0,
+        "79991234567",
     )
     assert rating["call_id"] != rating["channel_uniqueid"]  # the linkedid, read with GET VARIABLE

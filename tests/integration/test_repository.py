@@ -33,12 +33,24 @@ async def test_start_answer_finish_twice_stores_once(sessions) -> None:
             await repo.start_response(s, **START)
     async with sessions() as s, s.begin():
         first = await repo.save_answer(
-            s, linkedid=START["linkedid"], position=0, question="rating", digits="4", score=4.0, attempts=1,
+            s,
+            linkedid=START["linkedid"],
+            position=0,
+            question="rating",
+            digits="4",
+            score=4.0,
+            attempts=1,
             answered_at=T0 + timedelta(seconds=1),
         )
     async with sessions() as s, s.begin():
         again = await repo.save_answer(
-            s, linkedid=START["linkedid"], position=0, question="rating", digits="5", score=5.0, attempts=1,
+            s,
+            linkedid=START["linkedid"],
+            position=0,
+            question="rating",
+            digits="5",
+            score=5.0,
+            attempts=1,
             answered_at=T0 + timedelta(seconds=2),
         )
     for seconds in (3, 9):
@@ -60,9 +72,7 @@ async def test_start_answer_finish_twice_stores_once(sessions) -> None:
     assert [(r.status, r.started_at, r.ended_at, r.args) for r in responses] == [
         ("completed", T0, T0 + timedelta(seconds=3), {"operator": "7001", "campaign": "x"})
     ]
-    assert [(a.position, a.question, a.digits, a.score, a.attempts) for a in answers] == [
-        (0, "rating", "4", 4.0, 1)
-    ]
+    assert [(a.position, a.question, a.digits, a.score, a.attempts) for a in answers] == [(0, "rating", "4", 4.0, 1)]
 
 
 async def test_call_written_first_by_another_side_is_completed_not_replaced(sessions) -> None:
@@ -95,6 +105,12 @@ async def test_answer_without_response_is_refused(sessions) -> None:
     with pytest.raises(LookupError, match="no survey response for call missing"):
         async with sessions() as s, s.begin():
             await repo.save_answer(
-                s, linkedid="missing", position=0, question="rating", digits="1", score=1.0, attempts=1,
+                s,
+                linkedid="missing",
+                position=0,
+                question="rating",
+                digits="1",
+                score=1.0,
+                attempts=1,
                 answered_at=T0,
             )

@@ -25,8 +25,9 @@ from tests.support.store import T0, SwitchableSessions, answer_fields, response_
 
 
 def _line(op: str, data: dict) -> str:
-    return json.dumps({"op": op, "data": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                                          for k, v in data.items()}})
+    return json.dumps(
+        {"op": op, "data": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}}
+    )
 
 
 def _break_folder(folder: Path) -> None:
@@ -76,7 +77,9 @@ async def test_outage_is_waited_out_not_set_aside(sessions: async_sessionmaker[A
     locked = sqlite3.OperationalError("database is locked")
     locked.sqlite_errorcode = 5  # type: ignore[attr-defined]  # as sqlite3 sets it: SQLITE_BUSY
     failures: list[BaseException] = [
-        OperationalError("insert", {}, locked), ConnectionResetError(104, "reset"), TimeoutError()
+        OperationalError("insert", {}, locked),
+        ConnectionResetError(104, "reset"),
+        TimeoutError(),
     ]
 
     async def apply(record) -> None:
@@ -114,11 +117,14 @@ async def test_unwritable_spool_keeps_answers_in_memory_and_says_so(
         while (await store.health()).problem is not None:
             await asyncio.sleep(0.01)
     assert [json.loads(line)["op"] for line in (folder / "pending.jsonl").read_text().splitlines()] == [
-        "start", "answer"
+        "start",
+        "answer",
     ]
     await store.write(FinishResponse(linkedid="M", status="completed", ended_at=T0))
     assert [json.loads(line)["op"] for line in (folder / "pending.jsonl").read_text().splitlines()] == [
-        "start", "answer", "finish"
+        "start",
+        "answer",
+        "finish",
     ]
     switch.down = False
     assert await store.flush() is True

@@ -44,8 +44,13 @@ class Service:
     async def answers(self) -> list[tuple]:
         async with self.app[SESSIONS]() as session:
             rows = await session.execute(
-                select(SurveyAnswer.position, SurveyAnswer.question, SurveyAnswer.digits, SurveyAnswer.score,
-                       SurveyAnswer.attempts).order_by(SurveyAnswer.response_id, SurveyAnswer.position)
+                select(
+                    SurveyAnswer.position,
+                    SurveyAnswer.question,
+                    SurveyAnswer.digits,
+                    SurveyAnswer.score,
+                    SurveyAnswer.attempts,
+                ).order_by(SurveyAnswer.response_id, SurveyAnswer.position)
             )
             return [tuple(r) for r in rows]
 
@@ -65,8 +70,14 @@ async def prompt(events: asyncio.Queue, sound: str, timeout: float = 5.0) -> dic
 
 def settings_for(database_url: str, fake: FakeAsterisk, tmp_path: Path, **extra: Any) -> Settings:
     values: dict[str, Any] = dict(
-        _env_file=None, database_url=database_url, spool_dir=tmp_path / "spool", ari_url=fake.base_url,
-        ari_user="ivr-survey", ari_password="secret", no_input_timeout=0.1, inter_digit_timeout=0.1,
+        _env_file=None,
+        database_url=database_url,
+        spool_dir=tmp_path / "spool",
+        ari_url=fake.base_url,
+        ari_user="ivr-survey",
+        ari_password="secret",
+        no_input_timeout=0.1,
+        inter_digit_timeout=0.1,
         shutdown_grace=2.0,
     )
     values.update(extra)
@@ -111,10 +122,30 @@ async def test_rated_4(service: Service) -> None:
     await service.wait_done(channel)
 
     [rating] = await service.ratings()
-    assert {k: rating[k] for k in ("call_id", "channel_uniqueid", "operator", "queue", "survey", "status",
-                                   "score", "caller", "channel", "language")} == {
-        "call_id": "L-rated", "channel_uniqueid": channel, "operator": "7001", "queue": None,
-        "survey": "default", "status": "completed", "score": 4.0, "caller": "79991234567", "channel": "ari",
+    assert {
+        k: rating[k]
+        for k in (
+            "call_id",
+            "channel_uniqueid",
+            "operator",
+            "queue",
+            "survey",
+            "status",
+            "score",
+            "caller",
+            "channel",
+            "language",
+        )
+    } == {
+        "call_id": "L-rated",
+        "channel_uniqueid": channel,
+        "operator": "7001",
+        "queue": None,
+        "survey": "default",
+        "status": "completed",
+        "score": 4.0,
+        "caller": "79991234567",
+        "channel": "ari",
         "language": "en",
     }
     assert rating["answers"] == [{"question": "rating", "key": "4", "score": 4.0, "attempts": 1}]
@@ -200,8 +231,12 @@ async def test_queue_agent_hangs_up_then_rated(service: Service) -> None:
     await service.wait_done(channel)
 
     [rating] = await service.ratings()
-    assert (rating["operator"], rating["queue"], rating["status"], rating["score"]) == ("7001", "sales",
-                                                                                         "completed", 4.0)
+    assert (rating["operator"], rating["queue"], rating["status"], rating["score"]) == (
+        "7001",
+        "sales",
+        "completed",
+        4.0,
+    )
 
 
 # -- the contract with the dialplan ---------------------------------------------------------
@@ -223,8 +258,9 @@ async def test_an_operator_given_as_a_queue_interface_is_named_as_the_call_histo
 
 async def test_arguments_any_order_unknown_kept_operator_missing_is_unknown(service: Service) -> None:
     fake = service.fake
-    channel = await fake.place_call(args=["campaign=spring", "queue=support", "lang=ru"], linkedid="L-args",
-                                    language="en")
+    channel = await fake.place_call(
+        args=["campaign=spring", "queue=support", "lang=ru"], linkedid="L-args", language="en"
+    )
     events = fake.subscribe(channel)
     started = await prompt(events, "survey-rate")
     await fake.press(channel, "2")
@@ -253,22 +289,31 @@ async def test_multi_question_survey_with_nps(service: Service) -> None:
     await service.wait_done(channel)
 
     [rating] = await service.ratings()
-    assert (rating["survey"], rating["survey_version"], rating["status"], rating["score"]) == ("csat3", 1,
-                                                                                               "completed", 5.0)
+    assert (rating["survey"], rating["survey_version"], rating["status"], rating["score"]) == (
+        "csat3",
+        1,
+        "completed",
+        5.0,
+    )
     assert rating["answers"] == [
         {"question": "rating", "key": "5", "score": 5.0, "attempts": 1},
         {"question": "solved", "key": "1", "score": 1.0, "attempts": 1},
         {"question": "nps", "key": "10", "score": 10.0, "attempts": 1},
     ]
     sounds = [r.params.get("media") for r in fake.requests if "/play/" in r.path]
-    assert sounds == ["sound:survey-rate", "sound:survey-accepted", "sound:survey-solved", "sound:survey-accepted",
-                      "sound:survey-nps", "sound:survey-thanks"]
+    assert sounds == [
+        "sound:survey-rate",
+        "sound:survey-accepted",
+        "sound:survey-solved",
+        "sound:survey-accepted",
+        "sound:survey-nps",
+        "sound:survey-thanks",
+    ]
 
 
 async def test_missing_sound_file_does_not_trap_the_caller(database_url: str, tmp_path: Path) -> None:
     """Asterisk answers PlaybackFinished 'failed' for a missing sound: keys still count, the survey still ends."""
-    async with FakeAsterisk(user="ivr-survey", password="secret", speed=SPEED,
-                            known_sounds={"survey-thanks"}) as fake:
+    async with FakeAsterisk(user="ivr-survey", password="secret", speed=SPEED, known_sounds={"survey-thanks"}) as fake:
         server = TestServer(create_app(settings_for(database_url, fake, tmp_path)))
         await server.start_server()
         try:
@@ -360,7 +405,9 @@ async def test_many_concurrent_calls_one_slow(service: Service, monkeypatch: pyt
         await wait_until(lambda: service.app[STORE].pending == 0, "the spool to drain", 60)
     ratings = {r["call_id"]: r for r in await service.ratings()}
     assert (ratings["L-slow"]["operator"], ratings["L-slow"]["score"], ratings["L-slow"]["status"]) == (
-        "7999", 3.0, "completed"
+        "7999",
+        3.0,
+        "completed",
     )
 
 
@@ -404,8 +451,9 @@ async def test_survey_that_cannot_start_sends_caller_back_to_dialplan(
     ]
 
 
-async def test_database_outage_changes_nothing_for_the_caller(service: Service,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_database_outage_changes_nothing_for_the_caller(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Answers made while the database is down are spooled and written when it returns."""
     store = service.app[STORE]
     real_apply = store._apply
@@ -463,7 +511,5 @@ async def test_shutdown_drains(service: Service) -> None:
     await fake.press(channel, "4")
     await asyncio.wait_for(stopping, 5)
     assert not stasis.calls
-    assert [(r["call_id"], r["status"], r["score"]) for r in await service.ratings()] == [
-        ("L-drain", "completed", 4.0)
-    ]
+    assert [(r["call_id"], r["status"], r["score"]) for r in await service.ratings()] == [("L-drain", "completed", 4.0)]
     assert rest_calls(fake, late) == ["POST /ari/channels/CH/continue -> 204"]

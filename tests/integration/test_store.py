@@ -52,8 +52,17 @@ async def test_spool_left_by_a_crashed_run_is_replayed_atstart_fields(sessions, 
     assert await response_rows(sessions) == [("in_progress", "5")]
     # Replaying the same spool again stores nothing twice.
     (tmp_path / "pending.jsonl").write_text(
-        "".join(line + "\n" for line in [json.dumps({"op": "answer", "data": {**answer_fields("C", "5"),
-                                                   "answered_at": (T0 + timedelta(seconds=2)).isoformat()}})])
+        "".join(
+            line + "\n"
+            for line in [
+                json.dumps(
+                    {
+                        "op": "answer",
+                        "data": {**answer_fields("C", "5"), "answered_at": (T0 + timedelta(seconds=2)).isoformat()},
+                    }
+                )
+            ]
+        )
     )
     third = SurveyStore(sessions, tmp_path)
     await third.start()
@@ -104,8 +113,10 @@ async def test_transient_server_errors_are_retried_not_rejected(sessions, tmp_pa
     store = SurveyStore(sessions, tmp_path, retry_initial=0.01)
     real_apply = store._apply
     # as asyncpg raises them (each with its SQLSTATE) and SQLAlchemy wraps them
-    failures = [DBAPIError("connect", {}, CannotConnectNowError("the database system is starting up")),
-                DBAPIError("insert", {}, TooManyConnectionsError("sorry, too many clients already"))]
+    failures = [
+        DBAPIError("connect", {}, CannotConnectNowError("the database system is starting up")),
+        DBAPIError("insert", {}, TooManyConnectionsError("sorry, too many clients already")),
+    ]
 
     async def apply(record) -> None:
         if failures:
@@ -141,7 +152,8 @@ async def test_write_that_hangs_is_spooled_after_the_timeout(sessions, tmp_path:
     assert store.pending == 1
     await store.write(SaveAnswer(**answer_fields("V", "5")))
     assert [json.loads(line)["op"] for line in (tmp_path / "pending.jsonl").read_text().splitlines()] == [
-        "start", "answer"
+        "start",
+        "answer",
     ]
     hang = False
     store._write_timeout = 10  # a first connection to a fresh PostgreSQL database may take longer than 0.1 s
@@ -183,13 +195,21 @@ async def test_spool_written_by_0_1_0_replays_after_the_upgrade(sessions, tmp_pa
     assert await response_rows(sessions) == [("completed", "4"), ("no_input", None)]
     async with sessions() as s:
         rows = await s.execute(
-            select(SurveyResponse.language, SurveyResponse.queue, SurveyResponse.started_at, SurveyResponse.ended_at,
-                   SurveyAnswer.score, SurveyAnswer.attempts)
+            select(
+                SurveyResponse.language,
+                SurveyResponse.queue,
+                SurveyResponse.started_at,
+                SurveyResponse.ended_at,
+                SurveyAnswer.score,
+                SurveyAnswer.attempts,
+            )
             .outerjoin(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
             .order_by(SurveyResponse.id)
         )
-        got = [(lang, queue, started.replace(tzinfo=UTC), ended.replace(tzinfo=UTC), score, attempts)
-               for lang, queue, started, ended, score, attempts in rows]
+        got = [
+            (lang, queue, started.replace(tzinfo=UTC), ended.replace(tzinfo=UTC), score, attempts)
+            for lang, queue, started, ended, score, attempts in rows
+        ]
     assert got == [
         ("ru", "продажи", T0, T0 + timedelta(seconds=9), 4.0, 2),
         ("en", None, T0 + timedelta(minutes=1), T0 + timedelta(minutes=1, seconds=21), None, 3),

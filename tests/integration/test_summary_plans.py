@@ -39,8 +39,10 @@ def _scan(lead: str) -> str:
 
 
 def _range(lead: str, column: str) -> str:
-    return (f"SEARCH survey_responses USING COVERING INDEX ix_survey_responses_summary_by_{lead} "
-            f"({column}>? AND {column}<?)")
+    return (
+        f"SEARCH survey_responses USING COVERING INDEX ix_survey_responses_summary_by_{lead} "
+        f"({column}>? AND {column}<?)"
+    )
 
 
 OPERATOR_SEEK = "SEARCH survey_responses USING COVERING INDEX ix_survey_responses_summary_by_operator (operator_id=?)"
@@ -93,11 +95,23 @@ async def test_a_short_period_of_a_long_history_reads_the_time_index(
     grouping's."""
     week = datetime(2026, 11, 2, tzinfo=UTC)
     async with sqlite_engine.begin() as conn:
-        await conn.execute(insert(ResponseSlotTally), [
-            {"slot": int(at.timestamp()) // 900, "offered": offered, "responses": 0, "score_total": 0.0,
-             "score_1": 0, "score_2": 0, "score_3": 0, "score_4": 0, "score_5": 0}
-            for at, offered in ((week + timedelta(days=1), 1), (week - timedelta(days=200), 99))
-        ])
+        await conn.execute(
+            insert(ResponseSlotTally),
+            [
+                {
+                    "slot": int(at.timestamp()) // 900,
+                    "offered": offered,
+                    "responses": 0,
+                    "score_total": 0.0,
+                    "score_1": 0,
+                    "score_2": 0,
+                    "score_3": 0,
+                    "score_4": 0,
+                    "score_5": 0,
+                }
+                for at, offered in ((week + timedelta(days=1), 1), (week - timedelta(days=200), 99))
+            ],
+        )
     period = RatingFilter(date_from=week, date_to=week + timedelta(days=7), **filters)
     assert await _reads(sqlite_engine, group_by, "UTC", period) == [read]
 

@@ -33,8 +33,10 @@ def _zeros(*scores: int) -> dict[str, int]:
 NPS = [10, 9, 9, 10, 9, 7, 8, 0, 5, 6]
 SOLVED = [1, 1, 1, 1, 1, 0, 0, 0, None, None]  # 5 yes, 3 no, 2 unanswered
 CSAT3 = [
-    *(Rated(f"C{i}", "7001", T + timedelta(minutes=i), 4.0, survey="csat3", later=(("solved", s), ("nps", n)))
-      for i, (s, n) in enumerate(zip(SOLVED, NPS, strict=True))),
+    *(
+        Rated(f"C{i}", "7001", T + timedelta(minutes=i), 4.0, survey="csat3", later=(("solved", s), ("nps", n)))
+        for i, (s, n) in enumerate(zip(SOLVED, NPS, strict=True))
+    ),
     Rated("C10", "7001", T + timedelta(minutes=10), 2.0, status="abandoned", survey="csat3"),
     Rated("D1", "7002", T + timedelta(minutes=11), 5.0),  # the default survey asks no NPS question
 ]
@@ -49,13 +51,24 @@ async def csat3(sessions) -> None:
 async def test_an_nps_question(client: TestClient, csat3: None) -> None:
     body = await get(client, f"/ratings/summary?question=nps&{DAY}")
     assert (body["question"], body["kind"]) == ("nps", "nps")
-    assert body["groups"] == [{
-        "key": "7001", "offered": 11, "responses": 10, "response_rate": 0.9091, "average": 7.3,
-        "csat": None, "csat_ci95": None, "csat_responses": 0,  # a 0-10 question naming no satisfied scores
-        "distribution": {**_zeros(*range(11)), "0": 1, "5": 1, "6": 1, "7": 1, "8": 1, "9": 3, "10": 2},
-        "nps": 20.0, "promoters": 5, "passives": 2, "detractors": 3,  # 50 % - 30 %
-        **NO_CQR,
-    }]
+    assert body["groups"] == [
+        {
+            "key": "7001",
+            "offered": 11,
+            "responses": 10,
+            "response_rate": 0.9091,
+            "average": 7.3,
+            "csat": None,
+            "csat_ci95": None,
+            "csat_responses": 0,  # a 0-10 question naming no satisfied scores
+            "distribution": {**_zeros(*range(11)), "0": 1, "5": 1, "6": 1, "7": 1, "8": 1, "9": 3, "10": 2},
+            "nps": 20.0,
+            "promoters": 5,
+            "passives": 2,
+            "detractors": 3,  # 50 % - 30 %
+            **NO_CQR,
+        }
+    ]
     by_day = await get(client, f"/ratings/summary?question=nps&group_by=day&{DAY}")
     assert [(g["key"], g["offered"], g["nps"]) for g in by_day["groups"]] == [("2026-11-20T00:00:00+00:00", 11, 20.0)]
 
@@ -63,11 +76,23 @@ async def test_an_nps_question(client: TestClient, csat3: None) -> None:
 async def test_a_yes_no_question(client: TestClient, csat3: None) -> None:
     body = await get(client, f"/ratings/summary?question=solved&group_by=survey&{DAY}")
     assert (body["question"], body["kind"]) == ("solved", "yes_no")
-    assert body["groups"] == [{
-        "key": "csat3", "offered": 11, "responses": 8, "response_rate": 0.7273, "average": 0.625,
-        "csat": None, "csat_ci95": None, "csat_responses": 0, "distribution": {"0": 3, "1": 5},
-        "yes": 5, "no": 3, "yes_share": 0.625, "yes_ci95": [0.3057, 0.8632],
-    }]
+    assert body["groups"] == [
+        {
+            "key": "csat3",
+            "offered": 11,
+            "responses": 8,
+            "response_rate": 0.7273,
+            "average": 0.625,
+            "csat": None,
+            "csat_ci95": None,
+            "csat_responses": 0,
+            "distribution": {"0": 3, "1": 5},
+            "yes": 5,
+            "no": 3,
+            "yes_share": 0.625,
+            "yes_ci95": [0.3057, 0.8632],
+        }
+    ]
 
 
 async def test_the_first_question_by_its_key_is_the_default_summary(client: TestClient, csat3: None) -> None:
@@ -80,14 +105,24 @@ async def test_the_first_question_by_its_key_is_the_default_summary(client: Test
 async def test_a_0_to_10_first_question(client: TestClient, sessions) -> None:
     """The distribution is the question's own scale; CSAT is null, as the survey names no satisfied scores."""
     await add_survey(sessions, "nps-first", question("nps", range(11)))
-    await seed(sessions, [
-        *(Rated(f"N{i}", "7001", T + timedelta(minutes=i), score, survey="nps-first", first="nps")
-          for i, score in enumerate([10.0, 9.0, 3.0, 0.0])),
-        Rated("N4", "7001", T + timedelta(minutes=4), None, status="no_input", survey="nps-first", first="nps"),
-    ])
+    await seed(
+        sessions,
+        [
+            *(
+                Rated(f"N{i}", "7001", T + timedelta(minutes=i), score, survey="nps-first", first="nps")
+                for i, score in enumerate([10.0, 9.0, 3.0, 0.0])
+            ),
+            Rated("N4", "7001", T + timedelta(minutes=4), None, status="no_input", survey="nps-first", first="nps"),
+        ],
+    )
     group = {
-        "offered": 5, "responses": 4, "response_rate": 0.8, "average": 5.5,
-        "csat": None, "csat_ci95": None, "csat_responses": 0,
+        "offered": 5,
+        "responses": 4,
+        "response_rate": 0.8,
+        "average": 5.5,
+        "csat": None,
+        "csat_ci95": None,
+        "csat_responses": 0,
         "distribution": {**_zeros(*range(11)), "0": 1, "3": 1, "9": 1, "10": 1},
     }
     body = await get(client, f"/ratings/summary?group_by=survey&survey=nps-first&{DAY}")
@@ -100,11 +135,16 @@ async def test_a_0_to_10_first_question(client: TestClient, sessions) -> None:
 async def test_a_survey_naming_its_satisfied_scores(client: TestClient, sessions) -> None:
     """top-box counts only 5 as satisfied, the default survey 4 and 5: each response by its own survey's rule."""
     await add_survey(sessions, "top-box", question("rating", [1, 2, 3, 4, 5], satisfied=[5]))
-    await seed(sessions, [
-        *(Rated(f"B{i}", "7001", T + timedelta(minutes=i), score, survey="top-box")
-          for i, score in enumerate([5.0, 5.0, 4.0, 4.0, 3.0])),
-        *(Rated(f"D{i}", "7001", T + timedelta(minutes=10 + i), score) for i, score in enumerate([5.0, 4.0, 4.0])),
-    ])
+    await seed(
+        sessions,
+        [
+            *(
+                Rated(f"B{i}", "7001", T + timedelta(minutes=i), score, survey="top-box")
+                for i, score in enumerate([5.0, 5.0, 4.0, 4.0, 3.0])
+            ),
+            *(Rated(f"D{i}", "7001", T + timedelta(minutes=10 + i), score) for i, score in enumerate([5.0, 4.0, 4.0])),
+        ],
+    )
     groups = (await get(client, f"/ratings/summary?group_by=survey&{DAY}"))["groups"]
     assert [(g["key"], g["responses"], g["csat"], g["csat_ci95"], g["csat_responses"]) for g in groups] == [
         ("default", 3, 1.0, [0.4385, 1.0], 3),
@@ -113,14 +153,19 @@ async def test_a_survey_naming_its_satisfied_scores(client: TestClient, sessions
     for path in (f"group_by=operator&{DAY}", f"group_by=month&{DAY}"):  # counted from the index, from the tallies
         [group] = (await get(client, f"/ratings/summary?{path}"))["groups"]
         assert (group["responses"], group["csat"], group["csat_responses"], group["distribution"]) == (
-            8, 0.625, 8, {"1": 0, "2": 0, "3": 1, "4": 4, "5": 3}  # satisfied: top-box's two 5s, the default's three
+            8,
+            0.625,
+            8,
+            {"1": 0, "2": 0, "3": 1, "4": 4, "5": 3},  # satisfied: top-box's two 5s, the default's three
         )
 
 
 # Nine callers of one operator between 10:08 and 10:16, across a quarter hour: the default survey (1-5, 4-5
 # satisfied), a 0-10 one without CSAT and a 0/50/100 one counting 100 as satisfied.
 MIX = [
-    Rated("M0", "7001", T, 5.0), Rated("M1", "7001", T, 4.0), Rated("M2", "7001", T, 2.0),
+    Rated("M0", "7001", T, 5.0),
+    Rated("M1", "7001", T, 4.0),
+    Rated("M2", "7001", T, 2.0),
     Rated("M3", "7001", T, 10.0, survey="nps-first", first="nps"),
     Rated("M4", "7001", T, 0.0, survey="nps-first", first="nps"),
     Rated("M5", "7001", T, 100.0, survey="percent", first="pct"),
@@ -133,12 +178,30 @@ MIX = [
 async def test_a_mix_of_surveys_on_different_scales(client: TestClient, sessions) -> None:
     await add_survey(sessions, "nps-first", question("nps", range(11)))
     await add_survey(sessions, "percent", question("pct", [0, 50, 100], satisfied=[100]))
-    await seed(sessions, [Rated(r.linkedid, r.operator, T + timedelta(minutes=8 + i), r.score, status=r.status,
-                                survey=r.survey, first=r.first) for i, r in enumerate(MIX)])
+    await seed(
+        sessions,
+        [
+            Rated(
+                r.linkedid,
+                r.operator,
+                T + timedelta(minutes=8 + i),
+                r.score,
+                status=r.status,
+                survey=r.survey,
+                first=r.first,
+            )
+            for i, r in enumerate(MIX)
+        ],
+    )
     mixed = {
-        "offered": 9, "responses": 8, "response_rate": 0.8889, "average": 33.875,  # 271 / 8
+        "offered": 9,
+        "responses": 8,
+        "response_rate": 0.8889,
+        "average": 33.875,  # 271 / 8
         # judged: the default's three (5 and 4 satisfied) and percent's three (the two 100s); not the 0-10 ones
-        "csat": 0.6667, "csat_ci95": [0.3, 0.9032], "csat_responses": 6,
+        "csat": 0.6667,
+        "csat_ci95": [0.3, 0.9032],
+        "csat_responses": 6,
         # every score of the three scales, and the counts of each
         "distribution": {**_zeros(*range(11), 50, 100), "0": 1, "2": 1, "4": 1, "5": 1, "10": 1, "50": 1, "100": 2},
     }
@@ -150,7 +213,9 @@ async def test_a_mix_of_surveys_on_different_scales(client: TestClient, sessions
     assert tallied["groups"] == counted["groups"] == [{"key": "2026-11-20T00:00:00+00:00", **mixed, **NO_CQR}]
     by_survey = {g["key"]: g for g in (await get(client, f"/ratings/summary?group_by=survey&{period}"))["groups"]}
     assert {k: (g["responses"], g["csat"], g["csat_responses"]) for k, g in by_survey.items()} == {
-        "default": (3, 0.6667, 3), "nps-first": (2, None, 0), "percent": (3, 0.6667, 3)
+        "default": (3, 0.6667, 3),
+        "nps-first": (2, None, 0),
+        "percent": (3, 0.6667, 3),
     }
     only_default = await get(client, f"/ratings/summary?group_by=survey&survey=default&{period}")
     assert only_default["groups"][0]["distribution"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1}

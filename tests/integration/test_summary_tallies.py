@@ -24,8 +24,19 @@ SLOT = int(T0.timestamp()) // 900
 async def _tallies(sessions: async_sessionmaker[AsyncSession]) -> list[tuple]:
     t = ResponseSlotTally
     async with sessions() as s:
-        rows = await s.execute(select(t.slot - SLOT, t.offered, t.responses, t.score_total, t.score_1, t.score_2,
-                                      t.score_3, t.score_4, t.score_5).order_by(t.slot))
+        rows = await s.execute(
+            select(
+                t.slot - SLOT,
+                t.offered,
+                t.responses,
+                t.score_total,
+                t.score_1,
+                t.score_2,
+                t.score_3,
+                t.score_4,
+                t.score_5,
+            ).order_by(t.slot)
+        )
         return [tuple(row) for row in rows]
 
 
@@ -34,8 +45,19 @@ async def _verdicts_and_other_scores(sessions: async_sessionmaker[AsyncSession])
     other scores' (slot, score, responses)."""
     t, o = ResponseSlotTally, ResponseSlotOtherScore
     async with sessions() as s:
-        verdicts = await s.execute(select(t.slot - SLOT, t.satisfied, t.csat_responses, t.score_0, t.score_6,
-                                          t.score_7, t.score_8, t.score_9, t.score_10).order_by(t.slot))
+        verdicts = await s.execute(
+            select(
+                t.slot - SLOT,
+                t.satisfied,
+                t.csat_responses,
+                t.score_0,
+                t.score_6,
+                t.score_7,
+                t.score_8,
+                t.score_9,
+                t.score_10,
+            ).order_by(t.slot)
+        )
         others = await s.execute(select(o.slot - SLOT, o.score, o.responses).order_by(o.slot, o.score))
         return [tuple(row) for row in verdicts], [tuple(row) for row in others]
 
@@ -44,15 +66,26 @@ async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
     def at(minutes: int) -> datetime:
         return T0 + timedelta(minutes=minutes)
 
-    await seed(sessions, [
-        Rated("a", "7001", at(1), 5),
-        Rated("b", "7001", at(13), 2),
-        Rated("c", "7002", at(14), None, status="no_input"),
-        Rated("d", "7002", at(15), 2.5),  # the next slot; not a 1-5 score
-    ])
+    await seed(
+        sessions,
+        [
+            Rated("a", "7001", at(1), 5),
+            Rated("b", "7001", at(13), 2),
+            Rated("c", "7002", at(14), None, status="no_input"),
+            Rated("d", "7002", at(15), 2.5),  # the next slot; not a 1-5 score
+        ],
+    )
     async with sessions() as s, s.begin():  # a caller still in the survey: offered, not yet a response
-        await repo.start_response(s, linkedid="e", survey="default", survey_version=1, channel="agi",
-                                  language="en", args={}, started_at=at(40))
+        await repo.start_response(
+            s,
+            linkedid="e",
+            survey="default",
+            survey_version=1,
+            channel="agi",
+            language="en",
+            args={},
+            started_at=at(40),
+        )
     assert await _tallies(sessions) == [
         (0, 3, 2, 7.0, 0, 1, 0, 0, 1),
         (1, 1, 1, 2.5, 0, 0, 0, 0, 0),
@@ -66,10 +99,12 @@ async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
 
     async with sessions() as s, s.begin():
         # the same keypress replayed changes nothing; the caller in the survey answers 4
-        assert not await repo.save_answer(s, linkedid="a", position=0, question="rating", digits="5", score=5.0,
-                                          attempts=1, answered_at=at(1))
-        assert await repo.save_answer(s, linkedid="e", position=0, question="rating", digits="4", score=4.0,
-                                      attempts=1, answered_at=at(41))
+        assert not await repo.save_answer(
+            s, linkedid="a", position=0, question="rating", digits="5", score=5.0, attempts=1, answered_at=at(1)
+        )
+        assert await repo.save_answer(
+            s, linkedid="e", position=0, question="rating", digits="4", score=4.0, attempts=1, answered_at=at(41)
+        )
         await repo.finish_response(s, linkedid="e", status="completed", ended_at=at(42))
         # a score corrected in place moves between the counts
         await s.execute(update(SurveyResponse).where(SurveyResponse.score == 2.5).values(score=1.0))
@@ -93,27 +128,26 @@ async def test_every_scale_and_verdict_is_counted(sessions) -> None:
     await add_survey(sessions, "percent", question("pct", [0, 50, 100], satisfied=[100]))
     await add_survey(sessions, "top-box", question("rating", [1, 2, 3, 4, 5], satisfied=[5]))
     at = T0 + timedelta(minutes=1)
-    await seed(sessions, [
-        Rated("n0", "7001", at, 0, survey="nps-first", first="nps"),
-        Rated("n10", "7001", at, 10, survey="nps-first", first="nps"),
-        Rated("p50", "7001", at, 50, survey="percent", first="pct"),
-        Rated("p100", "7001", at, 100, survey="percent", first="pct"),
-        Rated("t4", "7001", at, 4, survey="top-box"),
-        Rated("t5", "7001", at, 5, survey="top-box"),
-        Rated("d4", "7001", at, 4),
-    ])
+    await seed(
+        sessions,
+        [
+            Rated("n0", "7001", at, 0, survey="nps-first", first="nps"),
+            Rated("n10", "7001", at, 10, survey="nps-first", first="nps"),
+            Rated("p50", "7001", at, 50, survey="percent", first="pct"),
+            Rated("p100", "7001", at, 100, survey="percent", first="pct"),
+            Rated("t4", "7001", at, 4, survey="top-box"),
+            Rated("t5", "7001", at, 5, survey="top-box"),
+            Rated("d4", "7001", at, 4),
+        ],
+    )
     assert await _tallies(sessions) == [(0, 7, 7, 173.0, 0, 0, 0, 2, 1)]
     # satisfied: p100, t5, d4 of the five judged (p50, t4 are not; n0, n10 have no verdict)
-    assert await _verdicts_and_other_scores(sessions) == (
-        [(0, 3, 5, 1, 0, 0, 0, 0, 1)], [(0, 50.0, 1), (0, 100.0, 1)]
-    )
+    assert await _verdicts_and_other_scores(sessions) == ([(0, 3, 5, 1, 0, 0, 0, 0, 1)], [(0, 50.0, 1), (0, 100.0, 1)])
     async with sessions() as s, s.begin():
         await s.execute(update(SurveyResponse).where(SurveyResponse.score == 4.0).values(satisfied=True))
         await s.execute(delete(Call).where(Call.linkedid.in_(["p100", "n10"])))
     assert await _tallies(sessions) == [(0, 5, 5, 63.0, 0, 0, 0, 2, 1)]
-    assert await _verdicts_and_other_scores(sessions) == (
-        [(0, 3, 4, 1, 0, 0, 0, 0, 0)], [(0, 50.0, 1), (0, 100.0, 0)]
-    )
+    assert await _verdicts_and_other_scores(sessions) == ([(0, 3, 4, 1, 0, 0, 0, 0, 0)], [(0, 50.0, 1), (0, 100.0, 0)])
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns"])
@@ -143,7 +177,9 @@ async def test_unfiltered_time_summaries_equal_counting_the_responses(sessions, 
                 period = RatingFilter(date_from=start, date_to=end)
                 tallied = await ratings_summary(s, group_by=unit, filters=period, tz=ZoneInfo(tz))
                 counted = await ratings_summary(
-                    s, group_by=unit, filters=RatingFilter(date_from=start, date_to=end, survey="default"),
+                    s,
+                    group_by=unit,
+                    filters=RatingFilter(date_from=start, date_to=end, survey="default"),
                     tz=ZoneInfo(tz),
                 )
                 assert tallied == counted, (start, end, unit)
@@ -157,8 +193,13 @@ async def test_a_short_period_of_a_long_history_is_counted_the_same(sessions, gr
     grouping's own: both count exactly the responses started inside the period."""
     rng = random.Random(group_by)
     rows = [
-        Rated(f"{i}.1", f"70{rng.randrange(4)}", T0 + timedelta(seconds=rng.randrange(60 * 86400)),
-              rng.choice([None, 1, 2, 3, 4, 5]), queue=rng.choice(["sales", "support", None]))
+        Rated(
+            f"{i}.1",
+            f"70{rng.randrange(4)}",
+            T0 + timedelta(seconds=rng.randrange(60 * 86400)),
+            rng.choice([None, 1, 2, 3, 4, 5]),
+            queue=rng.choice(["sales", "support", None]),
+        )
         for i in range(300)
     ]
     await seed(sessions, rows)
@@ -179,9 +220,7 @@ async def test_a_short_period_of_a_long_history_is_counted_the_same(sessions, gr
             groups = await ratings_summary(
                 s, group_by=group_by, filters=RatingFilter(date_from=start, date_to=end), tz=ZoneInfo("UTC")
             )
-        assert {
-            g["key"]: [g["offered"], g["responses"], *g["distribution"].values()] for g in groups
-        } == expected
+        assert {g["key"]: [g["offered"], g["responses"], *g["distribution"].values()] for g in groups} == expected
 
 
 # survey -> (first question's key, its scores, the satisfied ones); the seeds add off-scale scores too, as a bulk
@@ -208,8 +247,17 @@ async def test_mixed_scales_from_the_tallies_equal_counting_the_responses(sessio
         survey = rng.choice(list(SCALES))
         first, scores, _ = SCALES[survey]
         score = rng.choice([None, 2.5, *scores])
-        rows.append(Rated(f"{i}.1", "7001", T0 + timedelta(seconds=rng.randrange(3 * 86400)), score,
-                          status="completed" if score is not None else "no_input", survey=survey, first=first))
+        rows.append(
+            Rated(
+                f"{i}.1",
+                "7001",
+                T0 + timedelta(seconds=rng.randrange(3 * 86400)),
+                score,
+                status="completed" if score is not None else "no_input",
+                survey=survey,
+                first=first,
+            )
+        )
     await seed(sessions, rows)
     periods = [(T0 - timedelta(days=1), T0 + timedelta(days=4))]
     for _ in range(3):
@@ -218,10 +266,13 @@ async def test_mixed_scales_from_the_tallies_equal_counting_the_responses(sessio
     async with sessions() as s:
         for start, end in periods:
             for unit in ("hour", "day"):
-                tallied = await ratings_summary(s, group_by=unit, filters=RatingFilter(date_from=start, date_to=end),
-                                                tz=ZoneInfo(tz))
+                tallied = await ratings_summary(
+                    s, group_by=unit, filters=RatingFilter(date_from=start, date_to=end), tz=ZoneInfo(tz)
+                )
                 counted = await ratings_summary(
-                    s, group_by=unit, filters=RatingFilter(date_from=start, date_to=end, operator="7001"),
+                    s,
+                    group_by=unit,
+                    filters=RatingFilter(date_from=start, date_to=end, operator="7001"),
                     tz=ZoneInfo(tz),
                 )
                 assert tallied == counted, (start, end, unit)

@@ -16,8 +16,9 @@ AUTH = {"Authorization": "Bearer admin-token"}
 
 @asynccontextmanager
 async def admin_client(database_url: str, tmp_path: Path, **settings: object) -> AsyncIterator[TestClient]:
-    config = Settings(_env_file=None, database_url=database_url, spool_dir=tmp_path / "spool",
-                      api_token="admin-token", **settings)  # type: ignore[arg-type]
+    config = Settings(
+        _env_file=None, database_url=database_url, spool_dir=tmp_path / "spool", api_token="admin-token", **settings
+    )  # type: ignore[arg-type]
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 

@@ -115,7 +115,7 @@ class FakeAmi:
     async def _send_stream(self, writer: asyncio.StreamWriter) -> bool:
         cut = next((c for c in self.cuts if c > self.position), None)
         end = len(self.stream) if cut is None else cut
-        writer.write(self.stream[self.position:end])
+        writer.write(self.stream[self.position : end])
         await writer.drain()
         if cut is None:
             self.position = end

@@ -31,24 +31,45 @@ async def seed(sessions: async_sessionmaker[AsyncSession], rows: list[Rated]) ->
     async with sessions() as s, s.begin():
         for r in rows:
             await repo.start_response(
-                s, linkedid=r.linkedid, survey=r.survey, survey_version=1, channel="ari", language="en",
-                args={}, started_at=r.started_at, channel_uniqueid=r.linkedid + ".2", caller_number=r.caller,
-                operator=r.operator, queue=r.queue,
+                s,
+                linkedid=r.linkedid,
+                survey=r.survey,
+                survey_version=1,
+                channel="ari",
+                language="en",
+                args={},
+                started_at=r.started_at,
+                channel_uniqueid=r.linkedid + ".2",
+                caller_number=r.caller,
+                operator=r.operator,
+                queue=r.queue,
             )
             for position, (question, score) in enumerate(((r.first, r.score), *r.later)):
                 digits = str(int(score)) if score is not None else None
                 await repo.save_answer(
-                    s, linkedid=r.linkedid, position=position, question=question, digits=digits, score=score,
-                    attempts=1 if digits else 3, answered_at=r.started_at + timedelta(seconds=3 + position),
+                    s,
+                    linkedid=r.linkedid,
+                    position=position,
+                    question=question,
+                    digits=digits,
+                    score=score,
+                    attempts=1 if digits else 3,
+                    answered_at=r.started_at + timedelta(seconds=3 + position),
                 )
-            await repo.finish_response(s, linkedid=r.linkedid, status=r.status,
-                                       ended_at=r.started_at + timedelta(seconds=5))
+            await repo.finish_response(
+                s, linkedid=r.linkedid, status=r.status, ended_at=r.started_at + timedelta(seconds=5)
+            )
 
 
 def question(key: str, scores: Sequence[float], **fields: Any) -> dict[str, Any]:
     """A question's definition with these scores (answered with the keys 0, 1, 2 ...), and any other fields."""
-    return {"key": key, "prompts": {"en": f"survey-{key}"}, "scores": {str(i): s for i, s in enumerate(scores)},
-            "max_digits": 2, **fields}
+    return {
+        "key": key,
+        "prompts": {"en": f"survey-{key}"},
+        "scores": {str(i): s for i, s in enumerate(scores)},
+        "max_digits": 2,
+        **fields,
+    }
 
 
 async def add_survey(sessions: async_sessionmaker[AsyncSession], name: str, *questions: dict[str, Any]) -> None:

@@ -27,15 +27,30 @@ class SwitchableSessions:
 
 def start_fields(linkedid: str) -> dict:
     return dict(
-        linkedid=linkedid, survey="default", survey_version=1, channel="ari", language="en",
-        args={"operator": "7001"}, started_at=T0, channel_uniqueid=linkedid + "1", caller_number="79991234567",
-        operator="7001", queue=None,
+        linkedid=linkedid,
+        survey="default",
+        survey_version=1,
+        channel="ari",
+        language="en",
+        args={"operator": "7001"},
+        started_at=T0,
+        channel_uniqueid=linkedid + "1",
+        caller_number="79991234567",
+        operator="7001",
+        queue=None,
     )
 
 
 def answer_fields(linkedid: str, digits: str) -> dict:
-    return dict(linkedid=linkedid, position=0, question="rating", digits=digits, score=float(digits), attempts=1,
-                answered_at=T0 + timedelta(seconds=2))
+    return dict(
+        linkedid=linkedid,
+        position=0,
+        question="rating",
+        digits=digits,
+        score=float(digits),
+        attempts=1,
+        answered_at=T0 + timedelta(seconds=2),
+    )
 
 
 async def response_rows(sessions: async_sessionmaker[AsyncSession]) -> list[tuple]:

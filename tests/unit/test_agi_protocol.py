@@ -29,10 +29,15 @@ def reader_of(data: bytes, *, eof: bool = True) -> asyncio.StreamReader:
 
 
 async def test_headers_until_the_empty_line() -> None:
-    reader = reader_of(b"agi_network_script: survey?operator=7001\nagi_uniqueid: 1700000000.13\r\n"
-                       b"agi_callerid: unknown\nagi_rdnis:\n\nGET VARIABLE")
+    reader = reader_of(
+        b"agi_network_script: survey?operator=7001\nagi_uniqueid: 1700000000.13\r\n"
+        b"agi_callerid: unknown\nagi_rdnis:\n\nGET VARIABLE"
+    )
     assert await read_headers(reader) == {
-        "network_script": "survey?operator=7001", "uniqueid": "1700000000.13", "callerid": "unknown", "rdnis": "",
+        "network_script": "survey?operator=7001",
+        "uniqueid": "1700000000.13",
+        "callerid": "unknown",
+        "rdnis": "",
     }
     assert await reader.read() == b"GET VARIABLE"  # what follows the headers is left for the conversation
 
@@ -63,8 +68,10 @@ async def test_headers_refused(data: bytes, error: type[Exception], message: str
     [
         ({"network_script": "survey?operator=7001&queue=sales"}, ("survey", ["operator=7001", "queue=sales"])),
         ({"network_script": "/survey/?note=a%20b+c&&lang=ru"}, ("survey", ["note=a b c", "lang=ru"])),
-        ({"network_script": "survey", "arg_1": "operator=7002", "arg_2": "queue=support", "arg_4": "lost"},
-         ("survey", ["operator=7002", "queue=support"])),
+        (
+            {"network_script": "survey", "arg_1": "operator=7002", "arg_2": "queue=support", "arg_4": "lost"},
+            ("survey", ["operator=7002", "queue=support"]),
+        ),
         ({"network_script": "survey?queue=sales", "arg_1": "7001"}, ("survey", ["queue=sales", "7001"])),
         ({}, ("", [])),
     ],
@@ -75,8 +82,14 @@ def test_script_args(headers: dict[str, str], expected: tuple[str, list[str]]) -
 
 @pytest.mark.parametrize(
     ("value", "quoted"),
-    [("ru", "ru"), ("survey-rate", "survey-rate"), ("a b", '"a b"'), ('say "hi"', '"say \\"hi\\""'),
-     ("back\\slash", '"back\\\\slash"'), ("", '""')],
+    [
+        ("ru", "ru"),
+        ("survey-rate", "survey-rate"),
+        ("a b", '"a b"'),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("", '""'),
+    ],
 )
 def test_quote(value: str, quoted: str) -> None:
     assert quote(value) == quoted
@@ -155,8 +168,11 @@ async def test_dead_channel(pair: tuple[AgiChannel, Peer]) -> None:
     ("reply", "message"),
     [
         (b"510 Invalid or unknown command\n", "510 Invalid or unknown command"),
-        (b"520-Invalid command syntax.  Proper usage follows:\n Usage: WAIT FOR DIGIT <timeout>\n"
-         b"520 End of proper usage.\n", "520 Invalid command syntax.  Proper usage follows:"),
+        (
+            b"520-Invalid command syntax.  Proper usage follows:\n Usage: WAIT FOR DIGIT <timeout>\n"
+            b"520 End of proper usage.\n",
+            "520 Invalid command syntax.  Proper usage follows:",
+        ),
         (b"200 nonsense\n", "200 nonsense"),
         (b"SSH-2.0-OpenSSH\n", "not an AGI reply: 'SSH-2.0-OpenSSH'"),
     ],
@@ -173,7 +189,7 @@ async def test_refusals_raise_and_the_conversation_stays_in_step(
 
 async def test_closed_connection_is_gone_for_good(pair: tuple[AgiChannel, Peer]) -> None:
     agi, peer = pair
-    sent = asyncio.create_task(agi.command("STREAM FILE survey-rate \"0123456789*#\""))
+    sent = asyncio.create_task(agi.command('STREAM FILE survey-rate "0123456789*#"'))
     assert await peer.reader.readline() == b'STREAM FILE survey-rate "0123456789*#"\n'
     peer.writer.close()
     with pytest.raises(AgiGone, match="connection closed"):

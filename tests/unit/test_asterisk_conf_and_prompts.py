@@ -201,18 +201,14 @@ def test_incoming_dials_continue_after_operator_hangs_up():
     dials = calls_named("dial", context_prefix="incoming")
     assert dials, "no Dial in the incoming contexts"
     for context, args in dials:
-        assert len(args) >= 3 and "g" in _options(args[2]), (
-            f"[{context}] Dial({','.join(args)}) lacks option g"
-        )
+        assert len(args) >= 3 and "g" in _options(args[2]), f"[{context}] Dial({','.join(args)}) lacks option g"
 
 
 def test_every_queue_continues_after_agent_hangs_up():
     queues = calls_named("queue")
     assert queues, "no Queue example in extensions.conf"
     for context, args in queues:
-        assert len(args) >= 2 and "c" in _options(args[1]), (
-            f"[{context}] Queue({','.join(args)}) lacks option c"
-        )
+        assert len(args) >= 2 and "c" in _options(args[1]), f"[{context}] Queue({','.join(args)}) lacks option c"
 
 
 def test_survey_only_after_an_answered_call():
@@ -271,9 +267,7 @@ def test_http_server_enabled_on_8088():
 
 def test_every_pjsip_endpoint_uses_rfc4733_dtmf():
     sections = parse_conf(CONF / "pjsip.conf")
-    endpoints = [
-        (name, ep) for name, ep in ((n, dict(e)) for n, e in sections) if ep.get("type") == "endpoint"
-    ]
+    endpoints = [(name, ep) for name, ep in ((n, dict(e)) for n, e in sections) if ep.get("type") == "endpoint"]
     names = {name for name, _ in endpoints}
     assert {"7001", "7002"} <= names
     assert len(endpoints) >= 3, "expected the operators and a client trunk/endpoint"

@@ -47,8 +47,10 @@ def test_queue_trace_answered_abandoned_and_campaign_outcomes() -> None:
     t = tracker()
     trace = events("ami-queue-and-originate.txt")
     calls = final(feed_all(t, trace))
-    summary = {k: (r.direction, r.disposition, r.queue, r.operator, r.rung, r.ring_seconds, r.talk_seconds,
-                   r.hangup_side) for k, r in calls.items()}
+    summary = {
+        k: (r.direction, r.disposition, r.queue, r.operator, r.rung, r.ring_seconds, r.talk_seconds, r.hangup_side)
+        for k, r in calls.items()
+    }
     assert summary == {
         "1795720118.198": ("inbound", "answered", "sales", "7001", ["7001"], 0.0, 3.0, "operator"),
         "1795720125.202": ("inbound", "abandoned_in_queue", "nobody", None, ["7999"], 4.0, None, None),
@@ -59,10 +61,15 @@ def test_queue_trace_answered_abandoned_and_campaign_outcomes() -> None:
     }
     answered = calls["1795720118.198"]
     assert (answered.started_at, answered.answered_at, answered.ended_at, answered.caller_number) == (
-        at("19:08:38"), at("19:08:38"), at("19:08:44"), "79991112233")
+        at("19:08:38"),
+        at("19:08:38"),
+        at("19:08:44"),
+        "79991112233",
+    )
     # where that Asterisk's MixMonitor wrote the file, as the trace says (it depends on the PBX's layout)
-    [written] = [e["Value"] for e in trace if e.get("Variable") == "MIXMONITOR_FILENAME"
-                 and e["Uniqueid"] == "1795720118.199"]
+    [written] = [
+        e["Value"] for e in trace if e.get("Variable") == "MIXMONITOR_FILENAME" and e["Uniqueid"] == "1795720118.199"
+    ]
     assert written.endswith("/1795720118.199.wav")
     assert answered.recording == written
     assert t.in_progress == set()
@@ -76,37 +83,61 @@ def test_a_timestamped_outbound_callback_uses_event_times() -> None:
     """Operator 7001 dials 9 + the client's number; the client answers after 7 s and hangs up after 60 s."""
     t0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()
     op = {"Channel": "PJSIP/7001-00000001", "Uniqueid": "100.1", "Linkedid": "100.1", "CallerIDNum": "7001"}
-    trunk = {"Channel": "PJSIP/client-trunk-00000002", "Uniqueid": "100.2", "Linkedid": "100.1",
-             "CallerIDNum": "79990000001"}
-    dial = {"Channel": op["Channel"], "Uniqueid": "100.1", "Linkedid": "100.1", "DestChannel": trunk["Channel"],
-            "DestUniqueid": "100.2"}
+    trunk = {
+        "Channel": "PJSIP/client-trunk-00000002",
+        "Uniqueid": "100.2",
+        "Linkedid": "100.1",
+        "CallerIDNum": "79990000001",
+    }
+    dial = {
+        "Channel": op["Channel"],
+        "Uniqueid": "100.1",
+        "Linkedid": "100.1",
+        "DestChannel": trunk["Channel"],
+        "DestUniqueid": "100.2",
+    }
     t = tracker()
-    records = feed_all(t, [
-        _ev("Newchannel", t0, **op, Context="operators", Exten="979990000001"),
-        _ev("Newexten", t0 + 0.01, **op, Context="outbound", Exten="79990000001"),
-        _ev("Newchannel", t0 + 0.02, **trunk, Context="outbound", Exten="s"),
-        _ev("DialBegin", t0 + 0.02, **dial),
-        _ev("DialEnd", t0 + 7.02, **dial, DialStatus="ANSWER"),
-        _ev("Hangup", t0 + 67.02, **trunk, Context="outbound", Cause="16"),
-        _ev("Hangup", t0 + 67.03, **op, Context="outbound", Cause="16"),
-    ])
+    records = feed_all(
+        t,
+        [
+            _ev("Newchannel", t0, **op, Context="operators", Exten="979990000001"),
+            _ev("Newexten", t0 + 0.01, **op, Context="outbound", Exten="79990000001"),
+            _ev("Newchannel", t0 + 0.02, **trunk, Context="outbound", Exten="s"),
+            _ev("DialBegin", t0 + 0.02, **dial),
+            _ev("DialEnd", t0 + 7.02, **dial, DialStatus="ANSWER"),
+            _ev("Hangup", t0 + 67.02, **trunk, Context="outbound", Cause="16"),
+            _ev("Hangup", t0 + 67.03, **op, Context="outbound", Cause="16"),
+        ],
+    )
     assert len(records) == 1
     r = records[0]
     start = datetime.fromtimestamp(t0, UTC)
     assert (r.direction, r.disposition, r.operator, r.rung, r.client_number, r.caller_number) == (
-        "outbound", "answered", "7001", [], "79990000001", "7001")
+        "outbound",
+        "answered",
+        "7001",
+        [],
+        "79990000001",
+        "7001",
+    )
     assert (r.started_at, r.answered_at, r.ended_at) == (
-        start, start + timedelta(seconds=7.02), start + timedelta(seconds=67.03))
+        start,
+        start + timedelta(seconds=7.02),
+        start + timedelta(seconds=67.03),
+    )
     assert (r.ring_seconds, r.talk_seconds, r.hangup_side) == (7.0, 60.0, "caller")  # talk ends at the hangup
 
 
 def test_resync_finishes_calls_gone_during_an_outage_and_keeps_live_ones() -> None:
     t = tracker()
     base = {"Context": "incoming", "Exten": "7001"}
-    feed_all(t, [
-        {"Event": "Newchannel", "Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1", **base},
-        {"Event": "Newchannel", "Channel": "PJSIP/trunk-2", "Uniqueid": "2.1", "Linkedid": "2.1", **base},
-    ])
+    feed_all(
+        t,
+        [
+            {"Event": "Newchannel", "Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1", **base},
+            {"Event": "Newchannel", "Channel": "PJSIP/trunk-2", "Uniqueid": "2.1", "Linkedid": "2.1", **base},
+        ],
+    )
     finished = t.resync({"2.1"}, RECEIVED + timedelta(minutes=5))
     assert [(r.linkedid, r.disposition, r.incomplete, r.ended_at) for r in finished] == [
         ("1.1", "missed", True, RECEIVED)
@@ -119,8 +150,12 @@ def test_resync_finishes_calls_gone_during_an_outage_and_keeps_live_ones() -> No
 
 def test_events_without_linkedid_and_junk_are_ignored() -> None:
     t = tracker()
-    assert feed_all(t, [{"Event": "FullyBooted"}, {"Event": "Hangup"}, {"Event": "Cdr", "UniqueID": "9.9"},
-                        {"Linkedid": "x"}]) == []
+    assert (
+        feed_all(
+            t, [{"Event": "FullyBooted"}, {"Event": "Hangup"}, {"Event": "Cdr", "UniqueID": "9.9"}, {"Linkedid": "x"}]
+        )
+        == []
+    )
     assert t.in_progress == {"x"}
 
 

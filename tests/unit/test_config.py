@@ -14,7 +14,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-
 def test_defaults() -> None:
     s = load_settings(_env_file=None)
     assert s.database_url == "sqlite+aiosqlite:///./ivr_survey.db"
@@ -106,15 +105,24 @@ def test_call_history_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> N
     [
         ("IVR_SURVEY_ARI_URL", "http://[::1", "IVR_SURVEY_ARI_URL: not a URL (expected e.g. http://127.0.0.1:8088)"),
         ("IVR_SURVEY_ARI_URL", "http://", "IVR_SURVEY_ARI_URL: names no host (expected e.g. http://127.0.0.1:8088)"),
-        ("IVR_SURVEY_ARI_URL", "http://127.0.0.1:notaport",
-         "IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535"),
+        (
+            "IVR_SURVEY_ARI_URL",
+            "http://127.0.0.1:notaport",
+            "IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535",
+        ),
         ("IVR_SURVEY_ARI_URL", "http://127.0.0.1:0", "IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535"),
         ("IVR_SURVEY_ARI_URL", "https://pbx:70000", "IVR_SURVEY_ARI_URL: the port must be a number from 1 to 65535"),
         ("IVR_SURVEY_ARI_URL", "ws://127.0.0.1:8088", "IVR_SURVEY_ARI_URL: must start with http:// or https://"),
-        ("IVR_SURVEY_DATABASE_URL", "postgresql://u:pw@db:notaport/ivr",
-         "IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535"),
-        ("IVR_SURVEY_DATABASE_URL", "postgresql://u:pw@db:99999/ivr",
-         "IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535"),
+        (
+            "IVR_SURVEY_DATABASE_URL",
+            "postgresql://u:pw@db:notaport/ivr",
+            "IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535",
+        ),
+        (
+            "IVR_SURVEY_DATABASE_URL",
+            "postgresql://u:pw@db:99999/ivr",
+            "IVR_SURVEY_DATABASE_URL: the port must be a number from 1 to 65535",
+        ),
     ],
 )
 def test_a_malformed_url_is_one_line_naming_the_variable(
@@ -139,9 +147,18 @@ def test_every_http_url_setting_has_the_one_check() -> None:
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [
-        ("127.0.0.1", True), ("127.10.20.30", True), ("localhost", True), ("LocalHost", True), ("::1", True),
-        ("[::1]", True), ("127.attacker.example", False), ("127.0.0.1.nip.io", False), ("0.0.0.0", False),
-        ("::", False), ("10.0.0.1", False), ("pbx.example", False),
+        ("127.0.0.1", True),
+        ("127.10.20.30", True),
+        ("localhost", True),
+        ("LocalHost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("127.attacker.example", False),
+        ("127.0.0.1.nip.io", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.1", False),
+        ("pbx.example", False),
     ],
 )
 def test_only_loopback_addresses_count_as_loopback(monkeypatch: pytest.MonkeyPatch, host: str, loopback: bool) -> None:
@@ -209,7 +226,9 @@ def test_the_demo_has_its_own_database_spool_and_a_short_grace(monkeypatch: pyte
 
     s = with_demo_defaults(load_settings(_env_file=None))
     assert (s.database_url, s.spool_dir, s.shutdown_grace) == (
-        "sqlite+aiosqlite:///./ivr_survey-demo.db", Path("spool-demo"), 3.0
+        "sqlite+aiosqlite:///./ivr_survey-demo.db",
+        Path("spool-demo"),
+        3.0,
     )
     # given explicitly, in the environment or in .env, a setting is the operator's choice
     monkeypatch.setenv("IVR_SURVEY_SHUTDOWN_GRACE", "30")
@@ -217,5 +236,7 @@ def test_the_demo_has_its_own_database_spool_and_a_short_grace(monkeypatch: pyte
     env.write_text("IVR_SURVEY_DATABASE_URL=sqlite:///./mine.db\nIVR_SURVEY_SPOOL_DIR=./ivr_survey-spool\n")
     s = with_demo_defaults(load_settings(_env_file=str(env)))
     assert (s.database_url, s.spool_dir, s.shutdown_grace) == (
-        "sqlite+aiosqlite:///./mine.db", Path("ivr_survey-spool"), 30.0
+        "sqlite+aiosqlite:///./mine.db",
+        Path("ivr_survey-spool"),
+        30.0,
     )

@@ -29,8 +29,16 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "cqr.md"
 def test_five_call_types_and_ten_criteria() -> None:
     assert list(CALL_TYPES) == ["qualification", "objection", "spam", "transactional", "reanimation"]
     assert list(CRITERIA) == [
-        "greeting", "identifying_problem", "presenting_product", "handling_objections", "related_offer",
-        "initiative", "closing", "tone", "difficult_client", "script",
+        "greeting",
+        "identifying_problem",
+        "presenting_product",
+        "handling_objections",
+        "related_offer",
+        "initiative",
+        "closing",
+        "tone",
+        "difficult_client",
+        "script",
     ]
     assert set(DEFAULT_SCORECARDS) == set(CALL_TYPES)
     for info in [*CALL_TYPES.values(), *CRITERIA.values()]:
@@ -57,8 +65,11 @@ def test_weights_the_method_requires() -> None:
     assert all(w < reanimation["initiative"] for c, w in reanimation.items() if c != "initiative")
 
     required = {
-        ("qualification", "identifying_problem"), ("objection", "handling_objections"),
-        ("objection", "initiative"), ("objection", "presenting_product"), ("objection", "closing"),
+        ("qualification", "identifying_problem"),
+        ("objection", "handling_objections"),
+        ("objection", "initiative"),
+        ("objection", "presenting_product"),
+        ("objection", "closing"),
         ("reanimation", "initiative"),
     }
     for call_type, weights in DEFAULT_SCORECARDS.items():
@@ -69,15 +80,46 @@ def test_weights_the_method_requires() -> None:
 
 def test_default_scorecards_exactly() -> None:
     assert DEFAULT_SCORECARDS == {
-        "qualification": {"greeting": 1, "identifying_problem": 3, "presenting_product": 2, "initiative": 2,
-                          "closing": 2, "tone": 1, "script": 1},
-        "objection": {"greeting": 1, "identifying_problem": 2, "presenting_product": 3, "handling_objections": 4,
-                      "initiative": 3, "closing": 3, "tone": 2, "difficult_client": 2},
+        "qualification": {
+            "greeting": 1,
+            "identifying_problem": 3,
+            "presenting_product": 2,
+            "initiative": 2,
+            "closing": 2,
+            "tone": 1,
+            "script": 1,
+        },
+        "objection": {
+            "greeting": 1,
+            "identifying_problem": 2,
+            "presenting_product": 3,
+            "handling_objections": 4,
+            "initiative": 3,
+            "closing": 3,
+            "tone": 2,
+            "difficult_client": 2,
+        },
         "spam": {"greeting": 1, "identifying_problem": 2, "related_offer": 1, "tone": 2, "script": 1},
-        "transactional": {"greeting": 1, "presenting_product": 2, "handling_objections": 2, "related_offer": 2,
-                          "initiative": 2, "closing": 2, "tone": 1, "script": 1},
-        "reanimation": {"greeting": 1, "identifying_problem": 2, "presenting_product": 2, "handling_objections": 2,
-                        "initiative": 3, "closing": 2, "tone": 1, "difficult_client": 1},
+        "transactional": {
+            "greeting": 1,
+            "presenting_product": 2,
+            "handling_objections": 2,
+            "related_offer": 2,
+            "initiative": 2,
+            "closing": 2,
+            "tone": 1,
+            "script": 1,
+        },
+        "reanimation": {
+            "greeting": 1,
+            "identifying_problem": 2,
+            "presenting_product": 2,
+            "handling_objections": 2,
+            "initiative": 3,
+            "closing": 2,
+            "tone": 1,
+            "difficult_client": 1,
+        },
     }
 
 
@@ -87,16 +129,31 @@ EXAMPLES = {
     # Σ(s·w) = 1·1 + 0.5·3 + 1·2 + 0·2 + 0.5·2 + 1·1 + 1·1 = 1 + 1.5 + 2 + 0 + 1 + 1 + 1 = 7.5
     # CQR = 100 · 7.5 / 12 = 62.5
     "qualification": (
-        {"greeting": 1, "identifying_problem": 0.5, "presenting_product": 1, "initiative": 0, "closing": 0.5,
-         "tone": 1, "script": 1},
+        {
+            "greeting": 1,
+            "identifying_problem": 0.5,
+            "presenting_product": 1,
+            "initiative": 0,
+            "closing": 0.5,
+            "tone": 1,
+            "script": 1,
+        },
         62.5,
     ),
     # Σw = 1+2+3+4+3+3+2+2 = 20
     # Σ(s·w) = 1·1 + 1·2 + 1·3 + 0.5·4 + 1·3 + 0.5·3 + 1·2 + 1·2 = 1 + 2 + 3 + 2 + 3 + 1.5 + 2 + 2 = 16.5
     # CQR = 100 · 16.5 / 20 = 82.5 (good)
     "objection": (
-        {"greeting": 1, "identifying_problem": 1, "presenting_product": 1, "handling_objections": 0.5,
-         "initiative": 1, "closing": 0.5, "tone": 1, "difficult_client": 1},
+        {
+            "greeting": 1,
+            "identifying_problem": 1,
+            "presenting_product": 1,
+            "handling_objections": 0.5,
+            "initiative": 1,
+            "closing": 0.5,
+            "tone": 1,
+            "difficult_client": 1,
+        },
         82.5,
     ),
     # Σw = 1+2+1+2+1 = 7
@@ -110,16 +167,32 @@ EXAMPLES = {
     # Σ(s·w) = 1 + 2 + 2 + 0.5·2 + 2 + 2 + 1 + 0·1 = 11
     # CQR = 100 · 11 / 13 = 84.6153… -> 84.62 (good)
     "transactional": (
-        {"greeting": 1, "presenting_product": 1, "handling_objections": 1, "related_offer": 0.5, "initiative": 1,
-         "closing": 1, "tone": 1, "script": 0},
+        {
+            "greeting": 1,
+            "presenting_product": 1,
+            "handling_objections": 1,
+            "related_offer": 0.5,
+            "initiative": 1,
+            "closing": 1,
+            "tone": 1,
+            "script": 0,
+        },
         84.62,
     ),
     # Σw = 1+2+2+2+3+2+1+1 = 14
     # Σ(s·w) = 1·1 + 0.5·2 + 1·2 + 0.5·2 + 1·3 + 0·2 + 1·1 + 1·1 = 1 + 1 + 2 + 1 + 3 + 0 + 1 + 1 = 10
     # CQR = 100 · 10 / 14 = 71.4285… -> 71.43
     "reanimation": (
-        {"greeting": 1, "identifying_problem": 0.5, "presenting_product": 1, "handling_objections": 0.5,
-         "initiative": 1, "closing": 0, "tone": 1, "difficult_client": 1},
+        {
+            "greeting": 1,
+            "identifying_problem": 0.5,
+            "presenting_product": 1,
+            "handling_objections": 0.5,
+            "initiative": 1,
+            "closing": 0,
+            "tone": 1,
+            "difficult_client": 1,
+        },
         71.43,
     ),
 }
@@ -197,8 +270,11 @@ def test_scorecard_is_normalised_to_floats_in_criteria_order() -> None:
     ("scores", "field", "message"),
     [
         ({"greeting": 1}, "scores.tone", "tone is not scored"),
-        ({"greeting": 1, "tone": 1, "script": 1}, "scores.script",
-         "'script' is not on this scorecard; it has: greeting, tone"),
+        (
+            {"greeting": 1, "tone": 1, "script": 1},
+            "scores.script",
+            "'script' is not on this scorecard; it has: greeting, tone",
+        ),
         ({"greeting": 0.7, "tone": 1}, "scores.greeting", "the score of greeting must be 0, 0.5 or 1"),
         ({"greeting": 1, "tone": 2}, "scores.tone", "the score of tone must be 0, 0.5 or 1"),
         ({"greeting": True, "tone": 1}, "scores.greeting", "the score of greeting must be 0, 0.5 or 1"),
@@ -219,7 +295,8 @@ def test_bad_scores(scores: object, field: str, message: str) -> None:
 
 def test_scores_are_floats_in_scorecard_order() -> None:
     assert list(validate_scores({"tone": 1, "greeting": 0.5}, {"greeting": 1, "tone": 1}).items()) == [
-        ("greeting", 0.5), ("tone", 1.0),
+        ("greeting", 0.5),
+        ("tone", 1.0),
     ]
 
 

@@ -288,7 +288,14 @@ def test_startup_order_health_and_shutdown():
     assert f"http://127.0.0.1:{environment('ivr-survey')['IVR_SURVEY_HTTP_PORT']}/healthz" in test[3]
     postgres = environment("postgres")
     assert service("postgres")["healthcheck"]["test"] == [
-        "CMD", "pg_isready", "-h", "127.0.0.1", "-U", postgres["POSTGRES_USER"], "-d", postgres["POSTGRES_DB"]
+        "CMD",
+        "pg_isready",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        postgres["POSTGRES_USER"],
+        "-d",
+        postgres["POSTGRES_DB"],
     ]
     grace = int(ivr["stop_grace_period"].removesuffix("s"))
     assert grace > settings_default("shutdown_grace")

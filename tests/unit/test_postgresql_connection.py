@@ -25,9 +25,24 @@ def pem(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("pem")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ivr-survey-test",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ivr-survey-test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return {"cert": cert, "key": key}
 
@@ -67,18 +82,24 @@ def test_certificate_files_become_an_ssl_context(pem: dict[str, Path]) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("?sslmode=verify_full", "sslmode 'verify_full' is not one of disable, allow, prefer, require, verify-ca, "
-                                 "verify-full"),
+        (
+            "?sslmode=verify_full",
+            "sslmode 'verify_full' is not one of disable, allow, prefer, require, verify-ca, verify-full",
+        ),
         ("?sslmode=require&ssl=require", "give sslmode or ssl, not both"),
         ("?sslmode=require&sslmode=disable", "sslmode is given more than once"),
         ("?sslrootcert=/etc/ca.pem", "sslrootcert needs sslmode=require, verify-ca or verify-full"),
-        ("?sslmode=prefer&sslcert=/c.pem&sslkey=/k.pem", "sslcert, sslkey needs sslmode=require, verify-ca or "
-                                                         "verify-full"),
+        (
+            "?sslmode=prefer&sslcert=/c.pem&sslkey=/k.pem",
+            "sslcert, sslkey needs sslmode=require, verify-ca or verify-full",
+        ),
         ("?sslmode=require&sslkey=/k.pem", "sslkey needs sslcert, the client certificate it belongs to"),
         ("?sslmode=verify-full&sslrootcert=/no/such/ca.pem", "sslrootcert /no/such/ca.pem: no such file or directory"),
-        ("?sslmode=require&channel_binding=require",
-         "parameter 'channel_binding' is not supported by asyncpg; remove it (supported: sslmode, sslrootcert, "
-         "sslcert, sslkey, prepared_statement_cache_size, target_session_attrs, passfile, krbsrvname, gsslib)"),
+        (
+            "?sslmode=require&channel_binding=require",
+            "parameter 'channel_binding' is not supported by asyncpg; remove it (supported: sslmode, sslrootcert, "
+            "sslcert, sslkey, prepared_statement_cache_size, target_session_attrs, passfile, krbsrvname, gsslib)",
+        ),
     ],
 )
 def test_what_asyncpg_cannot_take_is_refused_at_start_in_one_line(

@@ -12,13 +12,37 @@ from ivr_survey.db.writes import FinishResponse, RefusedLine, SaveAnswer, StartR
 
 T0 = datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC)
 WRITES = [
-    StartResponse(linkedid="1.1", survey="default", survey_version=3, channel="ari", language="ru",
-                  args={"operator": "7001", "nested": {"a": [1, 2]}}, started_at=T0, channel_uniqueid="1.2",
-                  caller_number="79991112233", operator="7001", queue="продажи"),
-    StartResponse(linkedid="agi-1", survey="csat3", survey_version=1, channel="agi", language="en", args={},
-                  started_at=T0.astimezone(timezone(timedelta(hours=5, minutes=30)))),
-    SaveAnswer(linkedid="1.1", position=2, question="nps", digits="10", score=10.0, attempts=1,
-               answered_at=T0 + timedelta(microseconds=1)),
+    StartResponse(
+        linkedid="1.1",
+        survey="default",
+        survey_version=3,
+        channel="ari",
+        language="ru",
+        args={"operator": "7001", "nested": {"a": [1, 2]}},
+        started_at=T0,
+        channel_uniqueid="1.2",
+        caller_number="79991112233",
+        operator="7001",
+        queue="продажи",
+    ),
+    StartResponse(
+        linkedid="agi-1",
+        survey="csat3",
+        survey_version=1,
+        channel="agi",
+        language="en",
+        args={},
+        started_at=T0.astimezone(timezone(timedelta(hours=5, minutes=30))),
+    ),
+    SaveAnswer(
+        linkedid="1.1",
+        position=2,
+        question="nps",
+        digits="10",
+        score=10.0,
+        attempts=1,
+        answered_at=T0 + timedelta(microseconds=1),
+    ),
     SaveAnswer(linkedid="1.1", position=0, question="rating", digits=None, score=None, attempts=3, answered_at=T0),
     FinishResponse(linkedid="1.1", status="completed", ended_at=T0),
 ]
@@ -32,26 +56,37 @@ def test_round_trip(write) -> None:
 
 
 def test_a_line_of_0_1_0_reads_as_version_1() -> None:
-    line = ('{"op": "finish", "data": {"linkedid": "1795720118.198", "status": "completed", '
-            '"ended_at": "2026-11-26T21:00:09+03:00"}}')
-    assert decode(line) == FinishResponse(linkedid="1795720118.198", status="completed",
-                                          ended_at=T0 + timedelta(seconds=9))
+    line = (
+        '{"op": "finish", "data": {"linkedid": "1795720118.198", "status": "completed", '
+        '"ended_at": "2026-11-26T21:00:09+03:00"}}'
+    )
+    assert decode(line) == FinishResponse(
+        linkedid="1795720118.198", status="completed", ended_at=T0 + timedelta(seconds=9)
+    )
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
         ('{"v": 2, "op": "finish", "data": {"linkedid": "X"}}', "spool format version 2 is not one this release reads"),
-        ('{"v": true, "op": "finish", "data": {"linkedid": "X"}}',
-         "spool format version True is not one this release reads"),
+        (
+            '{"v": true, "op": "finish", "data": {"linkedid": "X"}}',
+            "spool format version True is not one this release reads",
+        ),
         ('{"v": 1, "op": "delete", "data": {"linkedid": "X"}}', "unknown operation 'delete'"),
-        ('{"v": 1, "op": "finish", "data": {"linkedid": "X", "status": "completed"}}',
-         "fields do not fit: ended_at: Field required"),
-        ('{"v": 1, "op": "finish", "data": {"linkedid": "X", "status": "completed", "ended_at": "soon"}}',
-         "fields do not fit: ended_at: Input should be a valid datetime or date, input is too short"),
-        ('{"op": "answer", "data": {"linkedid": "X", "position": 0, "question": "q", "digits": "1", "score": 1,'
-         ' "attempts": 1, "answered_at": "2026-11-26T18:00:00Z", "weight": 2}}',
-         "fields do not fit: weight: Unexpected keyword argument"),
+        (
+            '{"v": 1, "op": "finish", "data": {"linkedid": "X", "status": "completed"}}',
+            "fields do not fit: ended_at: Field required",
+        ),
+        (
+            '{"v": 1, "op": "finish", "data": {"linkedid": "X", "status": "completed", "ended_at": "soon"}}',
+            "fields do not fit: ended_at: Input should be a valid datetime or date, input is too short",
+        ),
+        (
+            '{"op": "answer", "data": {"linkedid": "X", "position": 0, "question": "q", "digits": "1", "score": 1,'
+            ' "attempts": 1, "answered_at": "2026-11-26T18:00:00Z", "weight": 2}}',
+            "fields do not fit: weight: Unexpected keyword argument",
+        ),
     ],
 )
 def test_refused_lines_name_why_and_the_call(line: str, reason: str) -> None:

@@ -9,11 +9,14 @@ from ivr_survey.service.args import SurveyArgs, parse_args
         (["operator=7001"], SurveyArgs("7001", None, None, None, {"operator": "7001"})),
         (
             ["lang=ru", "survey=csat3", "queue=sales", "operator=7002"],
-            SurveyArgs("7002", "sales", "csat3", "ru",
-                       {"lang": "ru", "survey": "csat3", "queue": "sales", "operator": "7002"}),
+            SurveyArgs(
+                "7002", "sales", "csat3", "ru", {"lang": "ru", "survey": "csat3", "queue": "sales", "operator": "7002"}
+            ),
         ),
-        (["queue=sales", "campaign=spring"], SurveyArgs(None, "sales", None, None,
-                                                        {"queue": "sales", "campaign": "spring"})),
+        (
+            ["queue=sales", "campaign=spring"],
+            SurveyArgs(None, "sales", None, None, {"queue": "sales", "campaign": "spring"}),
+        ),
         (["operator="], SurveyArgs(None, None, None, None, {"operator": ""})),
         ([], SurveyArgs()),
         # The traced dialplan's older form: Stasis(ivr-survey,post-call,7001)

@@ -169,9 +169,7 @@ def test_invariants(definition: SurveyDefinition, timing: Timing, events: list[E
     if finishes:
         assert session.status == finishes[0].status
         # Nothing is saved once the survey is finished, whatever the caller presses.
-        assert all(
-            isinstance(a, Finish | Play | StartTimer | CancelTimer | Hangup) for a in _after(actions, Finish)
-        )
+        assert all(isinstance(a, Finish | Play | StartTimer | CancelTimer | Hangup) for a in _after(actions, Finish))
     else:
         assert session.status is None
 
@@ -215,9 +213,7 @@ def test_hang_up_always_ends_the_session(
 
 @SETTINGS
 @given(DEFINITIONS, TIMINGS, st.lists(EVENTS, max_size=40))
-def test_failed_always_hangs_up(
-    definition: SurveyDefinition, timing: Timing, events: list[Event | _Live]
-) -> None:
+def test_failed_always_hangs_up(definition: SurveyDefinition, timing: Timing, events: list[Event | _Live]) -> None:
     driver = run(definition, timing, events)
     was_done, was_finished = driver.session.done, driver.session.finished
     actions = driver.feed(Failed("boom"))

@@ -629,9 +629,7 @@ INVALID = [
     pytest.param({**_survey(), "version": "1"}, "version must be an integer >= 1", id="version-str"),
     pytest.param({**_survey(), "questions": []}, "survey 's' has no questions", id="no-questions"),
     pytest.param({**_survey(), "questions": {"key": "q"}}, "questions must be a list", id="questions-object"),
-    pytest.param(
-        {**_survey(), "questions": ["q"]}, "questions[0] must be an object", id="question-not-object"
-    ),
+    pytest.param({**_survey(), "questions": ["q"]}, "questions[0] must be an object", id="question-not-object"),
     pytest.param(
         {**_survey(), "questions": [{"key": "q", "prompts": {"en": "p"}}]},
         "questions[0]: missing field(s) 'scores'",
@@ -664,23 +662,23 @@ INVALID = [
         id="duplicate-keys",
     ),
     pytest.param(_survey(kind="stars"), "kind must be one of scale, nps, yes_no, got 'stars'", id="unknown-kind"),
-    pytest.param(_survey(kind="nps", scores={"1": 11}), "kind 'nps' needs whole-number scores from 0 to 10",
-                 id="nps-beyond-10"),
+    pytest.param(
+        _survey(kind="nps", scores={"1": 11}), "kind 'nps' needs whole-number scores from 0 to 10", id="nps-beyond-10"
+    ),
     pytest.param(_survey(kind="nps", scores={"1": 0.5}), "kind 'nps' needs whole-number scores", id="nps-half"),
-    pytest.param(_survey(kind="yes_no", scores={"1": 1, "2": 2}), "kind 'yes_no' needs answers scored 1 (yes) and 0",
-                 id="yes-no-scored-2"),
+    pytest.param(
+        _survey(kind="yes_no", scores={"1": 1, "2": 2}),
+        "kind 'yes_no' needs answers scored 1 (yes) and 0",
+        id="yes-no-scored-2",
+    ),
     pytest.param(_survey(kind="yes_no"), "kind 'yes_no' needs answers scored 1 (yes) and 0", id="yes-no-without-no"),
     pytest.param(_survey(satisfied=[2]), "satisfied names 2, which is not a score of an answer", id="satisfied-off"),
     pytest.param(_survey(satisfied=[True]), "satisfied names True, which is not a score", id="satisfied-bool"),
     pytest.param(_survey(satisfied="1"), "satisfied must be a list of scores", id="satisfied-str"),
     pytest.param(_survey(satisfied=[]), "satisfied must name at least one score", id="satisfied-empty"),
     pytest.param(_survey(satisfied=[1, 1.0]), "satisfied names a score twice", id="satisfied-twice"),
-    pytest.param(
-        {**_survey(), "thanks_prompt": ""}, "thanks_prompt must be a non-empty string", id="empty-thanks"
-    ),
-    pytest.param(
-        {**_survey(), "default_language": None}, "default_language must be", id="no-default-language"
-    ),
+    pytest.param({**_survey(), "thanks_prompt": ""}, "thanks_prompt must be a non-empty string", id="empty-thanks"),
+    pytest.param({**_survey(), "default_language": None}, "default_language must be", id="no-default-language"),
 ]
 
 
