@@ -21,12 +21,15 @@ run: install
 serve: install
 	$(BIN)/ivr-survey serve
 
-test: install
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# Style, types and the layers' import contracts (docs/architecture.md); any finding fails.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
