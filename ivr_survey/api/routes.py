@@ -18,10 +18,10 @@ ROUTES = (
         "GET",
         "/healthz",
         healthz,
-        "Health probe (no token): 200 while the database answers",
+        "Health probe (no token): 200 while answers are safe, 503 naming what is wrong",
         public=True,
         refusals=(),
-        replies={200: Reply(model=Health), 503: Reply("database unreachable", Health)},
+        replies={200: Reply(model=Health), 503: Reply("the database unreachable or lost, or no safe spool", Health)},
     ),
     Route(
         "GET",
