@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..db.models import Operator
 from ..db.ratings import RatingFilter
-from ..db.summary import empty_group, ratings_summary
+from ..db.summary import SummaryGroup, empty_group, ratings_summary
 from ..db.timebuckets import utc_bounds
 from ..keys import SESSIONS
 from . import params
@@ -79,12 +79,19 @@ def _period(query: OperatorQuery, default_days: int) -> RatingFilter:
     return RatingFilter(date_from=start, date_to=end)
 
 
-def _sides(group: dict[str, Any] | None) -> dict[str, Any]:
+def _sides(group: SummaryGroup | None) -> dict[str, Any]:
     """The two views of one operator, side by side."""
-    g = group or {**empty_group(None), "cqr_average": None, "cqr_evaluations": 0}
+    g = group or empty_group(None)
     return {
-        "csat": {k: g[k] for k in ("offered", "responses", "response_rate", "average", "csat", "csat_ci95")},
-        "cqr": {"average": g["cqr_average"], "evaluations": g["cqr_evaluations"]},
+        "csat": {
+            "offered": g.offered,
+            "responses": g.responses,
+            "response_rate": g.response_rate,
+            "average": g.average,
+            "csat": g.csat,
+            "csat_ci95": g.csat_ci95,
+        },
+        "cqr": {"average": g.cqr_average, "evaluations": g.cqr_evaluations or 0},
     }
 
 
@@ -93,7 +100,7 @@ async def list_operators(request: web.Request) -> web.Response:
     filters, tz = _period(query, 30), query.tz
     async with request.app[SESSIONS]() as session:
         operators = (await session.execute(select(Operator.code, Operator.name).order_by(Operator.code))).all()
-        groups = {g["key"]: g for g in await ratings_summary(session, group_by="operator", filters=filters, tz=tz)}
+        groups = {g.key: g for g in await ratings_summary(session, group_by="operator", filters=filters, tz=tz)}
     items = [{"operator": o.code, "name": o.name, **_sides(groups.get(o.code))} for o in operators]
     return json_response(
         OperatorList.model_validate({"from": filters.date_from, "to": filters.date_to, "items": items})
@@ -117,13 +124,13 @@ async def get_operator(request: web.Request) -> web.Response:
         weeks = await ratings_summary(session, group_by="week", filters=mine, tz=tz)
     trend = [
         {
-            "week": w["key"],
-            "offered": w["offered"],
-            "responses": w["responses"],
-            "average": w["average"],
-            "csat": w["csat"],
-            "cqr_average": w["cqr_average"],
-            "cqr_evaluations": w["cqr_evaluations"],
+            "week": w.key,
+            "offered": w.offered,
+            "responses": w.responses,
+            "average": w.average,
+            "csat": w.csat,
+            "cqr_average": w.cqr_average,
+            "cqr_evaluations": w.cqr_evaluations,
         }
         for w in weeks
     ]

@@ -108,6 +108,45 @@ class UnknownQuestion(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Nps:
+    """A nps question's counts: % promoters (9-10) minus % detractors (0-6)."""
+
+    nps: float | None
+    promoters: int
+    passives: int
+    detractors: int
+
+
+@dataclass(frozen=True, slots=True)
+class YesNo:
+    """A yes/no question's counts: yes scored 1, no scored 0."""
+
+    yes: int
+    no: int
+    yes_share: float | None
+    yes_ci95: tuple[float, float] | None
+
+
+@dataclass(slots=True)
+class SummaryGroup:
+    """One group of a summary: what callers said in it, on the question's own scale."""
+
+    key: Any  # operator, queue, survey (None: unknown), or a time bucket (its local start, labelled at the end)
+    offered: int
+    responses: int
+    response_rate: float | None
+    average: float | None
+    csat: float | None
+    csat_ci95: tuple[float, float] | None
+    csat_responses: int
+    distribution: dict[str, int]
+    nps: Nps | None = None  # a nps question's
+    yes_no: YesNo | None = None  # a yes/no question's
+    cqr_average: float | None = None
+    cqr_evaluations: int | None = None  # None: a grouping without CQR (queue, survey)
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """What a summary counts: the first question of every response (question None), or the question with this
     key. scale holds the question's scores in the stored versions of the surveys in scope: the distribution
@@ -419,7 +458,7 @@ class _Groups:
         # the common case: the distribution is the columns, in order
         self._columns_only = shown == [float(s) for s in self._columns] and scope.kind is None
 
-    def group(self, key: Any, row: Any = None) -> dict[str, Any]:
+    def group(self, key: Any, row: Any = None) -> SummaryGroup:
         row = row or self._empty
         offered, responses, total, satisfied, judged = row[:5]
         by_score: dict[float, int] = {}
@@ -428,54 +467,51 @@ class _Groups:
         else:
             by_score = {**dict(zip(self._columns, row[5:-1], strict=True)), **_other_counts(row[-1])}
             distribution = {label: by_score.get(score, 0) for label, score in self._by_score}
-        group = {
-            "key": key,
-            "offered": offered,
-            "responses": responses,
-            "response_rate": round(responses / offered, 4) if offered else None,
-            "average": round(float(total) / responses, 4) if responses else None,
-            "csat": round(satisfied / judged, 4) if judged else None,
-            "csat_ci95": wilson_interval(satisfied, judged),
-            "csat_responses": judged,
-            "distribution": distribution,
-        }
-        if self._kind == "nps":
-            group.update(_nps(by_score))
-        elif self._kind == "yes_no":
-            group.update(_yes_no(by_score))
-        return group
+        return SummaryGroup(
+            key=key,
+            offered=offered,
+            responses=responses,
+            response_rate=round(responses / offered, 4) if offered else None,
+            average=round(float(total) / responses, 4) if responses else None,
+            csat=round(satisfied / judged, 4) if judged else None,
+            csat_ci95=wilson_interval(satisfied, judged),
+            csat_responses=judged,
+            distribution=distribution,
+            nps=_nps(by_score) if self._kind == "nps" else None,
+            yes_no=_yes_no(by_score) if self._kind == "yes_no" else None,
+        )
 
 
-def _nps(counts: Mapping[float, int]) -> dict[str, Any]:
+def _nps(counts: Mapping[float, int]) -> Nps:
     """Net promoter score from the counts by score: % promoters (9-10) minus % detractors (0-6)."""
     promoters = sum(counts.get(s, 0) for s in (9, 10))
     passives = sum(counts.get(s, 0) for s in (7, 8))
     detractors = sum(counts.get(s, 0) for s in range(7))
     answered = promoters + passives + detractors
     nps = round(100 * (promoters - detractors) / answered, 1) if answered else None
-    return {"nps": nps, "promoters": promoters, "passives": passives, "detractors": detractors}
+    return Nps(nps=nps, promoters=promoters, passives=passives, detractors=detractors)
 
 
-def _yes_no(counts: Mapping[float, int]) -> dict[str, Any]:
+def _yes_no(counts: Mapping[float, int]) -> YesNo:
     """The share of yes (scored 1) among yes and no (scored 0)."""
     yes, no = counts.get(1, 0), counts.get(0, 0)
     answered = yes + no
-    return {
-        "yes": yes,
-        "no": no,
-        "yes_share": round(yes / answered, 4) if answered else None,
-        "yes_ci95": wilson_interval(yes, answered),
-    }
+    return YesNo(
+        yes=yes,
+        no=no,
+        yes_share=round(yes / answered, 4) if answered else None,
+        yes_ci95=wilson_interval(yes, answered),
+    )
 
 
-def empty_group(key: Any) -> dict[str, Any]:
+def empty_group(key: Any) -> SummaryGroup:
     """A group of no responses (with no distribution)."""
     return _Groups(Scope(), (), []).group(key)
 
 
 async def ratings_summary(
     session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo, scope: Scope | None = None
-) -> list[dict[str, Any]]:
+) -> list[SummaryGroup]:
     """One group per key (None: unknown operator / no queue), keys in order, unknown last; of the first question
     unless the scope names one."""
     scope = scope or await summary_scope(session, filters)
@@ -487,8 +523,7 @@ async def ratings_summary(
         for k in cqr.keys() - groups.keys():
             groups[k] = make.group(k)
         for k, group in groups.items():
-            average, count = cqr.get(k, (None, 0))
-            group["cqr_average"], group["cqr_evaluations"] = average, count
+            group.cqr_average, group.cqr_evaluations = cqr.get(k, (None, 0))
     return in_key_order(groups.values(), tz if group_by in UNITS else None)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Integer, case, cast, func
@@ -107,13 +107,20 @@ def key_order(key: Any) -> tuple[bool, Any]:
     return key is None, key if key is not None else ""
 
 
-def in_key_order(groups: Iterable[dict[str, Any]], time_zone: ZoneInfo | None) -> list[dict[str, Any]]:
+class Keyed(Protocol):
+    key: Any
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def in_key_order(groups: Iterable[K], time_zone: ZoneInfo | None) -> list[K]:
     """Summary groups in the order of their keys, the unknown key (None) last. Given the time zone of time
     buckets, their keys (local wall-clock epoch seconds) become labels."""
-    ordered = sorted(groups, key=lambda g: key_order(g["key"]))
+    ordered = sorted(groups, key=lambda g: key_order(g.key))
     if time_zone is not None:
         for group in ordered:
-            group["key"] = bucket_label(int(group["key"]), time_zone)
+            group.key = bucket_label(int(group.key), time_zone)
     return ordered
 
 

@@ -184,7 +184,7 @@ async def test_unfiltered_time_summaries_equal_counting_the_responses(sessions, 
                 )
                 assert tallied == counted, (start, end, unit)
                 expected = sum(start <= r.started_at < end for r in rows)
-                assert sum(g["offered"] for g in tallied) == expected
+                assert sum(g.offered for g in tallied) == expected
 
 
 @pytest.mark.parametrize("group_by", ["operator", "queue", "survey"])
@@ -220,7 +220,7 @@ async def test_a_short_period_of_a_long_history_is_counted_the_same(sessions, gr
             groups = await ratings_summary(
                 s, group_by=group_by, filters=RatingFilter(date_from=start, date_to=end), tz=ZoneInfo("UTC")
             )
-        assert {g["key"]: [g["offered"], g["responses"], *g["distribution"].values()] for g in groups} == expected
+        assert {g.key: [g.offered, g.responses, *g.distribution.values()] for g in groups} == expected
 
 
 # survey -> (first question's key, its scores, the satisfied ones); the seeds add off-scale scores too, as a bulk
@@ -278,10 +278,10 @@ async def test_mixed_scales_from_the_tallies_equal_counting_the_responses(sessio
                 assert tallied == counted, (start, end, unit)
                 inside = [r for r in rows if start <= r.started_at < end]
                 judged = [r for r in inside if r.score is not None and SCALES[r.survey][2]]
-                assert sum(g["csat_responses"] for g in tallied) == len(judged)
+                assert sum(g.csat_responses for g in tallied) == len(judged)
                 distribution: Counter[str] = Counter()
                 for g in tallied:
-                    distribution.update(g["distribution"])
+                    distribution.update(g.distribution)
                 # every score of the scales, and the off-scale 2.5 once counted
                 assert set(distribution) == SCALE_LABELS | ({"2.5"} if distribution["2.5"] else set())
                 assert +distribution == Counter(f"{r.score:g}" for r in inside if r.score is not None)
