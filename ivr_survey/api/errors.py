@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, ValidationError
 
-from ..db.outage import is_outage
+from ..db.outage import first_line, is_outage
 from ..db.timebuckets import PeriodTooLong
 from .responses import Model, json_response
 
@@ -123,7 +123,7 @@ def _outage(request: web.Request, exc: Exception) -> web.Response:
         "database unavailable on %s %s: %s",
         request.method,
         request.path,
-        str(exc).partition("\n")[0] or type(exc).__name__,
+        first_line(exc) or type(exc).__name__,
     )
     response = error_response(503, "database_unavailable", "the database is unavailable; try again in a few seconds")
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -60,5 +60,12 @@ def _is_outage_one(exc: BaseException) -> bool:
     return False
 
 
+def first_line(exc: BaseException) -> str:
+    """A database error's first line, for the log: enough to tell what went wrong, never the statement's
+    parameters (the engine hides them, and nothing below the first line is kept)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
 def is_outage(exc: BaseException) -> bool:
     return any(_is_outage_one(e) for e in _chain(exc))

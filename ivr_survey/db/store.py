@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..backoff import Backoff
-from .outage import is_outage
+from .outage import first_line, is_outage
 from .spool import SpoolFile
 from .writes import RefusedLine, Write
 
@@ -180,7 +180,7 @@ class SurveyStore:
             record.op,
             record.linkedid,
             exc.__class__.__name__,
-            _first_line(exc),
+            first_line(exc),
             self._file.rejected,
         )
 
@@ -200,10 +200,3 @@ class SurveyStore:
             except Exception:  # e.g. the spool's disk; keep trying rather than stop replaying for good
                 log.exception("replaying the spool failed; retrying")
             await asyncio.sleep(backoff.next_delay())
-
-
-def _first_line(exc: BaseException) -> str:
-    """The error's first line: enough to tell what was refused, never the statement's parameters (the engine
-    hides them, and nothing below the first line is kept)."""
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else ""
