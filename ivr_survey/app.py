@@ -13,7 +13,7 @@ from aiohttp import web
 from .agi.server import AgiServer
 from .ami.collector import AmiCollector
 from .ami.tracker import CallTracker
-from .api.auth import auth_middleware
+from .api.auth import Tokens, auth_middleware
 from .api.errors import error_middleware
 from .api.routes import ROUTES, SPEC
 from .api.spec import SPEC_KEY, add_routes
@@ -28,6 +28,7 @@ from .keys import AGI, AMI, ENGINE, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STO
 from .service.naming import OperatorNames
 from .service.survey_run import SurveySetup
 from .survey.timing import Timing
+from .web.routes import add_pages, is_page, session_token
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -115,7 +116,13 @@ async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    auth = auth_middleware(bootstrap_token=token, allow_anonymous=token is None and settings.http_is_loopback)
+    tokens = Tokens(token)
+    auth = auth_middleware(
+        tokens=tokens,
+        allow_anonymous=token is None and settings.http_is_loopback,
+        is_page=is_page,
+        session_token=session_token,
+    )
     app = web.Application(middlewares=[error_middleware, auth])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database_ctx)
@@ -127,5 +134,6 @@ def create_app(settings: Settings) -> web.Application:
     if settings.agi_port is not None:
         app.cleanup_ctx.append(agi_ctx)
     add_routes(app, ROUTES)
+    add_pages(app, tokens)
     app[SPEC_KEY] = SPEC
     return app

@@ -154,6 +154,19 @@ async def survey_command(settings: Settings, args: argparse.Namespace) -> None:
                 print(f"{name}\tv{version}\t{keys}")
 
 
+DEMO_SUPERVISOR = "demo-supervisor"
+
+
+async def demo_supervisor_token(settings: Settings) -> str:
+    """A fresh supervisor token for the demo's workstation (the previous run's is revoked): signed in with it, the
+    browser may score calls and play recordings, which anonymous visitors on loopback may not."""
+    from .db.tokens import create_token, revoke_token
+
+    async with database_session(settings) as session:
+        await revoke_token(session, name=DEMO_SUPERVISOR)
+        return await create_token(session, name=DEMO_SUPERVISOR, role="supervisor")
+
+
 async def demo(settings: Settings, *, calls: int | None, per_second: float, speed: float, seed: int | None) -> None:
     """The service on its own database with the simulated PBX in place of an Asterisk."""
     import random
@@ -190,17 +203,20 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
             }
         )
         await migrate_database(demo_settings)
+        token = await demo_supervisor_token(demo_settings)
         app = create_app(demo_settings)
         callers = SimulatedCallers(fake, rng=random.Random(seed), ami=ami)
 
         async def simulate() -> None:
             await fake.wait_for_app(timeout=30)
             log.info(
-                "simulated PBX at %s is calling in; watch http://%s:%d/ratings and /calls",
+                "simulated PBX at %s is calling in; open http://%s:%d/ (the API: /ratings, /calls)",
                 fake.base_url,
                 settings.http_host,
                 settings.http_port,
             )
+            # printed, never logged: to score calls, sign in at /ui/sign-in with it
+            print(f"supervisor token for the workstation's sign-in (scoring, recordings): {token}", flush=True)
             await callers.run(calls=calls, per_second=per_second)
             await fake.wait_idle()
             # the last hang-ups are still on their way to the call history

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
     api_token: SecretStr | None = None
+    # Signs the web pages' session cookies; unset, one is generated and kept in data_dir/session.key (set it
+    # when several instances serve the pages behind one address, so that each accepts the others' sessions).
+    session_secret: SecretStr | None = None
+    # Where the service keeps what it makes for itself (the generated session key).
+    data_dir: Path = Path(".")
 
     ari_url: HttpUrl = "http://127.0.0.1:8088"
     ari_user: str = "ivr-survey"
@@ -152,7 +157,7 @@ class Settings(BaseSettings):
     shutdown_grace: Seconds = 30.0
     log_level: str = "INFO"
 
-    @field_validator("api_token", "ari_password", "ami_secret", mode="before")
+    @field_validator("api_token", "ari_password", "ami_secret", "session_secret", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         # `IVR_SURVEY_ARI_PASSWORD=` copied unedited from .env.example must not switch ARI on with no password
@@ -225,7 +230,8 @@ class Settings(BaseSettings):
             return False
 
 
-_SECRET_FIELDS = {"api_token", "ari_password", "ami_secret", "database_url"}
+_SECRET_FIELDS = {"api_token", "ari_password", "ami_secret", "database_url", "session_secret"}
+MIN_SESSION_SECRET_LENGTH = 32
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -276,6 +282,17 @@ def check_serving(settings: Settings) -> None:
         raise ConfigError(
             f"refusing to serve the API on {settings.http_host} without {ENV_PREFIX}API_TOKEN; "
             "set a token or bind to 127.0.0.1"
+        )
+    secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+    if secret is not None and len(secret) < MIN_SESSION_SECRET_LENGTH:
+        raise ConfigError(
+            f"{ENV_PREFIX}SESSION_SECRET: too short; use at least {MIN_SESSION_SECRET_LENGTH} characters "
+            "(e.g. openssl rand -hex 32)"
+        )
+    if secret is None and (reason := _why_not_writable(settings.data_dir.absolute())) is not None:
+        raise ConfigError(
+            f"{ENV_PREFIX}DATA_DIR: {settings.data_dir.absolute()} is not a writable folder ({reason}); "
+            f"it keeps the generated session key (or set {ENV_PREFIX}SESSION_SECRET)"
         )
     spool = settings.spool_dir.absolute()
     if (reason := _why_not_writable(spool)) is not None:

@@ -107,3 +107,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps made by tests keep their generated session key in a folder of their own, not the working one."""
+    monkeypatch.setenv("IVR_SURVEY_DATA_DIR", str(tmp_path_factory.mktemp("data")))

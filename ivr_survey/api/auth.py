@@ -34,34 +34,70 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 ANONYMOUS = Principal("anonymous", "analyst")
 
 
-def auth_middleware(*, bootstrap_token: str | None, allow_anonymous: bool) -> Middleware:
-    cache: dict[str, tuple[float, Principal | None]] = {}
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+# The token hash of the browser session a request carries, if any (the pages' sign-in makes it).
+SessionReader = Callable[[web.Request], str | None]
 
-    async def lookup(request: web.Request, token: str) -> Principal | None:
-        if bootstrap_token is not None and hmac.compare_digest(token.encode(), bootstrap_token.encode()):
+
+class Tokens:
+    """Who a token is, by its hash: the bootstrap admin, or a live stored token (cached for _CACHE_SECONDS)."""
+
+    def __init__(self, bootstrap_token: str | None) -> None:
+        self._bootstrap_hash = hash_token(bootstrap_token) if bootstrap_token is not None else None
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def principal(self, request: web.Request, key: str) -> Principal | None:
+        if self._bootstrap_hash is not None and hmac.compare_digest(key.encode(), self._bootstrap_hash.encode()):
             return Principal("bootstrap", "admin")
-        key = hash_token(token)
-        hit = cache.get(key)
+        hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         async with request.app[SESSIONS]() as session:
-            row = await find_token(session, token=token)
+            row = await find_token(session, token_hash=key)
         principal = Principal(row.name, row.role) if row is not None else None
-        if len(cache) > 10_000:  # bound the memory a stream of bad tokens can take
-            cache.clear()
-        cache[key] = (time.monotonic() + _CACHE_SECONDS, principal)
+        if len(self._cache) > 10_000:  # bound the memory a stream of bad tokens can take
+            self._cache.clear()
+        self._cache[key] = (time.monotonic() + _CACHE_SECONDS, principal)
         return principal
+
+
+def auth_middleware(
+    *,
+    tokens: Tokens,
+    allow_anonymous: bool,
+    is_page: Callable[[str], bool] = lambda path: False,
+    session_token: SessionReader = lambda request: None,
+) -> Middleware:
+    """A bearer token, else a signed-in browser session (on the pages, and for reading the API: a recording, a
+    CSV), else anonymous where allowed. A page without a principal decides itself (it offers the sign-in); the
+    API answers 401. The session never authorises an API request that changes data: those need the header."""
+    lookup = tokens.principal
+
+    async def from_session(request: web.Request, page: bool) -> Principal | None:
+        if not page and request.method not in SAFE_METHODS:
+            return None
+        key = session_token(request)
+        return await lookup(request, key) if key else None
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS:
             return await handler(request)
+        page = is_page(request.path)
         header = request.headers.get("Authorization")
-        if header is None and allow_anonymous:
-            request[PRINCIPAL] = ANONYMOUS
+        if header is None:
+            principal = await from_session(request, page)
+            if principal is None and allow_anonymous:
+                principal = ANONYMOUS
+            if principal is None and not page:
+                raise ApiError("unauthorized", "missing or invalid bearer token")
+            if principal is not None:
+                request[PRINCIPAL] = principal
             return await handler(request)
-        scheme, _, token = (header or "").partition(" ")
-        principal = await lookup(request, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        scheme, _, token = header.partition(" ")
+        principal = (
+            await lookup(request, hash_token(token.strip())) if scheme.lower() == "bearer" and token.strip() else None
+        )
         if principal is None:
             raise ApiError("unauthorized", "missing or invalid bearer token")
         request[PRINCIPAL] = principal

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import Field
 from sqlalchemy import TypeDecorator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.calls import (
     SORTS,
@@ -24,6 +25,7 @@ from ..db.calls import (
     list_calls,
     recording_of,
 )
+from ..db.calls import CallsPage as DbCallsPage
 from ..db.cqr import list_evaluations
 from ..db.models import DIRECTIONS, DISPOSITIONS, HANGUP_SIDES
 from ..db.ratings import RatingFilter, list_ratings
@@ -202,8 +204,7 @@ def _csv_row(item: CallRow) -> list[Any]:
 
 async def get_calls(request: web.Request) -> web.StreamResponse:
     query = params.parse_query(request.query, CallsQuery)
-    filters, sort, descending, limit = query.call_filter(), query.sort, query.order == "desc", query.limit
-    after = _after(query.cursor, sort, descending)
+    filters, sort, descending = query.call_filter(), query.sort, query.order == "desc"
     if wants_csv(request, query):  # the export is the whole query: no pages
 
         async def rows() -> AsyncIterator[list[Any]]:
@@ -213,9 +214,18 @@ async def get_calls(request: web.Request) -> web.StreamResponse:
 
         return await stream_csv(request, "calls.csv", CSV_COLUMNS, rows())
     async with request.app[SESSIONS]() as session:
-        page = await list_calls(session, filters=filters, sort=sort, descending=descending, limit=limit, after=after)
-    next_cursor = params.encode_cursor(sort, descending, *page.next_after) if page.next_after else None
+        page, next_cursor = await calls_page(session, query)
     return json_response(CallsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
+
+
+async def calls_page(session: AsyncSession, query: CallsQuery) -> tuple[DbCallsPage, str | None]:
+    """One page of the call log for a parsed query, and the cursor of the next (the API's and the pages')."""
+    sort, descending = query.sort, query.order == "desc"
+    after = _after(query.cursor, sort, descending)
+    page = await list_calls(
+        session, filters=query.call_filter(), sort=sort, descending=descending, limit=query.limit, after=after
+    )
+    return page, params.encode_cursor(sort, descending, *page.next_after) if page.next_after else None
 
 
 async def get_call_stats(request: web.Request) -> web.Response:

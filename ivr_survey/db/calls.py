@@ -377,3 +377,9 @@ async def call_stats(session: AsyncSession, *, group_by: str, filters: CallFilte
 
 def _round(value: Any) -> float | None:
     return round(float(value), 2) if value is not None else None
+
+
+async def queue_names(session: AsyncSession) -> list[str]:
+    """Every queue a stored call went through, by name."""
+    stmt = select(Call.queue).where(Call.queue.is_not(None)).distinct().order_by(Call.queue)
+    return list((await session.execute(stmt)).scalars())

@@ -181,6 +181,16 @@ async def summary_scope(session: AsyncSession, filters: RatingFilter, question: 
     return Scope(question, kinds[0], scale, {v: q.satisfied_scores for v, q in asked.items()})
 
 
+async def question_keys(session: AsyncSession, *, kind: str) -> list[str]:
+    """The keys of the questions any stored survey version asks as `kind` (e.g. nps), sorted."""
+    keys = set()
+    for (definition,) in (await session.execute(select(SurveyVersion.definition))).all():
+        for raw in definition["questions"]:
+            if Question.from_dict(raw).summary_kind == kind:
+                keys.add(raw["key"])
+    return sorted(keys)
+
+
 def _period_slots(filters: RatingFilter, size: int) -> tuple[int, int, int]:
     """The period's slots of `size` seconds: the one holding its start, the first it holds whole, and the one
     holding its end (the period holds whole every slot from the second number up to, not including, the

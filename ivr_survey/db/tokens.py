@@ -26,9 +26,9 @@ async def create_token(session: AsyncSession, *, name: str, role: str) -> str:
     return token
 
 
-async def find_token(session: AsyncSession, *, token: str) -> ApiToken | None:
-    """The live (not revoked) token with this value."""
-    stmt = select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+async def find_token(session: AsyncSession, *, token_hash: str) -> ApiToken | None:
+    """The live (not revoked) token with this hash (hash_token of its value)."""
+    stmt = select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -1,0 +1,49 @@
+"""The pages' routes and their wiring into the app (the API's are in api/routes.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..api.auth import Tokens
+from ..keys import SETTINGS
+from . import pages
+from .render import WEB, WebSetup, serve_asset
+from .session import COOKIE, session_secret
+
+PAGE_PREFIXES = ("/ui/", "/static/")
+
+
+def is_page(path: str) -> bool:
+    return path == "/" or path == "/ui" or path.startswith(PAGE_PREFIXES)
+
+
+def session_token(request: web.Request) -> str | None:
+    """The token hash of the request's browser session (for the auth middleware)."""
+    setup = request.app.get(WEB)
+    session = setup.codec.load(request.cookies.get(COOKIE)) if setup is not None else None
+    return session.token_hash if session is not None else None
+
+
+async def web_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[WEB] = WebSetup.create(session_secret(app[SETTINGS]))
+    yield
+
+
+def add_pages(app: web.Application, tokens: Tokens) -> None:
+    app[pages.TOKENS_KEY] = tokens
+    app.cleanup_ctx.append(web_ctx)
+    app.router.add_get("/", pages.overview)
+    app.router.add_get("/ui", pages.redirect_home)
+    app.router.add_get("/ui/", pages.redirect_home)
+    app.router.add_get("/ui/sign-in", pages.sign_in_form)
+    app.router.add_post("/ui/sign-in", pages.sign_in)
+    app.router.add_post("/ui/sign-out", pages.sign_out)
+    app.router.add_get("/ui/language/{lang}", pages.switch_language)
+    app.router.add_get("/ui/operators/{operator}", pages.operator_page)
+    app.router.add_post("/ui/operators/{operator}", pages.operator_edit)
+    app.router.add_get("/ui/review", pages.review_page)
+    app.router.add_post("/ui/review/evaluate", pages.review_evaluate)
+    app.router.add_get("/ui/calls", pages.calls_page)
+    app.router.add_get("/static/{name}", serve_asset)

@@ -1,0 +1,51 @@
+// ivr-survey workstation: the few things a page does in the browser. Everything works without it but the
+// live CQR and the time zone.
+(function () {
+  "use strict";
+  // The viewer's time zone: remembered in a cookie the server reads, and put in the filter forms.
+  var tz = "";
+  try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
+  if (tz) {
+    var had = document.cookie.split("; ").some(function (c) { return c === "ivr_tz=" + encodeURIComponent(tz); });
+    document.cookie = "ivr_tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
+    var shown = document.body.getAttribute("data-tz");
+    if (!had && shown !== tz && !/[?&]tz=/.test(location.search) && document.readyState !== "complete") {
+      location.reload();  // the first visit: draw the page again in the viewer's own time zone
+      return;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-tz-input]").forEach(function (input) {
+      if (!/[?&]tz=/.test(location.search) && tz) { input.value = tz; }
+    });
+    // The custom dates show only for a custom period.
+    document.querySelectorAll("[data-custom-toggle]").forEach(function (select) {
+      var form = select.form;
+      var sync = function () { form.setAttribute("data-preset", select.value); };
+      select.addEventListener("change", sync);
+      sync();
+    });
+    document.querySelectorAll("[data-submit-on-change]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+    // CQR = 100 x sum(score x weight) / sum(weight), shown as the supervisor scores; the server computes the one stored.
+    document.querySelectorAll("[data-cqr-form]").forEach(function (form) {
+      var out = form.querySelector("[data-cqr-live]");
+      var lang = out.getAttribute("data-lang");
+      var update = function () {
+        var total = 0, weights = 0, complete = true;
+        form.querySelectorAll("tr[data-weight]").forEach(function (row) {
+          var w = parseFloat(row.getAttribute("data-weight"));
+          var chosen = row.querySelector("input[type=radio]:checked");
+          weights += w;
+          if (chosen) { total += parseFloat(chosen.value) * w; } else { complete = false; }
+        });
+        out.textContent = complete && weights > 0
+          ? (Math.floor(10000 * total / weights + 0.5) / 100).toLocaleString(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+          : out.getAttribute("data-empty");
+      };
+      form.addEventListener("change", update);
+      update();
+    });
+  });
+})();
