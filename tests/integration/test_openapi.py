@@ -3,71 +3,33 @@ and checks every answer: no 5xx, documented status codes, content types and resp
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import schemathesis
-from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 
 from ivr_survey.api.spec import SPEC_KEY
 from ivr_survey.app import create_app
 from ivr_survey.config import Settings
-from ivr_survey.db.engine import create_engine, create_sessionmaker
+from tests.support.live_server import LiveServer
 from tests.support.seed import Rated, seed
 
 TOKEN = "schema-admin-token"
 
 
-class LiveApi:
-    """The real app on a loopback port, served by its own event loop in a thread (schemathesis is sync)."""
-
-    def __init__(self, database_url: str, spool: Path) -> None:
-        self.settings = Settings(_env_file=None, database_url=database_url, spool_dir=spool, api_token=TOKEN)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runner: web.AppRunner | None = None
-
-    async def _start(self) -> str:
-        engine = create_engine(self.settings.database_url)
-        t = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-        await seed(
-            create_sessionmaker(engine),
-            [Rated(f"S{n}", f"70{n % 3:02d}", t + timedelta(hours=n), float(n % 5 + 1)) for n in range(12)],
-        )
-        await engine.dispose()
-        self.runner = web.AppRunner(create_app(self.settings))
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-
-    def start(self) -> str:
-        self.thread.start()
-        return asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(30)
-
-    def stop(self) -> None:
-        assert self.runner is not None
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def live_api(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = asyncio.run(databases.create())
-    api = LiveApi(url, tmp_path_factory.mktemp("spool"))
+    live = LiveServer(databases, tmp_path_factory.mktemp("spool"), api_token=TOKEN).start()
     try:
-        yield api.start()
+        t = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+        rows = [Rated(f"S{n}", f"70{n % 3:02d}", t + timedelta(hours=n), float(n % 5 + 1)) for n in range(12)]
+        live.run(seed(live.sessions, rows))
+        yield live.url
     finally:
-        api.stop()
-        asyncio.run(databases.drop(url))
+        live.stop()
 
 
 # The spec as the app builds it: operations are known at collection time, no server needed for that.

@@ -1,2 +1,3 @@
 """What the tests share: fakes of the servers the service talks to (a scripted AMI), the app over HTTP with a
-bootstrap token, seeded rows, the real-Asterisk reference, and the small waits every async test needs."""
+bootstrap token, the app live on a loopback port for sync clients (a browser, schemathesis), Chromium's launch
+and page checks, seeded rows, the real-Asterisk reference, and the small waits every async test needs."""
