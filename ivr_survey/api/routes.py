@@ -114,6 +114,14 @@ ROUTES = (
     ),
     Route(
         "GET",
+        "/cqr/criteria",
+        cqr.get_criteria,
+        "Per criterion, where the evaluated calls of a period (default the last 30 days) lose their CQR points",
+        query=cqr.CriteriaQuery,
+        replies={200: Reply(model=cqr.CriteriaSummary)},
+    ),
+    Route(
+        "GET",
         "/calls",
         calls.get_calls,
         "The call history; sort by any column; CSV with format=csv or Accept: text/csv",
