@@ -132,7 +132,8 @@ ROUTES = (
         "GET",
         "/calls/stats",
         calls.get_call_stats,
-        "Operator load per operator, queue, hour or day over a period (default the last 30 days)",
+        "Operator load per operator, queue, hour, day or hour of the day, or in total, over a period (default the last"
+        " 30 days)",
         query=calls.StatsQuery,
         replies={200: Reply(model=calls.CallStats)},
     ),
