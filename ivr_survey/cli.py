@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .config import ConfigError, Settings, check_serving, load_settings, with_demo_defaults
+from .config import ConfigError, Settings, check_demo, check_serving, load_settings, with_demo_defaults
 from .db.migrate import upgrade
 
 log = logging.getLogger("ivr_survey")
@@ -183,10 +183,12 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
 
     settings = with_demo_defaults(settings)
     check_serving(settings)
+    check_demo(settings)
     log.info(
-        "demo database %s, spool %s",
+        "demo database %s, spool %s, recordings %s",
         make_url(settings.database_url).render_as_string(hide_password=True),
         settings.spool_dir,
+        settings.recordings_dir,
     )
     password, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     async with (
@@ -205,7 +207,7 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
         await migrate_database(demo_settings)
         token = await demo_supervisor_token(demo_settings)
         app = create_app(demo_settings)
-        callers = SimulatedCallers(fake, rng=random.Random(seed), ami=ami)
+        callers = SimulatedCallers(fake, rng=random.Random(seed), ami=ami, recordings=settings.recordings_dir)
 
         async def simulate() -> None:
             await fake.wait_for_app(timeout=30)

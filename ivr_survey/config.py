@@ -38,11 +38,13 @@ Seconds = Annotated[float, Field(gt=0, le=3600)]
 _BAD_PORT = "the port must be a number from 1 to 65535"
 # A bootstrap admin token shorter than this is guessable; `openssl rand -hex 24` makes one of 48.
 MIN_API_TOKEN_LENGTH = 16
-# `ivr-survey demo` keeps its simulated calls out of the database and spool a real `serve` in the same folder
-# uses, and stops quickly; a setting given explicitly (environment or .env) still wins.
+# `ivr-survey demo` keeps its simulated calls (and their recordings) out of the database, spool and recordings
+# a real `serve` in the same folder uses, and stops quickly; a setting given explicitly (environment or .env)
+# still wins.
 DEMO_DEFAULTS: dict[str, object] = {
     "database_url": "sqlite+aiosqlite:///./ivr_survey-demo.db",
     "spool_dir": Path("./spool-demo"),
+    "recordings_dir": Path("./recordings-demo"),
     "shutdown_grace": 3.0,
 }
 
@@ -297,3 +299,13 @@ def check_serving(settings: Settings) -> None:
     spool = settings.spool_dir.absolute()
     if (reason := _why_not_writable(spool)) is not None:
         raise ConfigError(f"{ENV_PREFIX}SPOOL_DIR: {spool} is not a writable folder ({reason})")
+
+
+def check_demo(settings: Settings) -> None:
+    """What `demo` needs beyond check_serving: a recordings folder that takes the simulated calls' recordings
+    (made if missing)."""
+    if settings.recordings_dir is None:
+        return
+    folder = settings.recordings_dir.absolute()
+    if (reason := _why_not_writable(folder)) is not None:
+        raise ConfigError(f"{ENV_PREFIX}RECORDINGS_DIR: {folder} is not a writable folder ({reason})")

@@ -80,7 +80,9 @@ class CallsQuery(Format, Paged, CallQuery):  # the filters are checked first
 
 
 class StatsQuery(CallQuery, Zoned):
-    group_by: Annotated[str, one_of(STATS_GROUPINGS)] = Field("operator", description="grouping (default operator)")
+    group_by: Annotated[str, one_of(STATS_GROUPINGS)] = Field(
+        "operator", description="grouping (default operator); hour_of_day: by the local hour in tz; all: one group"
+    )
 
 
 class Callback(Model):
@@ -125,7 +127,10 @@ class CallDetail(Call):
 
 
 class StatsGroup(Model):
-    key: str | None
+    key: str | int | None = Field(
+        description="operator, queue, the bucket's local start (hour, day), the local hour 0-23 (hour_of_day: only "
+        "hours with calls, in order), or null (no queue; all: the one group, there even without calls)"
+    )
     total: int
     answered: int
     missed: int = Field(description="missed or abandoned in a queue")

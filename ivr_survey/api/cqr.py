@@ -5,10 +5,12 @@ GET  /cqr/scorecards/{call_type}      the current scorecard (?version=N: an olde
 PUT  /cqr/scorecards/{call_type}      admin: store new weights as the next version (every current criterion
                                       weighted again or listed in "remove")
 POST /cqr/evaluations                 supervisor: score a call
-GET  /cqr/evaluations                 evaluations, newest first, filtered, keyset-paginated"""
+GET  /cqr/evaluations                 evaluations, newest first, filtered, keyset-paginated
+GET  /cqr/criteria                    per criterion, the CQR points the calls of a period lose on it"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -17,11 +19,13 @@ from pydantic import Field
 from ..cqr import CALL_TYPES, CRITERIA, CqrError
 from ..db import cqr as repo
 from ..db.models import CqrScorecard
+from ..db.summary import criterion_summary
+from ..db.timebuckets import utc_bounds
 from ..keys import SESSIONS
 from . import params
 from .auth import PRINCIPAL
 from .errors import ApiError, Invalid, invalid_parameter
-from .params import ABSENT, Body, Boolean, Paged, Param, Period, Query, one_of, text
+from .params import ABSENT, Body, Boolean, Paged, Param, Period, Query, Text, one_of, text
 from .responses import Model, Time, enum, json_response
 
 MAX_LINKEDID = 64  # calls.linkedid
@@ -155,10 +159,35 @@ class EvaluationsQuery(Paged, Period):
     good: Boolean = Field(None, description="CQR >= 80")
 
 
+class CriteriaQuery(Period):
+    operator: Text = Field(None, description="operator id: the evaluations of their calls")
+    queue: Text = Field(None, description="queue name")
+
+
 class Criterion(Model):
     id: str
     name: str
     weight: float
+
+
+class CriterionStats(Model):
+    criterion: Annotated[str, enum(CRITERIA)]
+    name: str
+    evaluations: int = Field(description="evaluations that scored the criterion")
+    average_score: float = Field(description="its average score over those, 0-1")
+    points_lost: float = Field(
+        description="CQR points it costs an evaluation in scope on average: 100 x (1 - score) x weight / sum of the "
+        "scorecard's weights, 0 where the scorecard lacks it; the criteria's add up to 100 - the average CQR"
+    )
+
+
+class CriteriaSummary(Model):
+    date_from: Time = Field(alias="from")
+    date_to: Time = Field(alias="to")
+    operator: str | None
+    queue: str | None
+    evaluations: int = Field(description="evaluations of the calls started in the period (and filters)")
+    criteria: list[CriterionStats] = Field(description="the criteria scored, most points lost first")
 
 
 class CallType(Model):
@@ -319,3 +348,20 @@ async def get_evaluations(request: web.Request) -> web.Response:
         )
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after is not None else None
     return json_response(EvaluationsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
+
+
+async def get_criteria(request: web.Request) -> web.Response:
+    q = params.parse_query(request.query, CriteriaQuery)
+    start, end = utc_bounds(q.date_from, q.date_to)  # the summaries' period: by default the last 30 days
+    async with request.app[SESSIONS]() as session:
+        found = await criterion_summary(session, operator=q.operator, queue=q.queue, date_from=start, date_to=end)
+    criteria = [{**asdict(row), "name": CRITERIA[row.criterion]["name"]} for row in found.criteria]
+    body = {
+        "from": start,
+        "to": end,
+        "operator": q.operator,
+        "queue": q.queue,
+        "evaluations": found.evaluations,
+        "criteria": criteria,
+    }
+    return json_response(CriteriaSummary.model_validate(body))

@@ -51,7 +51,9 @@ class RatingsQuery(Format, Paged, RatingQuery):  # the filters are checked first
 
 
 class SummaryQuery(RatingQuery, Zoned):
-    group_by: Annotated[str, one_of(GROUPINGS)] = Field("operator", description="grouping (default operator)")
+    group_by: Annotated[str, one_of(GROUPINGS)] = Field(
+        "operator", description="grouping (default operator); all: one group over the period, key null"
+    )
     # a key: answers are stored under it, the same question in every version and survey that asks it
     question: Annotated[str | None, text(max_length=64)] = Field(
         None,
@@ -92,7 +94,9 @@ class RatingsPage(Model):
 class SummaryGroup(Model):
     model_config = ConfigDict(json_schema_serialization_defaults_required=False)  # the CQR fields may be left out
 
-    key: str | None = Field(description="operator, queue, survey, or the bucket's local start")
+    key: str | None = Field(
+        description="operator, queue, survey, or the bucket's local start; null: unknown, or group_by=all"
+    )
     offered: int = Field(description="surveys started (with question=: those asking it)")
     responses: int = Field(description="surveys whose first question (with question=: that one) was answered")
     response_rate: float | None = Field(description="responses / offered")
@@ -115,8 +119,12 @@ class SummaryGroup(Model):
     no: int | None = Field(None, description="kind yes_no: responses scored 0")
     yes_share: float | None = Field(None, description="kind yes_no: yes / (yes + no)")
     yes_ci95: tuple[float, float] | None = Field(None, description="kind yes_no: 95 % Wilson interval of yes_share")
-    cqr_average: float | None = Field(None, description="operator and time groupings only")
-    cqr_evaluations: int = Field(0, description="operator and time groupings only")
+    cqr_average: float | None = Field(None, description="operator, time and all groupings only")
+    cqr_evaluations: int = Field(0, description="operator, time and all groupings only")
+    cqr_good: int = Field(0, description="evaluations with CQR >= 80 (good calls); where cqr_evaluations is")
+    cqr_good_share: float | None = Field(
+        None, description="cqr_good / cqr_evaluations; null without evaluations; where cqr_evaluations is"
+    )
 
 
 class Summary(Model):
@@ -194,7 +202,12 @@ def group_json(g: GroupRow) -> dict[str, Any]:
         yes_no = g.yes_no
         body.update(yes=yes_no.yes, no=yes_no.no, yes_share=yes_no.yes_share, yes_ci95=yes_no.yes_ci95)
     if g.cqr_evaluations is not None:
-        body.update(cqr_average=g.cqr_average, cqr_evaluations=g.cqr_evaluations)
+        body.update(
+            cqr_average=g.cqr_average,
+            cqr_evaluations=g.cqr_evaluations,
+            cqr_good=g.cqr_good,
+            cqr_good_share=g.cqr_good_share,
+        )
     return body
 
 

@@ -114,6 +114,14 @@ ROUTES = (
     ),
     Route(
         "GET",
+        "/cqr/criteria",
+        cqr.get_criteria,
+        "Per criterion, where the evaluated calls of a period (default the last 30 days) lose their CQR points",
+        query=cqr.CriteriaQuery,
+        replies={200: Reply(model=cqr.CriteriaSummary)},
+    ),
+    Route(
+        "GET",
         "/calls",
         calls.get_calls,
         "The call history; sort by any column; CSV with format=csv or Accept: text/csv",
@@ -124,7 +132,8 @@ ROUTES = (
         "GET",
         "/calls/stats",
         calls.get_call_stats,
-        "Operator load per operator, queue, hour or day over a period (default the last 30 days)",
+        "Operator load per operator, queue, hour, day or hour of the day, or in total, over a period (default the last"
+        " 30 days)",
         query=calls.StatsQuery,
         replies={200: Reply(model=calls.CallStats)},
     ),

@@ -10,16 +10,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select, tuple_
+from sqlalchemy import Select, String, and_, case, cast, exists, func, null, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from .engine import dialect_of
 from .models import Call, CallOperator, Operator, SurveyResponse
-from .timebuckets import bucket_label, bucket_start, epoch_of, key_order, utc_bounds
+from .timebuckets import bucket_label, bucket_start, epoch_of, key_order, local_hour, utc_bounds
 
 MISSED = ("missed", "abandoned_in_queue")  # the caller was not served
-STATS_GROUPINGS = ("operator", "queue", "hour", "day")
+# hour_of_day: the local hour (0-23) a call started in, only the hours with calls, in order; all: one group
+# over the whole period (key None), there even when the period holds no call
+STATS_GROUPINGS = ("operator", "queue", "hour", "day", "hour_of_day", "all")
 AnsweredBy = aliased(Operator, name="answered_by")
 Callback = aliased(Call, name="callback")
 
@@ -284,7 +286,11 @@ async def recording_of(session: AsyncSession, *, linkedid: str) -> tuple[bool, s
 
 
 async def call_stats(session: AsyncSession, *, group_by: str, filters: CallFilter, tz: ZoneInfo) -> list[StatsRow]:
-    """The operator-load view per group: totals, answered and missed, callbacks, ring and talk time, surveys."""
+    """The operator-load view per group: totals, answered and missed, callbacks, ring and talk time, surveys.
+    Groups by STATS_GROUPINGS: operator, queue, hour and day (keys: the bucket's local start, labelled),
+    hour_of_day (the local hour 0-23 of the call's start in `tz`, by the offset at that instant, so a period
+    across a DST change puts each call in the hour its clock showed; hours without calls are left out) and all
+    (one group, key None, of zeros for a period without calls)."""
     start, end = utc_bounds(filters.date_from, filters.date_to)
     filters = replace(filters, date_from=start, date_to=end)
     dialect = dialect_of(session)
@@ -301,6 +307,10 @@ async def call_stats(session: AsyncSession, *, group_by: str, filters: CallFilte
         )
     elif group_by == "queue":
         key, base = Call.queue, select(Call.id)
+    elif group_by == "hour_of_day":
+        key, base = local_hour(dialect, epoch_of(dialect, Call.started_at), tz, start, end), select(Call.id)
+    elif group_by == "all":
+        key, base = cast(null(), String), select(Call.id)  # every call in one group; a typed NULL for PostgreSQL
     else:
         key = bucket_start(dialect, epoch_of(dialect, Call.started_at), group_by, tz, start, end)
         base = select(Call.id)
@@ -372,6 +382,8 @@ async def call_stats(session: AsyncSession, *, group_by: str, filters: CallFilte
                 response_rate=round(int(row.responded or 0) / answered_n, 4) if answered_n else None,
             )
         )
+    if group_by == "all" and not groups:  # the one group, of no calls
+        groups.append(StatsRow(None, 0, 0, 0, None, 0, None, None, None, None, 0, None))
     return groups
 
 

@@ -9,18 +9,25 @@ months in their time zone. With no filter but the period, the counts per quarter
 (response_slot_tallies and response_slot_other_scores, kept by triggers); only the two slots the period's
 bounds may cut are counted from the responses. With filters, the database counts responses per UTC hour (per
 quarter hour in half-hour time zones). Operator, queue and survey summaries of a period holding under a tenth
-of all responses read that period's range of the hour index instead of all of their own index.
+of all responses read that period's range of the hour index instead of all of their own index. The summary
+of the whole period (group_by "all") is read as a time summary is, and added up into one row.
 
 A summary of one question by its key counts that question's answers (survey_answers) in the same groups,
-with the measures of its kind: NPS for a 0-10 question, the share of yes for a yes/no one."""
+with the measures of its kind: NPS for a 0-10 question, the share of yes for a yes/no one.
+
+CQR stands next to the operator, time and whole-period groups (cqr_summary); criterion_summary splits it by
+criterion from the evaluations' stored scores, counted per (scorecard, criterion, score) and weighed with
+exact fractions, as compute_cqr weighs them."""
 
 from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,11 +50,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..cqr import CRITERIA, GOOD_THRESHOLD
 from ..survey.definition import Question
 from .engine import dialect_of
 from .models import (
     Call,
     CqrEvaluation,
+    CqrScorecard,
     Operator,
     ResponseSlotOtherScore,
     ResponseSlotTally,
@@ -68,9 +77,10 @@ from .timebuckets import (
     utc_bounds,
 )
 
-GROUPINGS = ("operator", "queue", "survey", *UNITS)
+# "all": one group over the whole period (key None), always there, of zeros when nothing was counted
+GROUPINGS = ("operator", "queue", "survey", *UNITS, "all")
 # CQR is about the operator's work in a period, so it stands next to these groupings only.
-CQR_GROUPINGS = ("operator", *UNITS)
+CQR_GROUPINGS = ("operator", *UNITS, "all")
 # Scores the tallies count in columns: the whole numbers 0-10, which one- and two-key answers are usually scored.
 # A summary reads the columns of its scales' scores only (each column adds some 6 % to a year's time summary);
 # any other score comes back per group as text ("score:count,..."), so that one read of an index serves any
@@ -144,6 +154,12 @@ class SummaryGroup:
     yes_no: YesNo | None = None  # a yes/no question's
     cqr_average: float | None = None
     cqr_evaluations: int | None = None  # None: a grouping without CQR (queue, survey)
+    cqr_good: int | None = None  # evaluations with CQR >= GOOD_THRESHOLD; None as cqr_evaluations
+
+    @property
+    def cqr_good_share(self) -> float | None:
+        """The share of good calls among the evaluated; None without evaluations (or without CQR)."""
+        return round((self.cqr_good or 0) / self.cqr_evaluations, 4) if self.cqr_evaluations else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,14 +303,14 @@ def _others(score: Any, n: Any) -> Any:
 def _fold(pairs: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
     """One row per key from (key, score, satisfied, n) pairs, in the shape of a tally row: offered, responses,
     the score total, satisfied, csat_responses (judged satisfied or not), the counts of the scores in columns
-    and the other scores' text."""
+    and the other scores' text. Key None: one row of every pair (see _whole)."""
 
     def count_of(condition: Any) -> Any:  # a plain integer on both databases (PostgreSQL sums to numeric)
         return cast(func.coalesce(func.sum(case((condition, pairs.c.n), else_=0)), 0), BigInteger)
 
     score = pairs.c.score
-    return select(
-        key.label("key"),
+    stmt = select(
+        _key_column(key),
         cast(func.sum(pairs.c.n), BigInteger).label("offered"),
         count_of(score.is_not(None)).label("responses"),
         func.sum(score * pairs.c.n).label("score_total"),
@@ -302,7 +318,19 @@ def _fold(pairs: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
         count_of(pairs.c.satisfied.is_not(None)).label("csat_responses"),
         *(count_of(score == s).label(f"score_{s}") for s in columns),
         func.aggregate_strings(case((score.not_in(columns), _others(score, pairs.c.n))), ",").label("others"),
-    ).group_by(key)
+    )
+    return _whole(key, stmt)
+
+
+def _key_column(key: Any) -> Any:
+    return (key if key is not None else null()).label("key")
+
+
+def _whole(key: Any, stmt: Select[Any]) -> Select[Any]:
+    """`stmt` grouped by `key`; key None: not grouped at all, one row of everything (a constant key cannot be
+    grouped by on both databases: SQLite reads GROUP BY 1 as the first column, PostgreSQL refuses GROUP BY
+    'all'). Over no rows that one row holds NULL sums: see _counted."""
+    return stmt.group_by(key) if key is not None else stmt
 
 
 async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> Sequence[Row[*tuple[Any, ...]]]:
@@ -350,8 +378,8 @@ def _sum_rows(rows: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
     def total(column: Any) -> Any:  # a plain integer on both databases (PostgreSQL sums bigints to numeric)
         return cast(func.sum(column), BigInteger)
 
-    return select(
-        key,
+    stmt = select(
+        _key_column(key),
         total(rows.c.offered),
         total(rows.c.responses),
         func.sum(rows.c.score_total),
@@ -359,7 +387,8 @@ def _sum_rows(rows: Subquery, key: Any, columns: Sequence[int]) -> Select[Any]:
         total(rows.c.csat_responses),
         *(total(rows.c[f"score_{s}"]) for s in columns),
         func.aggregate_strings(rows.c.others, ","),
-    ).group_by(key)
+    )
+    return _whole(key, stmt)
 
 
 # Below this share of all responses, a period is read from the time index (its entries only, grouped in a
@@ -389,21 +418,25 @@ async def _tally_rows(
     r = SurveyResponse
     dialect = dialect_of(session)
     only_a_period = replace(filters, date_from=None, date_to=None) == RatingFilter()
-    if scope.question is None and group_by in UNITS and only_a_period:
+    # the whole period is read as the time groupings read it, and added up into one row (key None)
+    timed = group_by in UNITS or group_by == "all"
+    if scope.question is None and timed and only_a_period:
         slots = _slot_rows(session, filters, columns)
         epoch = cast(slots.c.slot, BigInteger) * QUARTER_HOUR
-        key = bucket_start(dialect, epoch, group_by, tz, *_period(filters))
-        rows = await _rows(session, _sum_rows(slots, key, columns))
+        key = bucket_start(dialect, epoch, group_by, tz, *_period(filters)) if group_by != "all" else None
+        rows = _counted(await _rows(session, _sum_rows(slots, key, columns)))
         if columns != WIDE_SCORES and any(_strays(row) for row in rows):  # rare: read every column
             return await _tally_rows(session, group_by, filters, tz, scope, WIDE_SCORES)
         return columns, [(row[0], row[1:]) for row in rows]
-    if group_by in UNITS:
-        size = slot_seconds(tz, *_period(filters))
+    if timed:
+        # any slot will do for the whole period: its bounds are compared exactly in the slots they cut
+        size = slot_seconds(tz, *_period(filters)) if group_by != "all" else HOUR
         slot = r.started_hour if size == HOUR else r.started_slot
         pairs = _pairs(session, scope, slot, filters, (slot, size))
         epoch = cast(pairs.c.key, BigInteger) * size
-        key = bucket_start(dialect, epoch, group_by, tz, *_period(filters))
-        return columns, [(row[0], row[1:]) for row in await _rows(session, _fold(pairs, key, columns))]
+        key = bucket_start(dialect, epoch, group_by, tz, *_period(filters)) if group_by != "all" else None
+        rows = _counted(await _rows(session, _fold(pairs, key, columns)))
+        return columns, [(row[0], row[1:]) for row in rows]
     column = {"operator": r.operator_id, "queue": r.queue, "survey": r.survey_id}[group_by]
     if filters.operator is None and await _holds_a_small_share(session, filters):
         # the period's entries of the hour index, grouped aside, rather than every entry of the grouping's
@@ -417,6 +450,11 @@ async def _tally_rows(
     model, name = (Operator, Operator.code) if group_by == "operator" else (Survey, Survey.name)
     names = dict((await session.execute(select(model.id, name))).all())
     return columns, [(names.get(row[0]), row[1:]) for row in rows]
+
+
+def _counted(rows: Sequence[Row[*tuple[Any, ...]]]) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The rows that counted something: an ungrouped select (_whole) over no rows gives one of NULLs."""
+    return [row for row in rows if row[1] is not None]
 
 
 def _other_counts(text: str | None) -> dict[float, int]:
@@ -523,32 +561,41 @@ async def ratings_summary(
     session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo, scope: Scope | None = None
 ) -> list[SummaryGroup]:
     """One group per key (None: unknown operator / no queue), keys in order, unknown last; of the first question
-    unless the scope names one."""
+    unless the scope names one. group_by "all": exactly one group (key None), of zeros for an empty period, so
+    that a total is always there; its counts are the sums of the operator groups' (CQR's too)."""
     scope = scope or await summary_scope(session, filters)
     columns, rows = await _tally_rows(session, group_by, filters, tz, scope, _columns(scope))
     make = _Groups(scope, columns, rows)
     groups = {key: make.group(key, row) for key, row in rows}
+    if group_by == "all" and not groups:  # the one group is there, of zeros, however empty the period
+        groups[None] = make.group(None)
     if group_by in CQR_GROUPINGS:
         cqr = await cqr_summary(session, group_by=group_by, filters=filters, tz=tz)
         for k in cqr.keys() - groups.keys():
             groups[k] = make.group(k)
         for k, group in groups.items():
-            group.cqr_average, group.cqr_evaluations = cqr.get(k, (None, 0))
+            group.cqr_average, group.cqr_evaluations, group.cqr_good = cqr.get(k, NO_CQR)
     return in_key_order(groups.values(), tz if group_by in UNITS else None)
 
 
-async def cqr_summary(
-    session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo
-) -> dict[Any, tuple[float | None, int]]:
-    """key -> (average CQR, evaluations) of the calls in the period (by the call's start), per operator or
-    time bucket; honours the operator and queue filters."""
+Cqr = tuple[float | None, int, int]  # average CQR, evaluations, good evaluations (CQR >= GOOD_THRESHOLD)
+NO_CQR: Cqr = (None, 0, 0)
+
+
+async def cqr_summary(session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo) -> dict[Any, Cqr]:
+    """key -> (average CQR, evaluations, good ones) of the calls in the period (by the call's start), per operator
+    or time bucket, or of all of them (key None); honours the operator and queue filters."""
     dialect = dialect_of(session)
+    key: Any
     if group_by == "operator":
         key = Operator.code.label("key")
+    elif group_by == "all":
+        key = null().label("key")  # not grouped by (see _whole)
     else:
         key = bucket_start(dialect, epoch_of(dialect, Call.started_at), group_by, tz, *_period(filters)).label("key")
+    good = func.count(case((CqrEvaluation.cqr >= GOOD_THRESHOLD, 1))).label("good")
     stmt = (
-        select(key, func.avg(CqrEvaluation.cqr).label("average"), func.count(CqrEvaluation.id).label("n"))
+        select(key, func.avg(CqrEvaluation.cqr).label("average"), func.count(CqrEvaluation.id).label("n"), good)
         .select_from(CqrEvaluation)
         .join(Call, Call.id == CqrEvaluation.call_id)
         .outerjoin(Operator, Operator.id == Call.operator_id)
@@ -556,13 +603,100 @@ async def cqr_summary(
             _unindexed(session, Call.started_at) >= filters.date_from,
             _unindexed(session, Call.started_at) < filters.date_to,
         )
-        .group_by(key)
+        .group_by(*(key,) if group_by != "all" else ())
     )
     if filters.operator is not None:
         stmt = stmt.where(Operator.code == filters.operator)
     if filters.queue is not None:
         stmt = stmt.where(_unindexed(session, Call.queue) == filters.queue)
     return {
-        row.key: (round(float(row.average), 2) if row.average is not None else None, row.n)
+        row.key: (round(float(row.average), 2) if row.average is not None else None, row.n, row.good)
         for row in (await session.execute(stmt)).all()
+        if row.n  # all of them, ungrouped, over no evaluations: one row of 0
     }
+
+
+# --- CQR per criterion: where the evaluated calls lose their points ---
+# A criterion of weight w, scored s on a scorecard of total weight W, costs its call 100 x (1 - s) x w / W CQR
+# points. Its points lost are that cost averaged over every evaluation in scope, 0 for an evaluation whose
+# scorecard lacks it: so the criteria's points lost add up to 100 minus the average CQR (up to rounding),
+# whatever mix of call types and scorecard versions was evaluated.
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionRow:
+    criterion: str
+    evaluations: int  # the evaluations that scored it
+    average_score: float  # 0..1 over those
+    points_lost: float  # CQR points it costs an evaluation in scope, on average
+
+
+@dataclass(frozen=True, slots=True)
+class CriteriaSummary:
+    evaluations: int  # in scope: what points_lost is averaged over
+    criteria: list[CriterionRow]  # by points lost, most first, then in the order of CRITERIA
+
+
+def _half_up(value: Fraction, digits: int) -> float:
+    """Rounded half up, as compute_cqr rounds: the same scores always give the same figures."""
+    scale = 10**digits
+    return float(math.floor(value * scale + Fraction(1, 2)) / scale)
+
+
+def _exact(value: float) -> Fraction:
+    return Fraction(repr(float(value)))  # as compute_cqr reads a weight: 0.1 is exactly 1/10
+
+
+async def criterion_summary(
+    session: AsyncSession,
+    *,
+    operator: str | None,
+    queue: str | None,
+    date_from: datetime,
+    date_to: datetime,
+) -> CriteriaSummary:
+    """Per criterion, the evaluations of the calls started in [date_from, date_to) (by the call's start, as
+    cqr_summary counts), of the operator's calls (their code) and of the queue when given."""
+    started = _unindexed(session, Call.started_at)  # from the evaluations, as cqr_summary reads them
+    stmt = (
+        select(CqrEvaluation.scorecard_id, CqrEvaluation.scores)
+        .join(Call, Call.id == CqrEvaluation.call_id)
+        .where(started >= date_from, started < date_to)
+    )
+    if operator is not None:
+        stmt = stmt.join(Operator, Operator.id == Call.operator_id).where(Operator.code == operator)
+    if queue is not None:
+        stmt = stmt.where(_unindexed(session, Call.queue) == queue)
+    # (scorecard, criterion, score) -> evaluations: a few cells per scorecard, however many evaluations
+    cells: Counter[tuple[int, str, float]] = Counter()
+    evaluations = 0
+    for card_id, scores in await _rows(session, stmt):
+        evaluations += 1
+        cells.update((card_id, criterion, float(score)) for criterion, score in scores.items())
+    cards = sorted({card for card, _, _ in cells})
+    found = await _rows(session, select(CqrScorecard.id, CqrScorecard.weights).where(CqrScorecard.id.in_(cards)))
+    weights = {card_id: {c: _exact(w) for c, w in stored.items()} for card_id, stored in found}
+    scored: Counter[str] = Counter()
+    score_total: dict[str, Fraction] = {}
+    lost: dict[str, Fraction] = {}
+    for (card_id, criterion, score), n in cells.items():
+        card = weights[card_id]
+        if criterion not in card:  # scores are checked against their scorecard when stored: never so
+            continue
+        s = _exact(score)
+        scored[criterion] += n
+        score_total[criterion] = score_total.get(criterion, Fraction(0)) + n * s
+        cost = 100 * (1 - s) * card[criterion] / sum(card.values())
+        lost[criterion] = lost.get(criterion, Fraction(0)) + n * cost
+    rows = [
+        CriterionRow(
+            criterion=criterion,
+            evaluations=n,
+            average_score=_half_up(score_total[criterion] / n, 4),
+            points_lost=_half_up(lost[criterion] / evaluations, 2),
+        )
+        for criterion, n in scored.items()
+    ]
+    order = {c: i for i, c in enumerate(CRITERIA)}
+    rows.sort(key=lambda r: (-r.points_lost, order.get(r.criterion, len(order)), r.criterion))
+    return CriteriaSummary(evaluations, rows)

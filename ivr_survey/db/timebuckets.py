@@ -91,6 +91,16 @@ def bucket_start(
     return cast(func.strftime("%s", local, "unixepoch", "start of month"), Integer)
 
 
+def local_hour(dialect: str, epoch: Any, tz: ZoneInfo, start: datetime, end: datetime) -> ColumnElement[Any]:
+    """The local hour of the day (0-23) of `epoch` (UTC seconds) in `tz`, by the offset in force at that
+    instant: over a DST change each time keeps the hour its clock showed. `start`/`end`: the period the
+    epochs are in (SQLite writes that period's offset changes into the query)."""
+    if dialect == "postgresql":
+        wall_clock = func.timezone(tz.key, func.to_timestamp(epoch))
+        return cast(func.extract("hour", wall_clock), Integer)
+    return _sqlite_local(epoch, tz, start, end) // HOUR % 24
+
+
 _EPOCH = datetime(1970, 1, 1)
 
 

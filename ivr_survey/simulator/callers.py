@@ -2,7 +2,9 @@
 into the survey, and the caller presses keys the way callers do. Drives `ivr-survey demo` and bench/.
 
 Given a fake AMI, the calls also show in the call history: each call rings its operator and is answered
-(or missed, and then often called back by the operator), with the channel and dial events Asterisk sends."""
+(or missed, and then often called back by the operator), with the channel and dial events Asterisk sends.
+Given a recordings folder too, every answered call is recorded there as MixMonitor would: Asterisk names the
+file in a VarSet of MIXMONITOR_FILENAME, which the AMI collector keeps as the call's recording."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .ari import FakeAsterisk
 from .fake_ami import FakeAmiServer
+from .recordings import write_recording
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +89,11 @@ class SimulatedCallers:
         ami: FakeAmiServer | None = None,
         missed_share: float = 0.15,
         callback_share: float = 0.6,
+        recordings: Path | None = None,
     ) -> None:
         self.fake = fake
         self.ami = ami
+        self.recordings = recordings.resolve() if recordings is not None else None  # MixMonitor's absolute names
         self.missed_share = missed_share
         self.callback_share = callback_share
         self._seq = itertools.count(1)
@@ -177,9 +183,30 @@ class SimulatedCallers:
             await asyncio.sleep(self._wait(self.talk_time))
             return None
         caller, agent = await self._ring(operator, queue, number, answer=True)
-        await asyncio.sleep(self._wait(self.talk_time))
+        await self._talk(caller)
         self._hang_up(agent)
         return caller
+
+    async def _talk(self, channel: dict[str, str]) -> None:
+        """The two parties talk for a while, recorded on `channel` when there is a recordings folder: MixMonitor
+        starts as they are bridged (as a queue's member recording does) and its file is whole at the hang-up."""
+        path = self._start_recording(channel)
+        talk = self.rng.uniform(*self.talk_time)  # seconds of simulated time
+        await asyncio.sleep(talk / self.fake.speed)
+        if path is not None:
+            try:
+                await asyncio.to_thread(write_recording, path, talk)
+            except OSError as exc:  # a full disk loses the recording, not the call
+                log.warning("simulated recording %s not written: %s", path, exc)
+
+    def _start_recording(self, channel: dict[str, str]) -> Path | None:
+        """MixMonitor on the channel, named by its uniqueid as the dialplan names it; None without a recordings
+        folder."""
+        if self.recordings is None or self.ami is None:
+            return None
+        path = self.recordings / f"{channel['Uniqueid']}.wav"
+        self.ami.mixmonitor(channel, path)
+        return path
 
     async def _missed(self, operator: str, queue: str | None, number: str) -> CallOutcome:
         """Nobody answers; often the operator calls the client back a little later."""
@@ -195,7 +222,7 @@ class SimulatedCallers:
             self.ami.emit("Newexten", **{**phone, "Context": "outbound", "Exten": number})
             client = self._channel("PJSIP/client-trunk", phone["Linkedid"], "outbound", number, number)
             await self._dial(phone, client, answer=True)
-            await asyncio.sleep(self._wait(self.talk_time))
+            await self._talk(phone)
             self._hang_up(client, phone)
         return outcome
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 EOL = "\r\n"
+_DIALPLAN_EVENTS = ("Newexten", "VarSet")  # Asterisk sends these with the dialplan privilege, the rest with call
 
 
 def _block(headers: dict[str, str]) -> bytes:
@@ -78,7 +80,8 @@ class FakeAmiServer:
 
     def emit(self, event: str, **headers: str) -> None:
         """Send one event to every logged-in client."""
-        message = {"Event": event, "Privilege": "call,all", "Timestamp": f"{time.time():.6f}", **headers}
+        privilege = "dialplan,all" if event in _DIALPLAN_EVENTS else "call,all"
+        message = {"Event": event, "Privilege": privilege, "Timestamp": f"{time.time():.6f}", **headers}
         if event == "Newchannel":
             self._alive[headers["Uniqueid"]] = message
         elif event == "Hangup":
@@ -86,6 +89,14 @@ class FakeAmiServer:
         data = _block(message)
         for writer in list(self._clients):
             writer.write(data)
+
+    def mixmonitor(self, channel: dict[str, str], path: Path) -> None:
+        """MixMonitor starting on the channel (dialplan `MixMonitor(${UNIQUEID}.wav)`), with the events Asterisk
+        22 sends for it: the application's Newexten, the VarSet of MIXMONITOR_FILENAME naming the file in full,
+        and MixMonitorStart."""
+        self.emit("Newexten", **channel, Extension=channel["Exten"], Application="MixMonitor", AppData=path.name)
+        self.emit("VarSet", **channel, Variable="MIXMONITOR_FILENAME", Value=str(path))
+        self.emit("MixMonitorStart", **channel)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(f"Asterisk Call Manager/11.0.0{EOL}".encode())

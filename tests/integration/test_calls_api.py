@@ -177,6 +177,71 @@ async def test_stats_per_operator_queue_and_hour(client: TestClient) -> None:
     ]
 
 
+async def test_stats_by_hour_of_day_and_over_the_whole_period(client: TestClient) -> None:
+    moscow = await get(client, f"/calls/stats?group_by=hour_of_day&{PERIOD}&tz=Europe/Moscow")
+    assert moscow["group_by"] == "hour_of_day"
+    # the same calls as by hour in Moscow (UTC+3), keyed by the hour alone; hours without calls are left out
+    assert [(g["key"], g["total"], g["answered"], g["missed"]) for g in moscow["groups"]] == [
+        (13, 2, 2, 0),
+        (14, 3, 2, 1),
+        (15, 1, 0, 1),
+        (16, 3, 1, 1),
+    ]
+    # UTC+05:30: 10:00 is 15:30, 10:30 is 16:00, ... 13:10 is 18:40
+    kolkata = await get(client, f"/calls/stats?group_by=hour_of_day&{PERIOD}&tz=Asia/Kolkata")
+    assert [(g["key"], g["total"]) for g in kolkata["groups"]] == [(15, 1), (16, 3), (17, 2), (18, 3)]
+    whole = await get(client, f"/calls/stats?group_by=all&{PERIOD}")
+    # 9 calls: 5 answered, 3 missed (C3, C5, C7), C9 busy; C3 and C7 called back after 1800 s and 600 s; 8 rang
+    # for 118 s; the answered talked 120 + 60 + 300 + 90 + 30 s; C1, C2 and C4 surveyed, C1 and C4 rated
+    assert [brief(g) for g in whole["groups"]] == [(None, 9, 5, 3, 0.3333, 2, 1200.0, 14.75, 120.0, 600.0, 3, 0.4)]
+    sales = await get(client, f"/calls/stats?group_by=all&{PERIOD}&queue=sales")
+    assert [brief(g) for g in sales["groups"]] == [(None, 4, 2, 2, 0.5, 2, 1200.0, 16.25, 90.0, 180.0, 2, 0.5)]
+    # a period without calls: still the one group, of zeros
+    empty = await get(client, "/calls/stats?group_by=all&from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z")
+    assert [brief(g) for g in empty["groups"]] == [(None, 0, 0, 0, None, 0, None, None, None, None, 0, None)]
+    hours = await get(client, "/calls/stats?group_by=hour_of_day&from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z")
+    assert hours["groups"] == []
+    bad = await get(client, f"/calls/stats?group_by=weekday&{PERIOD}", status=400)
+    assert bad["error"]["details"] == {"parameter": "group_by"}
+
+
+async def test_hour_of_day_across_dst_changes(client: TestClient, sessions) -> None:
+    """Berlin springs forward at 01:00 UTC on 29 March 2026 (02:00 CET becomes 03:00 CEST) and falls back at
+    01:00 UTC on 25 October (03:00 CEST becomes 02:00 CET): each call counts in the hour its clock showed."""
+
+    def at(linkedid: str, when: str) -> dict[str, Any]:
+        started = datetime.fromisoformat(when)
+        return {**DAY[0], "linkedid": linkedid, "started_at": started, "answered_at": started, "ended_at": started}
+
+    spring = [
+        at("S1", "2026-03-29T00:30:00+00:00"),  # 01:30 CET
+        at("S2", "2026-03-29T00:59:59+00:00"),  # 01:59:59 CET
+        at("S3", "2026-03-29T01:00:00+00:00"),  # 03:00 CEST: there is no 02:00 that night
+        at("S4", "2026-03-29T01:30:00+00:00"),  # 03:30 CEST
+        at("S5", "2026-03-29T02:10:00+00:00"),  # 04:10 CEST
+    ]
+    autumn = [
+        at("F1", "2026-10-25T00:30:00+00:00"),  # 02:30 CEST
+        at("F2", "2026-10-25T01:30:00+00:00"),  # 02:30 CET, the second time round
+        at("F3", "2026-10-25T02:30:00+00:00"),  # 03:30 CET
+    ]
+    async with sessions() as s, s.begin():
+        for row in spring + autumn:
+            await save_call(s, **row)
+
+    async def hours(period: str, tz: str) -> list[tuple[int, int]]:
+        body = await get(client, f"/calls/stats?group_by=hour_of_day&{period}&tz={tz}")
+        return [(g["key"], g["total"]) for g in body["groups"]]
+
+    march = "from=2026-03-28T22:00:00Z&to=2026-03-29T03:00:00Z"
+    october = "from=2026-10-24T22:00:00Z&to=2026-10-25T03:00:00Z"
+    both = "from=2026-03-01T00:00:00Z&to=2026-11-01T00:00:00Z"
+    assert await hours(march, "Europe/Berlin") == [(1, 2), (3, 2), (4, 1)]
+    assert await hours(october, "Europe/Berlin") == [(2, 2), (3, 1)]
+    assert await hours(both, "Europe/Berlin") == [(1, 2), (2, 2), (3, 3), (4, 1)]
+    assert await hours(both, "UTC") == [(0, 3), (1, 3), (2, 2)]
+
+
 async def test_calls_sort_by_any_column_in_keyset_pages(client: TestClient) -> None:
     async def walk(query: str) -> list[str]:
         ids, cursor = [], ""

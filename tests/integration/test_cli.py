@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +16,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from ivr_survey.db.migrate import alembic_config
+from tests.support.api_client import AUTH, admin_client
 from tests.support.waiting import free_port
 
 
@@ -224,6 +226,29 @@ def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
     )
     assert all(h == ("outbound", "answered", 1, 0) for h in history if h[0] != "inbound")
     assert len(history) - len(inbound) <= 8 - len(statuses)
+    # every answered call (callbacks too) was recorded into ./recordings-demo, as MixMonitor names its files
+    folder = (tmp_path / "recordings-demo").resolve()
+    with sqlite3.connect(tmp_path / "ivr_survey-demo.db") as db:
+        recorded = db.execute(
+            "SELECT linkedid, disposition, recording FROM calls WHERE history_source = 'ami' ORDER BY id"
+        ).fetchall()
+    assert [(d, r is not None) for _, d, r in recorded] == [(d, d == "answered") for _, d, _ in recorded]
+    files = {Path(r) for _, _, r in recorded if r is not None}
+    assert {f.parent for f in files} == {folder} and files == set(folder.iterdir())
+    for file in files:
+        with wave.open(str(file)) as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
+            assert 0.4 <= w.getnframes() / 8000 <= 4.0  # the simulated talk, 1-4 s
+    # and the API serves them with the demo's settings
+    linkedid, _, stored = next(row for row in recorded if row[2] is not None)
+
+    async def fetch() -> tuple[int, str, bytes]:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ivr_survey-demo.db'}"
+        async with admin_client(url, tmp_path, recordings_dir=tmp_path / "recordings-demo") as client:
+            resp = await client.get(f"/calls/{linkedid}/recording", headers=AUTH)
+            return resp.status, resp.headers["Content-Type"], await resp.read()
+
+    assert asyncio.run(fetch()) == (200, "audio/x-wav", Path(stored).read_bytes())
 
 
 def test_token_create_list_revoke(tmp_path: Path) -> None:
@@ -262,6 +287,16 @@ def test_an_unwritable_spool_folder_is_one_line(tmp_path: Path, command: str, sp
     assert (proc.returncode, proc.stderr) == (
         2,
         f"ivr-survey: IVR_SURVEY_SPOOL_DIR: {path} is not a writable folder ({reason})\n",
+    )
+
+
+def test_an_unwritable_demo_recordings_folder_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    path = tmp_path / "a-file" / "recordings"
+    proc = _run(["demo"], _env(tmp_path, IVR_SURVEY_RECORDINGS_DIR=str(path)), tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"ivr-survey: IVR_SURVEY_RECORDINGS_DIR: {path} is not a writable folder (not a directory)\n",
     )
 
 

@@ -49,6 +49,8 @@ async def test_five_calls_rated_5_to_1(client: TestClient, sessions) -> None:
                 "distribution": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1},
                 "cqr_average": None,
                 "cqr_evaluations": 0,
+                "cqr_good": 0,
+                "cqr_good_share": None,
             }
         ],
     }

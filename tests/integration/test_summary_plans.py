@@ -71,6 +71,11 @@ EDGE_SEEK = "SEARCH survey_responses USING COVERING INDEX ix_survey_responses_su
         ("queue", "UTC", {"operator": "7001"}, OPERATOR_SEEK),
         ("week", "UTC", {"operator": "7001", "queue": "sales"}, OPERATOR_SEEK),
         ("operator", "UTC", {"operator": "7001"}, OPERATOR_SEEK),
+        # the whole period, read as the time groupings read it: the tallies, else the period's hours
+        ("all", "UTC", {}, EDGE_SEEK),
+        ("all", "Asia/Kolkata", {"survey": "default"}, _range("hour", "started_hour")),
+        ("all", "UTC", {"queue": "sales", "score_max": 2.0}, _range("hour", "started_hour")),
+        ("all", "UTC", {"operator": "7001"}, OPERATOR_SEEK),
     ],
 )
 async def test_each_summary_reads_one_covering_index(

@@ -15,7 +15,7 @@ from tests.support.seed import Rated, add_survey, question, seed
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 DAY = "from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z"
-NO_CQR = {"cqr_average": None, "cqr_evaluations": 0}
+NO_CQR = {"cqr_average": None, "cqr_evaluations": 0, "cqr_good": 0, "cqr_good_share": None}
 
 
 @pytest.fixture

@@ -225,18 +225,37 @@ def test_the_demo_has_its_own_database_spool_and_a_short_grace(monkeypatch: pyte
     from ivr_survey.config import with_demo_defaults
 
     s = with_demo_defaults(load_settings(_env_file=None))
-    assert (s.database_url, s.spool_dir, s.shutdown_grace) == (
+    assert (s.database_url, s.spool_dir, s.recordings_dir, s.shutdown_grace) == (
         "sqlite+aiosqlite:///./ivr_survey-demo.db",
         Path("spool-demo"),
+        Path("recordings-demo"),
         3.0,
     )
     # given explicitly, in the environment or in .env, a setting is the operator's choice
     monkeypatch.setenv("IVR_SURVEY_SHUTDOWN_GRACE", "30")
     env = tmp_path / ".env"
-    env.write_text("IVR_SURVEY_DATABASE_URL=sqlite:///./mine.db\nIVR_SURVEY_SPOOL_DIR=./ivr_survey-spool\n")
+    env.write_text(
+        "IVR_SURVEY_DATABASE_URL=sqlite:///./mine.db\nIVR_SURVEY_SPOOL_DIR=./ivr_survey-spool\n"
+        "IVR_SURVEY_RECORDINGS_DIR=/var/spool/asterisk/monitor\n"
+    )
     s = with_demo_defaults(load_settings(_env_file=str(env)))
-    assert (s.database_url, s.spool_dir, s.shutdown_grace) == (
+    assert (s.database_url, s.spool_dir, s.recordings_dir, s.shutdown_grace) == (
         "sqlite+aiosqlite:///./mine.db",
         Path("ivr_survey-spool"),
+        Path("/var/spool/asterisk/monitor"),
         30.0,
+    )
+
+
+def test_the_demo_needs_a_recordings_folder_it_can_write(tmp_path) -> None:
+    from ivr_survey.config import check_demo
+
+    made = tmp_path / "made" / "here"
+    check_demo(load_settings(_env_file=None, recordings_dir=made))
+    assert made.is_dir()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError) as info:
+        check_demo(load_settings(_env_file=None, recordings_dir=tmp_path / "a-file"))
+    assert (
+        str(info.value) == f"IVR_SURVEY_RECORDINGS_DIR: {tmp_path / 'a-file'} is not a writable folder (it is a file)"
     )
