@@ -13,11 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cqr import GOOD_THRESHOLD
 from ..db.calls import CallFilter, StatsRow, call_stats, queue_names
-from ..db.cqr import CriterionRow, criterion_summary
 from ..db.operators import OperatorRow, get_operator, list_operators, team_names
 from ..db.ratings import RatingFilter, RatingRow, list_ratings
 from ..db.review import LOW_SCORE
-from ..db.summary import SummaryGroup, UnknownQuestion, empty_group, question_keys, ratings_summary, summary_scope
+from ..db.summary import (
+    CriterionRow,
+    SummaryGroup,
+    UnknownQuestion,
+    criterion_summary,
+    empty_group,
+    question_keys,
+    ratings_summary,
+    summary_scope,
+)
 from . import charts
 from .i18n import Translator
 from .period import PagePeriod
@@ -104,9 +112,7 @@ def _one(groups: Sequence[SummaryGroup]) -> SummaryGroup:
 
 
 def cqr_tile(group: SummaryGroup) -> CqrTile:
-    evaluations = group.cqr_evaluations or 0
-    good = group.cqr_good or 0
-    return CqrTile(group.cqr_average, evaluations, good, round(good / evaluations, 4) if evaluations else None)
+    return CqrTile(group.cqr_average, group.cqr_evaluations or 0, group.cqr_good or 0, group.cqr_good_share)
 
 
 def worst_first(lines: list[OperatorLine]) -> list[OperatorLine]:
@@ -274,9 +280,11 @@ async def operator_view(session: AsyncSession, code: str, scope: Scope, tr: Tran
     low = await list_ratings(session, filters=replace(ratings, score_max=LOW_SCORE), limit=100)
     lowest = sorted(low.items, key=lambda r: (r.score if r.score is not None else math.inf, -r.started_at.timestamp()))
     hours = await call_stats(session, group_by="hour_of_day", filters=calls, tz=tr.tz)
-    criteria = await criterion_summary(
-        session, operator=code, queue=scope.queue, date_from=scope.period.start, date_to=scope.period.end
-    )
+    criteria = (
+        await criterion_summary(
+            session, operator=code, queue=scope.queue, date_from=scope.period.start, date_to=scope.period.end
+        )
+    ).criteria
     view = OperatorView(
         person=person,
         period=scope.period,
