@@ -531,7 +531,7 @@ async def cqr_summary(
     session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo
 ) -> dict[Any, tuple[float | None, int]]:
     """key -> (average CQR, evaluations) of the calls in the period (by the call's start), per operator or
-    time bucket; honours the operator and queue filters."""
+    time bucket; honours the operator, team and queue filters."""
     dialect = dialect_of(session)
     if group_by == "operator":
         key = Operator.code.label("key")
@@ -550,6 +550,8 @@ async def cqr_summary(
     )
     if filters.operator is not None:
         stmt = stmt.where(Operator.code == filters.operator)
+    if filters.team is not None:
+        stmt = stmt.where(Operator.team == filters.team)
     if filters.queue is not None:
         stmt = stmt.where(_unindexed(session, Call.queue) == filters.queue)
     return {

@@ -187,6 +187,7 @@ async def test_ratings_filters_and_keyset_pages(client: TestClient, sessions) ->
         "call_id": "L5",
         "channel_uniqueid": "L5.2",
         "operator": "7001",
+        "operator_name": None,
         "queue": "sales",
         "survey": "default",
         "survey_version": 1,
@@ -280,6 +281,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
             [
                 "call_id",
                 "operator",
+                "operator_name",
                 "queue",
                 "survey",
                 "survey_version",
@@ -296,6 +298,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
             [
                 "L5",
                 "7001",
+                "",
                 "sales",
                 "default",
                 "1",
@@ -312,6 +315,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
             [
                 "L4",
                 "7001",
+                "",
                 "sales",
                 "default",
                 "1",
