@@ -1,4 +1,4 @@
-"""ivr-survey serve | migrate | demo | token | survey"""
+"""ivr-survey serve | migrate | demo | token | survey | import-cdr | operators"""
 
 from __future__ import annotations
 
@@ -176,9 +176,10 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
     from sqlalchemy.engine import make_url
 
     from .app import create_app
+    from .db.operators import upsert_operators
     from .keys import AMI
     from .simulator.ari import FakeAsterisk
-    from .simulator.callers import SimulatedCallers
+    from .simulator.callers import ROSTER, SimulatedCallers
     from .simulator.fake_ami import FakeAmiServer
 
     settings = with_demo_defaults(settings)
@@ -204,7 +205,8 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
                 "ami_secret": SecretStr(secret),
             }
         )
-        await migrate_database(demo_settings)
+        async with database_session(demo_settings) as session:  # migrated, and the simulated operators named
+            await upsert_operators(session, ROSTER)
         token = await demo_supervisor_token(demo_settings)
         app = create_app(demo_settings)
         callers = SimulatedCallers(fake, rng=random.Random(seed), ami=ami, recordings=settings.recordings_dir)
@@ -281,6 +283,28 @@ async def import_cdr(settings: Settings, path: str) -> None:
     )
 
 
+async def operators_command(settings: Settings, args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .db.operators import list_operators, upsert_operators
+    from .service.roster import RosterError, decode, parse
+
+    if args.operators_command == "import":
+        try:  # the whole file is read and checked before anything is stored
+            rows = parse(decode(await asyncio.to_thread(Path(args.file).read_bytes)))
+        except OSError as exc:
+            raise Fatal(f"{args.file}: cannot read it: {exc.strerror or _one_line(exc)}") from None
+        except RosterError as exc:
+            raise Fatal(exc.where(args.file)) from None
+        async with database_session(settings) as session:  # one transaction: all of the file or nothing
+            counts = await upsert_operators(session, rows)
+        print(f"{counts.created} created, {counts.updated} updated")
+    else:
+        async with database_session(settings) as session:
+            for row in await list_operators(session, team=args.team):
+                print("\t".join(value or "" for value in (row.code, row.name, row.team)))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr-survey", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -302,6 +326,14 @@ def _parser() -> argparse.ArgumentParser:
     p_revoke.add_argument("name")
     p_import = sub.add_parser("import-cdr", help="backfill the call history from Asterisk's Master.csv")
     p_import.add_argument("file", help="cdr_csv's Master.csv (any number of columns it can write)")
+    p_operators = sub.add_parser("operators", help="operators' names and teams: import a CSV file, list")
+    operators_sub = p_operators.add_subparsers(dest="operators_command", required=True)
+    p_roster = operators_sub.add_parser(
+        "import", help="create or update operators from FILE.csv (header id,name,team; comma or semicolon)"
+    )
+    p_roster.add_argument("file")
+    p_list = operators_sub.add_parser("list", help="id, name and team of every operator, tab-separated")
+    p_list.add_argument("--team", help="this team's operators only")
     p_survey = sub.add_parser("survey", help="list survey definitions or add a new version")
     survey_sub = p_survey.add_subparsers(dest="survey_command", required=True)
     survey_sub.add_parser("list", help="every survey with its newest version")
@@ -325,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(import_cdr(settings, args.file))
         elif args.command == "survey":
             asyncio.run(survey_command(settings, args))
+        elif args.command == "operators":
+            asyncio.run(operators_command(settings, args))
         elif args.command == "demo":
             asyncio.run(demo(settings, calls=args.calls, per_second=args.per_second, speed=args.speed, seed=args.seed))
         elif args.command == "serve":

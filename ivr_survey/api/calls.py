@@ -51,6 +51,7 @@ def _caller(raw: str) -> str:
 
 class CallQuery(Period):
     operator: Text = Field(None, description="operator id: calls they answered, or that rang them and nobody answered")
+    team: Text = Field(None, description="the same, for the operators in this team")
     queue: Text = Field(None, description="queue name")
     direction: Annotated[str | None, one_of(DIRECTIONS)] = None
     disposition: Annotated[str | None, one_of(DISPOSITIONS)] = None
@@ -61,6 +62,7 @@ class CallQuery(Period):
     def call_filter(self) -> CallFilter:
         return CallFilter(
             operator=self.operator,
+            team=self.team,
             queue=self.queue,
             direction=self.direction,
             disposition=self.disposition,
@@ -100,6 +102,7 @@ class Call(Model):
     client_number: str | None
     queue: str | None
     operator: str | None
+    operator_name: str | None
     rung_operators: list[str]
     started_at: Time | None
     answered_at: Time | None
@@ -160,6 +163,7 @@ CSV_COLUMNS = (
     "client_number",
     "queue",
     "operator",
+    "operator_name",
     "rung_operators",
     "started_at",
     "answered_at",

@@ -154,6 +154,7 @@ class ScorecardQuery(Query):
 class EvaluationsQuery(Paged, Period):
     call_id: Annotated[str | None, text(MAX_LINKEDID)] = Field(None, description="the call's linkedid")
     operator: Annotated[str | None, text(MAX_LINKEDID)] = Field(None, description="operator id")
+    team: Annotated[str | None, text(MAX_NAME)] = Field(None, description="the operators in this team")
     supervisor: Annotated[str | None, text(MAX_NAME)] = Field(None, description="who evaluated")
     call_type: Annotated[str | None, one_of(CALL_TYPES)] = Field(None, description="call type")
     good: Boolean = Field(None, description="CQR >= 80")
@@ -167,6 +168,9 @@ class CriteriaQuery(Period):
 class Criterion(Model):
     id: str
     name: str
+    name_ru: str
+    description: str
+    description_ru: str
     weight: float
 
 
@@ -193,7 +197,9 @@ class CriteriaSummary(Model):
 class CallType(Model):
     id: Annotated[str, enum(CALL_TYPES)]
     name: str
+    name_ru: str
     description: str
+    description_ru: str
     criteria: list[Criterion]
 
 
@@ -216,6 +222,7 @@ class Evaluation(Model):
     comment: str | None
     supervisor: str
     operator: str | None
+    operator_name: str | None
     created_at: Time
 
 
@@ -255,11 +262,8 @@ async def get_call_types(request: web.Request) -> web.Response:
     call_types = [
         CallType(
             id=call_type,
-            name=info["name"],
-            description=info["description"],
-            criteria=[
-                Criterion(id=c, name=CRITERIA[c]["name"], weight=float(w)) for c, w in cards[call_type].weights.items()
-            ],
+            **info,  # name, description and their Russian
+            criteria=[Criterion(id=c, **CRITERIA[c], weight=float(w)) for c, w in cards[call_type].weights.items()],
         )
         for call_type, info in CALL_TYPES.items()
         if call_type in cards
@@ -338,6 +342,7 @@ async def get_evaluations(request: web.Request) -> web.Response:
             session,
             call_id=q.call_id,
             operator=q.operator,
+            team=q.team,
             supervisor=q.supervisor,
             call_type=q.call_type,
             good=q.good,

@@ -27,6 +27,7 @@ from .responses import Model, Time, enum, json_response
 
 class RatingQuery(Period):
     operator: Text = Field(None, description="operator id, e.g. 7001")
+    team: Text = Field(None, description="the operators in this team")
     queue: Text = Field(None, description="queue name")
     survey: Text = Field(None, description="survey name")
     status: Annotated[str | None, one_of(RESPONSE_STATUSES)] = Field(None, description="response status")
@@ -36,6 +37,7 @@ class RatingQuery(Period):
     def rating_filter(self) -> RatingFilter:
         return RatingFilter(
             operator=self.operator,
+            team=self.team,
             queue=self.queue,
             survey=self.survey,
             status=self.status,
@@ -73,6 +75,7 @@ class Rating(Model):
     call_id: str = Field(description="Asterisk's linkedid")
     channel_uniqueid: str | None
     operator: str | None
+    operator_name: str | None
     queue: str | None
     survey: str
     survey_version: int
@@ -144,6 +147,7 @@ class Summary(Model):
 CSV_COLUMNS = (
     "call_id",
     "operator",
+    "operator_name",
     "queue",
     "survey",
     "survey_version",

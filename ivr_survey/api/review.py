@@ -12,7 +12,7 @@ from ..db.review import review_queue
 from ..keys import SESSIONS, SETTINGS
 from . import params
 from .errors import Invalid
-from .params import Day, Param, Zoned
+from .params import Day, Param, Text, Zoned
 from .responses import Model, Time, json_response
 
 
@@ -28,10 +28,12 @@ class ReviewQuery(Zoned):
     share: Annotated[float | None, Param(_share, {"type": "number", "exclusiveMinimum": 0, "maximum": 1})] = Field(
         None, description="share of each operator's calls (default IVR_SURVEY_REVIEW_SHARE)"
     )
+    team: Text = Field(None, description="the operators in this team only")
 
 
 class OperatorLoad(Model):
     operator: str
+    operator_name: str | None
     calls: int
     selected: int
 
@@ -39,6 +41,7 @@ class OperatorLoad(Model):
 class ReviewItem(Model):
     call_id: str
     operator: str
+    operator_name: str | None
     queue: str | None
     started_at: Time
     score: float | None
@@ -59,7 +62,7 @@ async def get_review_queue(request: web.Request) -> web.Response:
     day = query.day or datetime.now(query.tz).date()
     share = query.share if query.share is not None else request.app[SETTINGS].review_share
     async with request.app[SESSIONS]() as session:
-        queue = await review_queue(session, day=day, tz=query.tz, share=share)
+        queue = await review_queue(session, day=day, tz=query.tz, share=share, team=query.team)
     return json_response(
         ReviewQueue(day=day, tz=query.tz.key, share=share, operators=queue.operators, items=queue.items)
     )

@@ -4,6 +4,7 @@ from it."""
 from __future__ import annotations
 
 from ..cqr import CALL_TYPES
+from ..db.operators import MAX_CODE
 from . import calls, cqr, operators, ratings, review
 from .errors import ErrorBody
 from .health import Health, healthz
@@ -11,6 +12,7 @@ from .spec import CSV, Reply, Route, build_spec, get_openapi
 
 CALL_ID = {"type": "string", "description": "the call's linkedid"}
 CALL_TYPE = {"type": "string", "enum": list(CALL_TYPES)}
+OPERATOR_ID = {"type": "string", "minLength": 1, "maxLength": MAX_CODE, "description": "e.g. 7001"}
 REFUSED = (400, 401, 404, 409)
 
 ROUTES = (
@@ -55,6 +57,16 @@ ROUTES = (
         query=operators.OperatorQuery,
         refusals=(400, 401, 404),
         replies={200: Reply(model=operators.OperatorDetail)},
+    ),
+    Route(
+        "PUT",
+        "/operators/{operator}",
+        operators.put_operator,
+        "Admin: set an operator's name and team (a field left out keeps its value, null clears it)",
+        body=operators.OperatorUpdate,
+        role="admin",
+        path_schemas={"operator": OPERATOR_ID},
+        replies={201: Reply("a new operator", operators.Operator), 200: Reply("updated", operators.Operator)},
     ),
     Route(
         "GET",

@@ -11,26 +11,37 @@ GOOD_THRESHOLD = 80.0
 # 1: done; 0.5: tried but not finished; 0: not done.
 SCORE_VALUES = (0.0, 0.5, 1.0)
 
+# Each call type and criterion in English and in Russian (name_ru, description_ru), as supervisors read them.
 CALL_TYPES: dict[str, dict[str, str]] = {
     "qualification": {
         "name": "Qualification",
         "description": "Getting to know the client and finding the problem the client has.",
+        "name_ru": "Квалификация",
+        "description_ru": "Знакомство с клиентом и выявление его задачи или проблемы.",
     },
     "objection": {
         "name": "Objection handling",
         "description": "The client doubts or refuses; the operator works through the objections.",
+        "name_ru": "Работа с возражениями",
+        "description_ru": "Клиент сомневается или отказывается; оператор отрабатывает возражения.",
     },
     "spam": {
         "name": "Spam",
         "description": "A wrong number, or a request for services the company does not offer.",
+        "name_ru": "Спам",
+        "description_ru": "Ошибочный звонок или запрос услуг, которых компания не оказывает.",
     },
     "transactional": {
         "name": "Transactional (accelerating)",
         "description": "Moving a deal forward: the client is interested and the next step is agreed.",
+        "name_ru": "Транзакционный (ускоряющий)",
+        "description_ru": "Продвижение сделки: клиент заинтересован, следующий шаг согласован.",
     },
     "reanimation": {
         "name": "Reanimation",
         "description": "Calling back, a few months later, a client who had said a final no.",
+        "name_ru": "Реанимация",
+        "description_ru": "Повторный звонок клиенту, который несколько месяцев назад окончательно отказался.",
     },
 }
 
@@ -38,42 +49,62 @@ CRITERIA: dict[str, dict[str, str]] = {
     "greeting": {
         "name": "Greeting",
         "description": "Greets the client, introduces self and the company.",
+        "name_ru": "Приветствие",
+        "description_ru": "Здоровается, представляется и называет компанию.",
     },
     "identifying_problem": {
         "name": "Identifying the problem",
         "description": "Asks questions until the client's need or problem is clear.",
+        "name_ru": "Выявление потребности",
+        "description_ru": "Задаёт вопросы, пока потребность или проблема клиента не станет ясна.",
     },
     "presenting_product": {
         "name": "Presenting the product",
         "description": "Presents the product as the answer to the client's problem.",
+        "name_ru": "Презентация продукта",
+        "description_ru": "Представляет продукт как решение задачи клиента.",
     },
     "handling_objections": {
         "name": "Handling objections",
         "description": "Hears the objection out, clarifies it and answers it.",
+        "name_ru": "Работа с возражениями",
+        "description_ru": "Выслушивает возражение, уточняет его и отвечает на него.",
     },
     "related_offer": {
         "name": "Related offer",
         "description": "Offers related products or services.",
+        "name_ru": "Допродажа",
+        "description_ru": "Предлагает сопутствующие товары или услуги.",
     },
     "initiative": {
         "name": "Initiative",
         "description": "Leads the conversation and proposes the next move rather than waiting for the client.",
+        "name_ru": "Инициатива",
+        "description_ru": "Ведёт разговор и сам предлагает следующий шаг, не дожидаясь клиента.",
     },
     "closing": {
         "name": "Closing",
         "description": "Closes the call with a next step agreed (a meeting, an offer, a payment, a call back).",
+        "name_ru": "Закрытие",
+        "description_ru": "Завершает звонок согласованным следующим шагом (встреча, предложение, оплата, перезвон).",
     },
     "tone": {
         "name": "Tone and politeness",
         "description": "Friendly, polite and calm throughout.",
+        "name_ru": "Тон и вежливость",
+        "description_ru": "Доброжелателен, вежлив и спокоен на протяжении всего разговора.",
     },
     "difficult_client": {
         "name": "Difficult client",
         "description": "Handles a dissatisfied or rude client without escalating.",
+        "name_ru": "Трудный клиент",
+        "description_ru": "Спокойно работает с недовольным или грубым клиентом, не обостряя конфликт.",
     },
     "script": {
         "name": "Following the script",
         "description": "Follows the company's script for this kind of call.",
+        "name_ru": "Следование скрипту",
+        "description_ru": "Придерживается скрипта компании для звонков этого типа.",
     },
 }
 

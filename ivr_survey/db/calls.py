@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 
 from .engine import dialect_of
 from .models import Call, CallOperator, Operator, SurveyResponse
+from .operators import in_team
 from .timebuckets import bucket_label, bucket_start, epoch_of, key_order, local_hour, utc_bounds
 
 MISSED = ("missed", "abandoned_in_queue")  # the caller was not served
@@ -46,6 +47,7 @@ TIME_SORTS = ("started_at", "answered_at", "ended_at")
 @dataclass(frozen=True)
 class CallFilter:
     operator: str | None = None  # answered, or was rung for a call nobody answered
+    team: str | None = None  # the same, for any operator in that team
     queue: str | None = None
     direction: str | None = None
     disposition: str | None = None
@@ -62,6 +64,11 @@ def _conditions(filters: CallFilter) -> list[Any]:
         mine = select(named.id).where(named.code == filters.operator).scalar_subquery()
         took_part = select(link.id).where(link.call_id == Call.id, link.operator_id == mine).correlate(Call)
         conditions.append(or_(Call.operator_id == mine, took_part.exists()))
+    if filters.team is not None:
+        link = aliased(CallOperator)
+        team = in_team(filters.team)
+        took_part = select(link.id).where(link.call_id == Call.id, link.operator_id.in_(team)).correlate(Call)
+        conditions.append(or_(Call.operator_id.in_(team), took_part.exists()))
     for column, value in (
         (Call.queue, filters.queue),
         (Call.direction, filters.direction),
@@ -112,6 +119,7 @@ class CallRow:
     client_number: str | None
     queue: str | None
     operator: str | None  # who answered
+    operator_name: str | None
     rung_operators: list[str]
     started_at: datetime | None
     answered_at: datetime | None
@@ -206,6 +214,7 @@ def _calls_query() -> Select[Any]:
         select(
             Call,
             AnsweredBy.code.label("operator"),
+            AnsweredBy.name.label("operator_name"),
             _callback_at().label("callback_at"),
             surveyed.label("surveyed"),
             *(col.label(f"sort_{name}") for name, col in SORTS.items()),
@@ -258,6 +267,7 @@ def _item(row: Any, rung: list[str], back: Any) -> CallRow:
         client_number=call.client_number,
         queue=call.queue,
         operator=row.operator,
+        operator_name=row.operator_name,
         rung_operators=rung,
         started_at=call.started_at,
         answered_at=call.answered_at,
@@ -314,6 +324,8 @@ async def call_stats(session: AsyncSession, *, group_by: str, filters: CallFilte
     else:
         key = bucket_start(dialect, epoch_of(dialect, Call.started_at), group_by, tz, start, end)
         base = select(Call.id)
+    if group_by == "operator" and filters.team is not None:  # a team's calls, grouped by the team's operators
+        base = base.where(Operator.team == filters.team)
     callback_at = _callback_at()
     responded = exists().where(SurveyResponse.call_id == Call.id, SurveyResponse.score.is_not(None))
     surveyed = exists().where(SurveyResponse.call_id == Call.id)
@@ -394,4 +406,4 @@ def _round(value: Any) -> float | None:
 async def queue_names(session: AsyncSession) -> list[str]:
     """Every queue a stored call went through, by name."""
     stmt = select(Call.queue).where(Call.queue.is_not(None)).distinct().order_by(Call.queue)
-    return list((await session.execute(stmt)).scalars())
+    return [queue for queue in (await session.execute(stmt)).scalars() if queue is not None]

@@ -152,7 +152,13 @@ async def add_scorecard_version(
 # --- evaluations ---
 
 
-_ITEM_COLUMNS = (CqrEvaluation, Call.linkedid, Operator.code.label("operator"), CqrScorecard.version)
+_ITEM_COLUMNS = (
+    CqrEvaluation,
+    Call.linkedid,
+    Operator.code.label("operator"),
+    Operator.name.label("operator_name"),
+    CqrScorecard.version,
+)
 
 
 def _evaluations_query(*conditions: Any) -> Any:
@@ -179,6 +185,7 @@ class EvaluationRow:
     comment: str | None
     supervisor: str
     operator: str | None
+    operator_name: str | None
     created_at: datetime
 
 
@@ -195,6 +202,7 @@ def _item(row: Any) -> EvaluationRow:
         comment=ev.comment,
         supervisor=ev.supervisor,
         operator=row.operator,
+        operator_name=row.operator_name,
         created_at=ev.created_at,
     )
 
@@ -272,6 +280,7 @@ async def list_evaluations(
     *,
     call_id: str | None = None,
     operator: str | None = None,
+    team: str | None = None,
     supervisor: str | None = None,
     call_type: str | None = None,
     good: bool | None = None,
@@ -281,13 +290,15 @@ async def list_evaluations(
     cursor: tuple[datetime, int] | None = None,
 ) -> EvaluationsPage:
     """One page of evaluations, newest first (created_at desc, id desc). `call_id` is the call's linkedid,
-    `operator` its operator code; `date_from` (inclusive) and `date_to` (exclusive) bound the evaluation's
-    created_at; `cursor` is the previous page's next_after."""
+    `operator` its operator code, `team` that operator's team; `date_from` (inclusive) and `date_to` (exclusive)
+    bound the evaluation's created_at; `cursor` is the previous page's next_after."""
     conditions = []
     if call_id is not None:
         conditions.append(Call.linkedid == call_id)
     if operator is not None:
         conditions.append(Operator.code == operator)
+    if team is not None:
+        conditions.append(Operator.team == team)
     if supervisor is not None:
         conditions.append(CqrEvaluation.supervisor == supervisor)
     if call_type is not None:

@@ -83,6 +83,8 @@ class Operator(Base):
     # The endpoint or extension, e.g. "7001" for PJSIP/7001-00000012; what the dialplan passes as operator=.
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    # The team the operator works in (a supervisor's view); set with the name by import or by the API.
+    team: Mapped[str | None] = mapped_column(String(100), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
+from .operators import in_team
 
 # The first question's answer is "the" score of a call (the 1-5 rating in the default survey).
 FirstAnswer = aliased(SurveyAnswer, name="first_answer")
@@ -21,6 +22,7 @@ FirstAnswer = aliased(SurveyAnswer, name="first_answer")
 @dataclass(frozen=True, slots=True)
 class RatingFilter:
     operator: str | None = None
+    team: str | None = None  # the operators in that team
     queue: str | None = None
     survey: str | None = None
     status: str | None = None
@@ -50,6 +52,8 @@ def rating_conditions(filters: RatingFilter, columns: RatingColumns) -> list[Any
     if filters.operator is not None:
         operator = select(Operator.id).where(Operator.code == filters.operator).scalar_subquery()
         conditions.append(columns.operator_id == operator)
+    if filters.team is not None:
+        conditions.append(columns.operator_id.in_(in_team(filters.team)))
     if filters.queue is not None:
         conditions.append(columns.queue == filters.queue)
     if filters.survey is not None:
@@ -99,6 +103,7 @@ _COLUMNS = (
     Call.caller_number,
     Call.queue,
     Operator.code.label("operator"),
+    Operator.name.label("operator_name"),
     Survey.name.label("survey"),
     SurveyVersion.version,
     SurveyResponse.channel,
@@ -125,6 +130,7 @@ class RatingRow:
     call_id: str  # the call's linkedid
     channel_uniqueid: str | None
     operator: str | None
+    operator_name: str | None
     queue: str | None
     survey: str
     survey_version: int
@@ -174,6 +180,7 @@ async def list_ratings(
             call_id=r.linkedid,
             channel_uniqueid=r.channel_uniqueid,
             operator=r.operator,
+            operator_name=r.operator_name,
             queue=r.queue,
             survey=r.survey,
             survey_version=r.version,

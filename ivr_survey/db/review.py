@@ -25,6 +25,7 @@ LOW_SCORE = 2.0
 @dataclass(frozen=True, slots=True)
 class OperatorLoad:
     operator: str
+    operator_name: str | None
     calls: int  # on the day
     selected: int
 
@@ -33,6 +34,7 @@ class OperatorLoad:
 class ReviewItem:
     call_id: str
     operator: str
+    operator_name: str | None
     queue: str | None
     started_at: datetime
     score: float | None
@@ -55,16 +57,29 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tz)
 
 
-async def review_queue(session: AsyncSession, *, day: date, tz: ZoneInfo, share: float) -> ReviewQueue:
+async def review_queue(
+    session: AsyncSession, *, day: date, tz: ZoneInfo, share: float, team: str | None = None
+) -> ReviewQueue:
+    """The day's queue, of every operator's calls or the team's (team given)."""
     start, end = day_bounds(day, tz)
     evaluated = exists().where(CqrEvaluation.call_id == Call.id)
     stmt = (
-        select(Call.linkedid, Operator.code, Call.queue, Call.started_at, FirstAnswer.score, evaluated.label("done"))
+        select(
+            Call.linkedid,
+            Operator.code,
+            Operator.name,
+            Call.queue,
+            Call.started_at,
+            FirstAnswer.score,
+            evaluated.label("done"),
+        )
         .join(Operator, Operator.id == Call.operator_id)
         .outerjoin(SurveyResponse, SurveyResponse.call_id == Call.id)
         .outerjoin(FirstAnswer, and_(FirstAnswer.response_id == SurveyResponse.id, FirstAnswer.position == 0))
         .where(Call.started_at >= start, Call.started_at < end)
     )
+    if team is not None:
+        stmt = stmt.where(Operator.team == team)
     per_operator: dict[str, list[Any]] = defaultdict(list)
     for row in (await session.execute(stmt)).all():
         per_operator[row.code].append(row)
@@ -76,8 +91,10 @@ async def review_queue(session: AsyncSession, *, day: date, tz: ZoneInfo, share:
         low = sorted((c for c in calls if c.score is not None and c.score <= LOW_SCORE), key=lambda c: c.started_at)
         rest = sorted((c for c in calls if c not in low), key=lambda c: _sample_order(day, c.linkedid))
         chosen = [(c, "low_score") for c in low] + [(c, "sample") for c in rest[: max(0, wanted - len(low))]]
-        operators.append(OperatorLoad(code, len(calls), len(chosen)))
+        name = calls[0].name
+        operators.append(OperatorLoad(code, name, len(calls), len(chosen)))
         items.extend(
-            ReviewItem(c.linkedid, code, c.queue, c.started_at, c.score, reason, bool(c.done)) for c, reason in chosen
+            ReviewItem(c.linkedid, code, name, c.queue, c.started_at, c.score, reason, bool(c.done))
+            for c, reason in chosen
         )
     return ReviewQueue(operators, items)

@@ -584,7 +584,7 @@ NO_CQR: Cqr = (None, 0, 0)
 
 async def cqr_summary(session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo) -> dict[Any, Cqr]:
     """key -> (average CQR, evaluations, good ones) of the calls in the period (by the call's start), per operator
-    or time bucket, or of all of them (key None); honours the operator and queue filters."""
+    or time bucket, or of all of them (key None); honours the operator, team and queue filters."""
     dialect = dialect_of(session)
     key: Any
     if group_by == "operator":
@@ -607,6 +607,8 @@ async def cqr_summary(session: AsyncSession, *, group_by: str, filters: RatingFi
     )
     if filters.operator is not None:
         stmt = stmt.where(Operator.code == filters.operator)
+    if filters.team is not None:
+        stmt = stmt.where(Operator.team == filters.team)
     if filters.queue is not None:
         stmt = stmt.where(_unindexed(session, Call.queue) == filters.queue)
     return {

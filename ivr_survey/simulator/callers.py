@@ -18,11 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..db.operators import OperatorRow
 from .ari import FakeAsterisk
 from .fake_ami import FakeAmiServer
 from .recordings import write_recording
 
 log = logging.getLogger(__name__)
+
+# The simulated operators, named and in teams when the demo starts (as `ivr-survey operators import` would).
+ROSTER = (
+    OperatorRow("7001", "Анна Смирнова", "Продажи"),
+    OperatorRow("7002", "Иван Петров", "Продажи"),
+    OperatorRow("7003", "Olga Ivanova", "Продажи"),
+    OperatorRow("7004", "John Miller", "Support"),
+    OperatorRow("7005", "Мария Кузнецова", "Support"),
+)
+OPERATORS = tuple(o.code for o in ROSTER)
 
 # Prompts that ask something, and how a caller answers each (a key for each valid answer).
 QUESTIONS: dict[str, tuple[str, ...]] = {
@@ -79,7 +90,7 @@ class SimulatedCallers:
         self,
         fake: FakeAsterisk,
         *,
-        operators: tuple[str, ...] = ("7001", "7002", "7003", "7004", "7005"),
+        operators: tuple[str, ...] = OPERATORS,
         queues: tuple[str | None, ...] = (None, "sales", "support"),
         mix: CallerMix | None = None,
         rng: random.Random | None = None,

@@ -3,6 +3,7 @@ scales to its box (viewBox) and carries a <title> per mark, which browsers show 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -94,10 +95,12 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, fmt: Callable[
     if not labels or not any(values):
         return _empty(empty)
     top = _nice_top(max(values))
+    leading = round(top / 10 ** math.floor(math.log10(top)))
+    steps = 2 if top == 2 else 4 if leading == 2 else 5  # whole-number grid lines for counts
     slot = (W - PAD_L - PAD_R) / len(labels)
     bar = slot * 0.8 / len(series)
     xs = [PAD_L + slot * (i + 0.5) for i in range(len(labels))]
-    body = _grid(top, fmt) + _x_labels(labels, xs)
+    body = _grid(top, fmt, steps) + _x_labels(labels, xs)
     for j, s in enumerate(series):
         for i, (v, label) in enumerate(zip(s.values, labels, strict=True)):
             value = v or 0

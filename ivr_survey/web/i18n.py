@@ -4,8 +4,8 @@ Accept-Language, else English."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -67,13 +67,13 @@ class Translator:
         sign = "\u00a0%" if self.lang == "ru" else "%"
         return self.num(share * 100, digits) + sign
 
-    def date(self, day: date) -> str:
+    def date(self, day: dt.date) -> str:
         return format_date(day, format="medium", locale=self.lang)
 
-    def short_date(self, day: date) -> str:
+    def short_date(self, day: dt.date) -> str:
         return format_date(day, format="d MMM" if self.lang == "ru" else "MMM d", locale=self.lang)
 
-    def moment(self, at: datetime | None) -> str:
+    def moment(self, at: dt.datetime | None) -> str:
         """A stored instant in the viewer's time zone."""
         if at is None:
             return ""

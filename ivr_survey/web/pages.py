@@ -20,6 +20,7 @@ from ..api.errors import ApiError
 from ..api.params import parse_query
 from ..cqr import CqrError
 from ..db import cqr as cqr_repo
+from ..db.models import DIRECTIONS, DISPOSITIONS
 from ..db.outage import first_line, is_outage
 from ..keys import SESSIONS, SETTINGS
 from . import review as review_view
@@ -367,7 +368,6 @@ async def calls_page(request: web.Request) -> web.Response:
                 {**keep, "sort": column, "order": "asc" if query.sort == column and query.order == "desc" else "desc"}
             )
         ),
-        sorts=calls_api.SORTS,
-        directions=calls_api.DIRECTIONS,
-        dispositions=calls_api.DISPOSITIONS,
+        directions=DIRECTIONS,
+        dispositions=DISPOSITIONS,
     )

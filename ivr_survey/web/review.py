@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..api.auth import Principal
 from ..cqr import CALL_TYPES, SCORE_VALUES, compute_cqr
 from ..db.calls import CallRow, get_call
-from ..db.cqr import EvaluationRow, current_scorecards, list_evaluations
+from ..db.cqr import EvaluationRow, current_scorecards, get_evaluation, list_evaluations
 from ..db.ratings import RatingFilter, RatingRow, list_ratings
 from ..db.review import ReviewQueue, review_queue
 from .i18n import Translator
@@ -138,7 +138,9 @@ async def review(
     position = ids.index(call_id) if call_id in ids else -1
     next_call = ids[position + 1] if 0 <= position < len(ids) - 1 else None
     saved_id = query.get("saved")
-    saved = next((e for e in evaluations if str(e.id) == saved_id), None) if saved_id else None
+    # the evaluation just saved: of the call before this one when the form went on to the next
+    known = saved_id is not None and saved_id.isdigit() and len(saved_id) < 10  # an id, not a number for a 500
+    saved = await get_evaluation(session, evaluation_id=int(saved_id)) if saved_id and known else None
     back = {k: v for k, v in (("date", query.get("date")), ("team", team), ("tz", tr.tz.key)) if v}
     return ReviewView(
         day=day,

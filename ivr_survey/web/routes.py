@@ -9,7 +9,7 @@ from aiohttp import web
 from ..api.auth import Tokens
 from ..keys import SETTINGS
 from . import pages
-from .render import WEB, WebSetup, serve_asset
+from .render import TOKENS_KEY, WEB, WebSetup, serve_asset
 from .session import COOKIE, session_secret
 
 PAGE_PREFIXES = ("/ui/", "/static/")
@@ -32,7 +32,7 @@ async def web_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def add_pages(app: web.Application, tokens: Tokens) -> None:
-    app[pages.TOKENS_KEY] = tokens
+    app[TOKENS_KEY] = tokens
     app.cleanup_ctx.append(web_ctx)
     app.router.add_get("/", pages.overview)
     app.router.add_get("/ui", pages.redirect_home)

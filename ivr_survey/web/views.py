@@ -41,15 +41,13 @@ class Scope:
     queue: str | None = None
     team: str | None = None
 
-    def ratings(self, **more: str | None) -> RatingFilter:
-        return RatingFilter(
-            queue=self.queue, team=self.team, date_from=self.period.start, date_to=self.period.end, **more
-        )
+    def ratings(self, operator: str | None = None) -> RatingFilter:
+        start, end = self.period.start, self.period.end
+        return RatingFilter(operator=operator, queue=self.queue, team=self.team, date_from=start, date_to=end)
 
-    def calls(self, **more: str | None) -> CallFilter:
-        return CallFilter(
-            queue=self.queue, team=self.team, date_from=self.period.start, date_to=self.period.end, **more
-        )
+    def calls(self, operator: str | None = None) -> CallFilter:
+        start, end = self.period.start, self.period.end
+        return CallFilter(operator=operator, queue=self.queue, team=self.team, date_from=start, date_to=end)
 
 
 @dataclass(frozen=True, slots=True)

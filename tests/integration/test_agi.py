@@ -191,6 +191,7 @@ async def test_rated_4(server: AgiServer, sessions: async_sessionmaker[AsyncSess
         "call_id": "1700000000.12",
         "channel_uniqueid": "1700000000.13",
         "operator": "7001",
+        "operator_name": None,
         "queue": "sales",
         "survey": "default",
         "survey_version": 1,

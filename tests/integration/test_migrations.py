@@ -267,3 +267,34 @@ async def test_0010_judges_and_counts_again_what_the_previous_head_stored(empty_
         (_slot(A), 5, 4, 21.0, 0, 1, 0, 1, 1),
         before[1],
     ]
+
+
+async def test_0011_adds_operator_teams_and_takes_them_away(empty_database_url: str) -> None:
+    """Operators stored before 0011 (and the calls pointing at them) are kept both ways; the team is indexed."""
+    url = empty_database_url
+    await upgrade(url, "0010")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            sql = conn.exec_driver_sql
+            await sql("INSERT INTO operators (id, code, name, created_at) VALUES (1, '7001', 'Anna', '2026-12-01')")
+            await sql("INSERT INTO calls (id, linkedid, operator_id, created_at) VALUES (1, 'L1', 1, '2026-12-01')")
+    finally:
+        await engine.dispose()
+
+    await upgrade(url, "0011")
+    assert await _select(url, "SELECT code, name, team FROM operators") == [("7001", "Anna", None)]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE operators SET team = 'Продажи' WHERE code = '7001'")
+            indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("operators"))
+    finally:
+        await engine.dispose()
+    assert [i["column_names"] for i in indexes if i["name"] == "ix_operators_team"] == [["team"]]
+    assert await _select(url, "SELECT team FROM operators") == [("Продажи",)]
+
+    await downgrade(url, "0010")
+    assert "team" not in await _columns(url, "operators")
+    assert await _select(url, "SELECT code, name FROM operators") == [("7001", "Anna")]
+    assert await _select(url, "SELECT linkedid, operator_id FROM calls") == [("L1", 1)]

@@ -87,6 +87,7 @@ async def test_operators_side_by_side(client: TestClient, sessions) -> None:
         {
             "operator": "7001",
             "name": None,
+            "team": None,
             "csat": {
                 "offered": 3,
                 "responses": 3,
@@ -100,6 +101,7 @@ async def test_operators_side_by_side(client: TestClient, sessions) -> None:
         {
             "operator": "7002",
             "name": None,
+            "team": None,
             "csat": {
                 "offered": 1,
                 "responses": 1,
@@ -113,6 +115,7 @@ async def test_operators_side_by_side(client: TestClient, sessions) -> None:
         {
             "operator": "7003",
             "name": None,
+            "team": None,
             "csat": {
                 "offered": 0,
                 "responses": 0,
@@ -176,8 +179,8 @@ async def test_review_queue(client: TestClient, sessions) -> None:
     rest_7001 = sorted([f"R{n}" for n in (0, 2, 3, 5, 6, 7, 8, 9)], key=lambda c: _sample_rank("2026-11-20", c))
     first_7002 = sorted(["S0", "S1"], key=lambda c: _sample_rank("2026-11-20", c))[0]
     assert body["operators"] == [
-        {"operator": "7001", "calls": 10, "selected": 3},
-        {"operator": "7002", "calls": 2, "selected": 1},
+        {"operator": "7001", "operator_name": None, "calls": 10, "selected": 3},
+        {"operator": "7002", "operator_name": None, "calls": 2, "selected": 1},
     ]
     assert [(i["call_id"], i["reason"], i["evaluated"]) for i in body["items"]] == [
         ("R1", "low_score", False),

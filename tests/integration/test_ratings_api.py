@@ -189,6 +189,7 @@ async def test_ratings_filters_and_keyset_pages(client: TestClient, sessions) ->
         "call_id": "L5",
         "channel_uniqueid": "L5.2",
         "operator": "7001",
+        "operator_name": None,
         "queue": "sales",
         "survey": "default",
         "survey_version": 1,
@@ -282,6 +283,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
             [
                 "call_id",
                 "operator",
+                "operator_name",
                 "queue",
                 "survey",
                 "survey_version",
@@ -298,6 +300,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
             [
                 "L5",
                 "7001",
+                "",
                 "sales",
                 "default",
                 "1",
@@ -314,6 +317,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
             [
                 "L4",
                 "7001",
+                "",
                 "sales",
                 "default",
                 "1",

@@ -42,7 +42,7 @@ def test_five_call_types_and_ten_criteria() -> None:
     ]
     assert set(DEFAULT_SCORECARDS) == set(CALL_TYPES)
     for info in [*CALL_TYPES.values(), *CRITERIA.values()]:
-        assert set(info) == {"name", "description"} and all(info.values())
+        assert set(info) == {"name", "description", "name_ru", "description_ru"} and all(info.values())
     assert GOOD_THRESHOLD == 80
 
 
