@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict
+from pydantic import ValidationError
 
 from ..api import calls as calls_api
 from ..api.auth import ANONYMOUS, PRINCIPAL, Principal
-from ..api.errors import ApiError
+from ..api.errors import ApiError, invalid_input
 from ..api.params import parse_query
 from ..cqr import CqrError
 from ..db import cqr as cqr_repo
@@ -66,10 +67,10 @@ def page(role: str | None = "analyst") -> Callable[[PageHandler], PageHandler]:
                 return _refused(request, refusal.status, refusal.key, refusal.values)
             except PeriodError as exc:
                 return _refused(request, 400, exc.key, {})
-            except ApiError as exc:  # an API query model's refusal of a filter
-                return _refused(
-                    request, 400, "error.invalid", {"detail": exc.message, "name": exc.details.get("parameter", "")}
-                )
+            except (ApiError, ValidationError) as exc:  # an API query model's refusal of a filter
+                refused = invalid_input(exc) if isinstance(exc, ValidationError) else exc
+                details = {"detail": refused.message, "name": refused.details.get("parameter", "")}
+                return _refused(request, 400, "error.invalid", details)
             except Exception as exc:
                 if not is_outage(exc):
                     raise

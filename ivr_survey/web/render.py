@@ -8,7 +8,7 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
@@ -74,7 +74,7 @@ TOKENS_KEY = web.AppKey("tokens", Tokens)
 
 def viewer_tz(request: web.Request) -> ZoneInfo:
     """The viewer's time zone: ?tz=, else the browser's (cookie), else the PBX's."""
-    for raw in (request.query.get("tz"), request.cookies.get(TZ_COOKIE)):
+    for raw in (request.query.get("tz"), unquote(request.cookies.get(TZ_COOKIE, ""))):  # app.js encodes the "/"
         if raw:
             try:
                 return ZoneInfo(raw)
