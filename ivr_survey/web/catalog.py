@@ -188,9 +188,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.not_found": {"en": "No such page.", "ru": "Такой страницы нет."},
     "error.no_operator": {"en": "No operator {code}.", "ru": "Оператора {code} нет."},
     "error.no_call": {"en": "No call {call} is stored.", "ru": "Звонка {call} нет в базе."},
-    "error.cqr_invalid": {"en": "The evaluation was not saved: {detail}", "ru": "Оценка не сохранена: {detail}"},
-    "error.scores_missing": {
-        "en": "The evaluation was not saved: score every criterion.",
-        "ru": "Оценка не сохранена: оцените каждый критерий.",
+    "error.cqr_invalid": {
+        "en": "The evaluation was not saved: there is no call type {call_type}.",
+        "ru": "Оценка не сохранена: типа звонка {call_type} нет.",
+    },
+    "error.not_scored": {
+        "en": "The evaluation was not saved: score «{criterion}» too.",
+        "ru": "Оценка не сохранена: оцените и «{criterion}».",
+    },
+    "error.bad_score": {
+        "en": "The evaluation was not saved: «{criterion}» is scored 0, 0.5 or 1.",
+        "ru": "Оценка не сохранена: «{criterion}» оценивается как 0, 0,5 или 1.",
     },
 }

@@ -176,11 +176,6 @@ def _keep(form: dict[str, Any], tz: str, **more: str) -> str:
     return urlencode({k: v for k, v in values.items() if v})
 
 
-async def _choices(request: web.Request) -> tuple[list[str], list[str]]:
-    async with request.app[SESSIONS]() as session:
-        return await views.filter_choices(session)
-
-
 @page()
 async def overview(request: web.Request) -> web.Response:
     tr = translator(request)
@@ -291,8 +286,7 @@ async def review_evaluate(request: web.Request) -> web.StreamResponse:
                 replace=True,  # the form shows this supervisor's evaluation when there is one: saving replaces it
             )
     except (CqrError, cqr_repo.UnknownCallType) as exc:
-        message = exc.message if isinstance(exc, CqrError) else str(exc)
-        key = "error.scores_missing" if isinstance(exc, CqrError) and "missing" in message else "error.cqr_invalid"
+        problem = review_view.form_problem(exc, submitted, tr)
         async with request.app[SESSIONS]() as session:
             view = await review_view.review(
                 session,
@@ -312,7 +306,7 @@ async def review_evaluate(request: web.Request) -> web.StreamResponse:
             section="review",
             rv=view,
             teams=teams,
-            form_error=tr.t(key, detail=message),
+            form_error=problem,
         )
     except cqr_repo.UnknownCall:
         raise PageRefusal(404, "error.no_call", call=submitted.call_id) from None

@@ -12,7 +12,7 @@ from multidict import MultiMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api.auth import Principal
-from ..cqr import CALL_TYPES, SCORE_VALUES, compute_cqr
+from ..cqr import CALL_TYPES, SCORE_VALUES, CqrError, compute_cqr
 from ..db.calls import CallRow, get_call
 from ..db.cqr import EvaluationRow, current_scorecards, get_evaluation, list_evaluations
 from ..db.ratings import RatingFilter, RatingRow, list_ratings
@@ -55,6 +55,16 @@ def submitted(form: Mapping[str, Any]) -> Submitted:
         next_call=str(form.get("next_call", "")) or None,
         back=back,
     )
+
+
+def form_problem(exc: Exception, form: Submitted, tr: Translator) -> str:
+    """Why the CQR arithmetic refused a posted form, in the viewer's words: the criterion left unscored or
+    scored with something else than 0, 0.5 or 1, else the call type."""
+    criterion = getattr(exc, "criterion", None)
+    if isinstance(exc, CqrError) and criterion is not None:
+        key = "error.not_scored" if criterion not in form.scores else "error.bad_score"
+        return tr.t(key, criterion=tr.criterion(criterion))
+    return tr.t("error.cqr_invalid", call_type=form.call_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +140,7 @@ async def review(
         chosen = draft.scores
     elif mine is not None and mine.call_type == call_type:
         chosen = mine.scores
-    criteria = [
-        CriterionField(k, w, chosen.get(k) if isinstance(chosen.get(k), float) else None) for k, w in weights.items()
-    ]
+    criteria = [CriterionField(k, w, chosen[k] if chosen.get(k) in SCORE_VALUES else None) for k, w in weights.items()]
     complete = {c.key: c.score for c in criteria if c.score is not None}
     live = compute_cqr(complete, weights) if criteria and len(complete) == len(criteria) else None
     position = ids.index(call_id) if call_id in ids else -1

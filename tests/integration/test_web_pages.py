@@ -193,3 +193,42 @@ async def test_the_viewers_time_zone_from_the_browsers_cookie(client: TestClient
     assert 'data-tz="Asia/Tokyo"' in given
     unknown = await (await client.get("/", headers={"Cookie": "ivr_tz=Mars%2FOlympus"})).text()
     assert 'data-tz="UTC"' in unknown  # the PBX's zone
+
+
+async def test_revoking_the_token_ends_its_session(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr_survey.api import auth
+    from ivr_survey.db.tokens import revoke_token
+
+    monkeypatch.setattr(auth, "_CACHE_SECONDS", 0.0)  # the cache's few seconds are the only delay
+    await sign_in(client, await token(client, "supervisor", name="leaver"))
+    assert (await client.get("/", allow_redirects=False)).status == 200
+    async with client.app[SESSIONS]() as s, s.begin():
+        assert await revoke_token(s, name="leaver")
+    gone = await client.get("/", allow_redirects=False)
+    assert gone.status == 303 and gone.headers["Location"].startswith("/ui/sign-in")
+    assert (await client.get("/ratings")).status == 401
+
+
+async def test_a_form_scored_in_part_is_shown_again_with_what_is_missing(database_url: str, tmp_path: Path) -> None:
+    from tests.support.workstation import ANNA, PARTIAL, linkedid, seed_day
+
+    config = settings(database_url, tmp_path, api_token=TOKEN, recordings_dir=tmp_path / "rec")
+    async with TestClient(TestServer(create_app(config))) as c:
+        tokens = await seed_day(c.app[SESSIONS], tmp_path / "rec")
+        await sign_in(c, tokens.supervisor)
+        call = linkedid(ANNA, 0)
+        csrf = await csrf_of(c, f"/ui/review?date=2026-11-20&tz=UTC&call={call}")
+        scores = {f"score.{k}": str(v) for k, v in PARTIAL.items() if k != "closing"}
+        form = {"csrf": csrf, "call_id": call, "call_type": "qualification", "date": "2026-11-20", **scores}
+        resp = await c.post("/ui/review/evaluate", data=form, headers={"Accept-Language": "ru"})
+        assert resp.status == 400
+        page = await resp.text()
+        assert "Оценка не сохранена: оцените и «Закрытие»." in page
+        assert 'value="0.5" aria-label="Выявление потребности 0.5" checked' in page  # the draft kept
+        bad = await c.post("/ui/review/evaluate", data={**form, "score.closing": "0.7"})
+        assert "«Closing» is scored 0, 0.5 or 1." in await bad.text()
+        none = await c.get(f"/cqr/evaluations?call_id={call}", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (await none.json())["items"] == []
+        saved = await c.post("/ui/review/evaluate", data={**form, "score.closing": "0"}, allow_redirects=False)
+        assert saved.status == 303
+        assert saved.headers["Location"].startswith("/ui/review?date=2026-11-20&saved=")
