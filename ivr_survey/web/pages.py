@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDict
 from pydantic import ValidationError
+from yarl import URL
 
 from ..api import calls as calls_api
 from ..api.auth import ANONYMOUS, PRINCIPAL, Principal
@@ -22,6 +23,7 @@ from ..api.params import parse_query
 from ..cqr import CqrError
 from ..db import cqr as cqr_repo
 from ..db.models import DIRECTIONS, DISPOSITIONS
+from ..db.operators import MAX_NAME, MAX_TEAM, label_problem, set_operator
 from ..db.outage import first_line, is_outage
 from ..keys import SESSIONS, SETTINGS
 from . import review as review_view
@@ -45,9 +47,15 @@ class PageRefusal(Exception):
 
 def safe_next(raw: str | None) -> str:
     """Where to go after signing in or switching language: a path of this site only."""
-    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return "/"
+    if not raw or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in raw) or "\\" in raw:
+        return "/"  # browsers and URL parsers drop tabs and line breaks: "/\t/evil" would become "//evil"
+    try:
+        url = URL(raw)
+    except ValueError:
+        return "/"
+    if url.scheme or url.host or not raw.startswith("/") or raw.startswith("//"):
+        return "/"
+    return raw
 
 
 def page(role: str | None = "analyst") -> Callable[[PageHandler], PageHandler]:
@@ -59,7 +67,7 @@ def page(role: str | None = "analyst") -> Callable[[PageHandler], PageHandler]:
                 raise web.HTTPSeeOther("/ui/sign-in?" + urlencode({"next": request.path_qs}))
             try:
                 if role is not None and principal is not None and not principal.may(role):
-                    raise PageRefusal(403, "error.forbidden", role=role)
+                    raise PageRefusal(403, "error.forbidden", role=translator(request).t(f"role.{role}"))
                 if request.method == "POST":
                     await _check_form_origin(request)
                 return await handler(request)
@@ -87,11 +95,20 @@ def _refused(request: web.Request, status: int, key: str, values: dict[str, obje
     return render(request, "error.html", status=status, tr=tr, message=tr.t(key, **values), status_code=status)
 
 
+def _authority(origin: str) -> str | None:
+    try:
+        url = URL(origin)
+    except ValueError:
+        return None
+    return url.raw_authority.lower() if url.host else None
+
+
 async def _check_form_origin(request: web.Request) -> None:
     """A form that changes data must come from one of our pages: the session's CSRF value, and no other site's
     Origin (SameSite=Strict already keeps the cookie off cross-site requests; this holds without it too)."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    # the host only: behind a proxy that ends TLS the page's https:// origin reaches us over http
+    if origin is not None and _authority(origin) != request.host.lower():
         raise PageRefusal(403, "error.csrf")
     form = await request.post()
     presented = form.get("csrf")
@@ -216,6 +233,7 @@ async def operator_page(request: web.Request) -> web.Response:
     scope, form = _form(request, tr, default_preset="30d")
     async with request.app[SESSIONS]() as session:
         view = await views.operator_view(session, code, scope, tr)
+        queues, teams = await views.filter_choices(session)
     if view is None:
         raise PageRefusal(404, "error.no_operator", code=code)
     return render(
@@ -228,20 +246,23 @@ async def operator_page(request: web.Request) -> web.Response:
         presets=PRESETS,
         query_keep=_keep(form, tr.tz.key),
         saved=request.query.get("saved") == "1",
+        queues=queues,
+        teams=teams,
+        max_name=MAX_NAME,
+        max_team=MAX_TEAM,
     )
 
 
 @page(role="admin")
 async def operator_edit(request: web.Request) -> web.StreamResponse:
-    from ..db.operators import set_operator
-
     code = request.match_info["operator"]
+    tr = translator(request)
     form = await request.post()
     values = {}
-    for name in ("name", "team"):
+    for name, limit in (("name", MAX_NAME), ("team", MAX_TEAM)):
         value = str(form.get(name, "")).strip()
-        if len(value) > 200:
-            raise PageRefusal(400, "error.too_long", name=name)
+        if label_problem(value, limit) is not None:  # the import's and the API's own check
+            raise PageRefusal(400, "error.bad_label", name=tr.t(f"col.{name}"), limit=limit)
         values[name] = value or None
     async with request.app[SESSIONS]() as session, session.begin():
         await set_operator(session, code=code, name=values["name"], team=values["team"])

@@ -45,13 +45,20 @@ class PagePeriod:
         return "week" if self.days > WEEKLY_FROM_DAYS else "day"
 
 
-def _day(raw: str | None, key: str) -> date | None:
+FIRST_YEAR, LAST_YEAR = 1970, 9000  # beyond these a day's bounds overflow in some time zone, and no call is there
+
+
+def parse_day(raw: str | None, key: str) -> date | None:
+    """A YYYY-MM-DD day of the pages, or PeriodError(key)."""
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise PeriodError(key) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise PeriodError(key)
+    return day
 
 
 def resolve_period(
@@ -59,7 +66,7 @@ def resolve_period(
 ) -> PagePeriod:
     """The period a page shows. A preset ends today (local); custom days are both inclusive."""
     today = now.astimezone(tz).date()
-    given_from, given_to = _day(from_day, "error.bad_from"), _day(to_day, "error.bad_to")
+    given_from, given_to = parse_day(from_day, "error.bad_from"), parse_day(to_day, "error.bad_to")
     if preset is None:
         preset = "custom" if given_from or given_to else "7d"
     if preset not in PRESETS:

@@ -18,7 +18,7 @@ from ..db.cqr import EvaluationRow, current_scorecards, get_evaluation, list_eva
 from ..db.ratings import RatingFilter, RatingRow, list_ratings
 from ..db.review import ReviewQueue, review_queue
 from .i18n import Translator
-from .period import PeriodError
+from .period import parse_day
 
 MAX_COMMENT = 10_000
 DEFAULT_CALL_TYPE = "qualification"
@@ -98,12 +98,7 @@ class ReviewView:
 
 
 def _day(raw: str | None, tr: Translator) -> date:
-    if not raw:
-        return datetime.now(UTC).astimezone(tr.tz).date()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise PeriodError("error.bad_date") from None
+    return parse_day(raw, "error.bad_date") or datetime.now(UTC).astimezone(tr.tz).date()
 
 
 async def review(
@@ -143,8 +138,10 @@ async def review(
     criteria = [CriterionField(k, w, chosen[k] if chosen.get(k) in SCORE_VALUES else None) for k, w in weights.items()]
     complete = {c.key: c.score for c in criteria if c.score is not None}
     live = compute_cqr(complete, weights) if criteria and len(complete) == len(criteria) else None
+    # on to the next call nobody has evaluated yet, after this one, else from the top
     position = ids.index(call_id) if call_id in ids else -1
-    next_call = ids[position + 1] if 0 <= position < len(ids) - 1 else None
+    waiting = [i.call_id for i in queue.items[position + 1 :] + queue.items[: max(position, 0)] if not i.evaluated]
+    next_call = next((c for c in waiting if c != call_id), None)
     saved_id = query.get("saved")
     # the evaluation just saved: of the call before this one when the form went on to the next
     known = saved_id is not None and saved_id.isdigit() and len(saved_id) < 10  # an id, not a number for a 500

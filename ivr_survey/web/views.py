@@ -197,7 +197,9 @@ def bucket_day(key: str) -> datetime:
 
 
 def trend_chart(groups: Sequence[SummaryGroup], unit: str, tr: Translator) -> Markup:
-    labels = [tr.short_date(bucket_day(g.key).date()) for g in groups]
+    # a week's point is labelled as the week it stands for, whose Monday may be before the period
+    days = [tr.short_date(bucket_day(g.key).date()) for g in groups]
+    labels = [tr.t("chart.week_of", day=d) for d in days] if unit == "week" else days
     series = [
         charts.Series(tr.t("chart.csat_pct"), [g.csat * 100 if g.csat is not None else None for g in groups], "s1"),
         charts.Series(tr.t("chart.cqr"), [g.cqr_average for g in groups], "s2"),
@@ -229,7 +231,7 @@ def load_chart(hours: Sequence[StatsRow], tr: Translator) -> Markup:
 
 def scatter_chart(lines: Sequence[OperatorLine], tr: Translator) -> Markup:
     points = [
-        charts.Point(o.label, o.csat * 100, o.cqr_average, o.responses < THIN_SAMPLE)
+        charts.Point(o.label, o.csat * 100, o.cqr_average, o.csat_responses < THIN_SAMPLE)
         for o in lines
         if o.csat is not None and o.cqr_average is not None
     ]

@@ -232,3 +232,44 @@ async def test_a_form_scored_in_part_is_shown_again_with_what_is_missing(databas
         saved = await c.post("/ui/review/evaluate", data={**form, "score.closing": "0"}, allow_redirects=False)
         assert saved.status == 303
         assert saved.headers["Location"].startswith("/ui/review?date=2026-11-20&saved=")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/%09/evil.example", "/%0a/evil.example", "//evil.example", "https://evil.example/", "/\\evil.example", "evil"],
+)
+async def test_no_redirect_leaves_the_site(client: TestClient, target: str) -> None:
+    resp = await client.get(f"/ui/language/ru?next={target}", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/"
+    value = await token(client, "analyst")
+    signed = await client.post("/ui/sign-in", data={"token": value, "next": target.replace("%09", "\t")})
+    assert signed.url.host == client.server.host  # wherever it lands, it is this site
+
+
+async def test_days_beyond_any_call_are_refused_not_crashed(client: TestClient) -> None:
+    await sign_in(client, await token(client, "analyst"))
+    for path in (
+        "/?period=custom&from=9999-12-31&to=9999-12-31",
+        "/?period=custom&from=0001-01-01&to=0001-01-02&tz=Asia/Tokyo",
+        "/ui/calls?period=custom&from=0001-01-01&tz=Asia/Tokyo",
+        "/ui/review?date=0001-01-01&tz=Asia/Tokyo",
+        "/ui/review?date=9999-12-31",
+    ):
+        resp = await client.get(path)
+        assert resp.status == 400, path
+        assert "error" in await resp.text()
+
+
+async def test_a_form_through_a_tls_proxy_keeps_its_origin(client: TestClient) -> None:
+    await sign_in(client, await token(client, "admin"))
+    csrf = await csrf_of(client, "/ui/calls")
+    host = f"{client.server.host}:{client.server.port}"
+    proxied = await client.post(
+        "/ui/operators/7009",
+        data={"name": "Bea", "csrf": csrf},
+        headers={"Origin": f"https://{host}"},
+        allow_redirects=False,
+    )
+    assert proxied.status == 303
+    too_long = await client.post("/ui/operators/7009", data={"team": "t" * 101, "csrf": csrf})
+    assert too_long.status == 400 and "one line of at most 100 characters" in await too_long.text()

@@ -9,7 +9,10 @@
     var had = document.cookie.split("; ").some(function (c) { return c === "ivr_tz=" + encodeURIComponent(tz); });
     document.cookie = "ivr_tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
     var shown = document.body.getAttribute("data-tz");
-    if (!had && shown !== tz && !/[?&]tz=/.test(location.search) && document.readyState !== "complete") {
+    var stuck = document.cookie.indexOf("ivr_tz=") >= 0;  // cookies blocked: never reload in a loop
+    var once = false;
+    try { once = sessionStorage.getItem("ivr_tz_reloaded") === "1"; sessionStorage.setItem("ivr_tz_reloaded", "1"); } catch (e) { once = true; }
+    if (!had && stuck && !once && shown !== tz && !/[?&]tz=/.test(location.search)) {
       location.reload();  // the first visit: draw the page again in the viewer's own time zone
       return;
     }
