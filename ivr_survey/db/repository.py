@@ -72,6 +72,18 @@ async def latest_survey_version(session: AsyncSession, *, name: str) -> SurveyVe
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def question_texts(session: AsyncSession, *, name: str, version: int) -> dict[str, dict[str, str]]:
+    """key -> the question's wording per language, in a stored survey version (empty when it has none)."""
+    stmt = (
+        select(SurveyVersion.definition)
+        .join(Survey, Survey.id == SurveyVersion.survey_id)
+        .where(Survey.name == name, SurveyVersion.version == version)
+    )
+    definition = (await session.execute(stmt)).scalar_one_or_none()
+    questions = definition["questions"] if definition is not None else []
+    return {q["key"]: dict(q.get("text") or {}) for q in questions}
+
+
 async def survey_version_ids(session: AsyncSession, *, name: str, version: int) -> tuple[int, int] | None:
     """(survey version id, survey id) of a stored version."""
     stmt = (

@@ -16,6 +16,7 @@ from ..cqr import CALL_TYPES, SCORE_VALUES, CqrError, compute_cqr
 from ..db.calls import CallRow, get_call
 from ..db.cqr import EvaluationRow, current_scorecards, get_evaluation, list_evaluations
 from ..db.ratings import RatingFilter, RatingRow, list_ratings
+from ..db.repository import question_texts
 from ..db.review import ReviewQueue, review_queue
 from .i18n import Translator
 from .period import parse_day
@@ -86,6 +87,7 @@ class ReviewView:
     criteria: list[CriterionField]
     mine: EvaluationRow | None
     evaluations: list[EvaluationRow]
+    questions: dict[str, str]  # an answered question's key -> its wording in the viewer's language
     next_call: str | None
     can_score: bool
     can_listen: bool
@@ -120,9 +122,13 @@ async def review(
     rating = None
     mine = None
     evaluations: list[EvaluationRow] = []
+    questions: dict[str, str] = {}
     if call_id:
         rated = await list_ratings(session, filters=RatingFilter(call_id=call_id), limit=1)
         rating = rated.items[0] if rated.items else None
+        if rating is not None:
+            texts = await question_texts(session, name=rating.survey, version=rating.survey_version)
+            questions = {key: text.get(tr.lang) or text.get("en") or key for key, text in texts.items()}
         evaluations = (await list_evaluations(session, call_id=call_id, limit=50)).items
         mine = next((e for e in evaluations if e.supervisor == principal.name), None)
     call_type = query.get("call_type") or (mine.call_type if mine else DEFAULT_CALL_TYPE)
@@ -158,6 +164,7 @@ async def review(
         criteria=criteria,
         mine=mine,
         evaluations=evaluations,
+        questions=questions,
         next_call=next_call,
         can_score=principal.may("supervisor"),
         can_listen=principal.may("supervisor") and recordings and bool(call and call.recording),

@@ -225,6 +225,7 @@ async def test_a_form_scored_in_part_is_shown_again_with_what_is_missing(databas
         page = await resp.text()
         assert "Оценка не сохранена: оцените и «Закрытие»." in page
         assert 'value="0.5" aria-label="Выявление потребности 0.5" checked' in page  # the draft kept
+        assert '<span class="q">Пожалуйста, оцените разговор от 1 до 5</span> <strong>1</strong>' in page
         bad = await c.post("/ui/review/evaluate", data={**form, "score.closing": "0.7"})
         assert "«Closing» is scored 0, 0.5 or 1." in await bad.text()
         none = await c.get(f"/cqr/evaluations?call_id={call}", headers={"Authorization": f"Bearer {TOKEN}"})
