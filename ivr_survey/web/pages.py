@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from multidict import MultiDict
+from multidict import MultiDict, MultiMapping
 from pydantic import ValidationError
 from yarl import URL
 
@@ -25,6 +25,7 @@ from ..db import cqr as cqr_repo
 from ..db.models import DIRECTIONS, DISPOSITIONS
 from ..db.operators import MAX_NAME, MAX_TEAM, label_problem, set_operator
 from ..db.outage import first_line, is_outage
+from ..db.tokens import hash_token
 from ..keys import SESSIONS, SETTINGS
 from . import review as review_view
 from . import views
@@ -128,8 +129,6 @@ async def sign_in_form(request: web.Request) -> web.Response:
 
 @page(role=None)
 async def sign_in(request: web.Request) -> web.StreamResponse:
-    from ..db.tokens import hash_token
-
     form = await request.post()
     token = str(form.get("token", "")).strip()
     target = safe_next(str(form.get("next", "")))
@@ -272,21 +271,36 @@ async def operator_edit(request: web.Request) -> web.StreamResponse:
 # --- review queue ---
 
 
-@page()
-async def review_page(request: web.Request) -> web.Response:
-    tr = translator(request)
-    principal = request.get(PRINCIPAL, ANONYMOUS)
+async def _review(
+    request: web.Request,
+    query: MultiMapping[str],
+    tr: Translator,
+    *,
+    draft: review_view.Submitted | None = None,
+    problem: str | None = None,
+) -> web.Response:
+    """The review page for `query`; with a refused form, that form again (its draft kept) and the problem."""
+    settings = request.app[SETTINGS]
     async with request.app[SESSIONS]() as session:
         view = await review_view.review(
             session,
-            request.query,
+            query,
             tr=tr,
-            principal=principal,
-            share=request.app[SETTINGS].review_share,
-            recordings=request.app[SETTINGS].recordings_dir is not None,
+            principal=request.get(PRINCIPAL, ANONYMOUS),
+            share=settings.review_share,
+            recordings=settings.recordings_dir is not None,
+            draft=draft,
         )
         teams = (await views.filter_choices(session))[1]
-    return render(request, "review.html", tr=tr, section="review", rv=view, teams=teams, form_error=None)
+    status = 200 if problem is None else 400
+    return render(
+        request, "review.html", status=status, tr=tr, section="review", rv=view, teams=teams, form_error=problem
+    )
+
+
+@page()
+async def review_page(request: web.Request) -> web.Response:
+    return await _review(request, request.query, translator(request))
 
 
 @page(role="supervisor")
@@ -307,28 +321,8 @@ async def review_evaluate(request: web.Request) -> web.StreamResponse:
                 replace=True,  # the form shows this supervisor's evaluation when there is one: saving replaces it
             )
     except (CqrError, cqr_repo.UnknownCallType) as exc:
-        problem = review_view.form_problem(exc, submitted, tr)
-        async with request.app[SESSIONS]() as session:
-            view = await review_view.review(
-                session,
-                MultiDict({**submitted.back, "call": submitted.call_id, "call_type": submitted.call_type}),
-                tr=tr,
-                principal=principal,
-                share=request.app[SETTINGS].review_share,
-                recordings=request.app[SETTINGS].recordings_dir is not None,
-                draft=submitted,
-            )
-            teams = (await views.filter_choices(session))[1]
-        return render(
-            request,
-            "review.html",
-            status=400,
-            tr=tr,
-            section="review",
-            rv=view,
-            teams=teams,
-            form_error=problem,
-        )
+        query = MultiDict({**submitted.back, "call": submitted.call_id, "call_type": submitted.call_type})
+        return await _review(request, query, tr, draft=submitted, problem=review_view.form_problem(exc, submitted, tr))
     except cqr_repo.UnknownCall:
         raise PageRefusal(404, "error.no_call", call=submitted.call_id) from None
     log.info("call %s: evaluated by %s in the workstation, CQR %s", submitted.call_id, principal.name, saved.item.cqr)
@@ -360,7 +354,6 @@ async def calls_page(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         page_rows, next_cursor = await calls_api.calls_page(session, query)
         queues, teams = await views.filter_choices(session)
-        names = await views.operator_names(session)
     export = {k: v for k, v in api_query.items() if k not in ("cursor", "limit")}
     form.update({name: q.get(name, "") for name in ("operator", "direction", "disposition", "caller")})
     form["sort"], form["order"] = query.sort, query.order
@@ -371,7 +364,6 @@ async def calls_page(request: web.Request) -> web.Response:
         tr=tr,
         section="calls",
         rows=page_rows.items,
-        names=names,
         form=form,
         presets=PRESETS,
         queues=queues,

@@ -9,8 +9,8 @@ from aiohttp import web
 from ..api.auth import Tokens
 from ..keys import SETTINGS
 from . import pages
-from .render import TOKENS_KEY, WEB, WebSetup, serve_asset
-from .session import COOKIE, session_secret
+from .render import TOKENS_KEY, WEB, WebSetup, serve_asset, web_session
+from .session import session_secret
 
 PAGE_PREFIXES = ("/ui/", "/static/")
 
@@ -21,8 +21,7 @@ def is_page(path: str) -> bool:
 
 def session_token(request: web.Request) -> str | None:
     """The token hash of the request's browser session (for the auth middleware)."""
-    setup = request.app.get(WEB)
-    session = setup.codec.load(request.cookies.get(COOKIE)) if setup is not None else None
+    session = web_session(request)
     return session.token_hash if session is not None else None
 
 

@@ -250,10 +250,6 @@ async def filter_choices(session: AsyncSession) -> tuple[list[str], list[str]]:
     return await queue_names(session), await team_names(session)
 
 
-async def operator_names(session: AsyncSession) -> dict[str, str]:
-    return {p.code: p.name for p in await list_operators(session) if p.name}
-
-
 @dataclass(slots=True)
 class OperatorView:
     person: OperatorRow
