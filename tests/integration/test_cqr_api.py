@@ -20,32 +20,10 @@ from ivr_survey.cqr import CALL_TYPES, CRITERIA, DEFAULT_SCORECARDS
 from ivr_survey.db.models import CqrEvaluation
 from ivr_survey.db.repository import upsert_call
 from ivr_survey.db.tokens import create_token
+from tests.support.scorecards import OBJECTION_82_5, QUALIFICATION_62_5, SPAM_ALL
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 ADMIN = "admin-token"
-
-# qualification (Σw = 12): 1·1 + 0.5·3 + 1·2 + 0·2 + 0.5·2 + 1·1 + 1·1 = 7.5 -> 100 · 7.5 / 12 = 62.5
-QUALIFICATION_62_5 = {
-    "greeting": 1,
-    "identifying_problem": 0.5,
-    "presenting_product": 1,
-    "initiative": 0,
-    "closing": 0.5,
-    "tone": 1,
-    "script": 1,
-}
-# objection (Σw = 20): 1 + 2 + 3 + 0.5·4 + 3 + 0.5·3 + 2 + 2 = 16.5 -> 100 · 16.5 / 20 = 82.5
-OBJECTION_82_5 = {
-    "greeting": 1,
-    "identifying_problem": 1,
-    "presenting_product": 1,
-    "handling_objections": 0.5,
-    "initiative": 1,
-    "closing": 0.5,
-    "tone": 1,
-    "difficult_client": 1,
-}
-SPAM_ALL = dict.fromkeys(DEFAULT_SCORECARDS["spam"], 1)
 
 
 @dataclass

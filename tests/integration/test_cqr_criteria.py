@@ -15,33 +15,10 @@ from ivr_survey.db import cqr as repo
 from ivr_survey.db.repository import upsert_call
 from ivr_survey.db.summary import criterion_summary
 from tests.support.api_client import admin_client, get
+from tests.support.scorecards import OBJECTION_82_5, QUALIFICATION_62_5, SPAM_ALL
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 PERIOD = "from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z"
-
-# qualification (Σw 12), CQR 62.5: loses 100·0.5·3/12 = 12.5 on identifying_problem, 100·2/12 = 16.67 on
-# initiative, 100·0.5·2/12 = 8.33 on closing
-QUALIFICATION_62_5 = {
-    "greeting": 1,
-    "identifying_problem": 0.5,
-    "presenting_product": 1,
-    "initiative": 0,
-    "closing": 0.5,
-    "tone": 1,
-    "script": 1,
-}
-# objection (Σw 20), CQR 82.5: loses 100·0.5·4/20 = 10 on handling_objections, 100·0.5·3/20 = 7.5 on closing
-OBJECTION_82_5 = {
-    "greeting": 1,
-    "identifying_problem": 1,
-    "presenting_product": 1,
-    "handling_objections": 0.5,
-    "initiative": 1,
-    "closing": 0.5,
-    "tone": 1,
-    "difficult_client": 1,
-}
-SPAM_ALL = dict.fromkeys(DEFAULT_SCORECARDS["spam"], 1)
 
 
 async def _evaluate(s: AsyncSession, linkedid: str, call_type: str, scores: dict, supervisor: str = "sue") -> None:
