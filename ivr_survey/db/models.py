@@ -43,6 +43,15 @@ HANGUP_SIDES = ("caller", "operator")
 CALL_SOURCES = ("ami", "cdr_import")
 # An operator's part in a call: the one who answered, or one who was rung.
 OPERATOR_ROLES = ("answered", "rung")
+# Outbound campaigns: a campaign's state, a contact's progress, and how a contact (or one attempt) ended.
+CAMPAIGN_STATES = ("draft", "running", "paused", "finished", "cancelled")
+CONTACT_STATES = ("pending", "in_progress", "done")
+# One final outcome per contact: the answered ones from the survey, the others from Asterisk's hang-up cause;
+# "dnc": on the do-not-call list, never dialled.
+CONTACT_OUTCOMES = ("completed", "partial", "no_input", "opted_out", "no_answer", "busy", "failed", "dnc")
+# One attempt's outcome; "congestion" is retried like busy and ends a contact as "failed" once attempts run out.
+ATTEMPT_OUTCOMES = ("completed", "partial", "no_input", "opted_out", "no_answer", "busy", "congestion", "failed")
+DNC_SOURCES = ("api", "opt_out")
 # API roles, weakest first: analysts read, supervisors also evaluate calls, admins also edit scorecards/surveys.
 ROLES = ("analyst", "supervisor", "admin")
 
@@ -217,6 +226,8 @@ class SurveyResponse(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     queue: Mapped[str | None] = mapped_column(String(128))
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"))
+    # The outbound campaign that called the customer; None for a post-call survey. (Campaigns are never deleted.)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     score: Mapped[float | None] = mapped_column(Float)  # the first question's score
     # Whether that score is one its survey version counts as satisfied (Question.satisfied_scores), decided when
     # it is written; None without a score or when the question names no satisfied scores (no CSAT).
@@ -340,3 +351,106 @@ class CqrEvaluation(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime | None]
+
+
+# --- Outbound campaigns: the service calls a list of customers and asks them a survey. ---
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (_one_of("state", CAMPAIGN_STATES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    survey: Mapped[str] = mapped_column(String(64))  # a survey definition's name; its newest version is asked
+    endpoint: Mapped[str] = mapped_column(String(256))  # e.g. PJSIP/{number}@trunk
+    caller_id: Mapped[str | None] = mapped_column(String(200))
+    concurrency: Mapped[int]
+    calls_per_minute: Mapped[int | None]
+    ring_timeout: Mapped[int]  # seconds
+    max_attempts: Mapped[int]
+    retry_delay: Mapped[int]  # seconds between two attempts of one contact
+    calling_hours: Mapped[dict[str, Any]]  # {"from", "to", "timezone", "weekdays"}
+    opt_out_key: Mapped[str | None] = mapped_column(String(1))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    # Why the campaign is paused or ended when the service did it (e.g. too many failed attempts in a row).
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Pacing shared by every instance: no call of this campaign is placed before this moment.
+    next_dial_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))  # the token's name
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class CampaignContact(Base):
+    """A customer to call. Pending until claimed by a dialer, in progress while an attempt is on the line, done
+    with one final outcome."""
+
+    __tablename__ = "campaign_contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone"),
+        _one_of("state", CONTACT_STATES),
+        _one_of("outcome", CONTACT_OUTCOMES),
+        # what a dialer claims: a campaign's pending contacts, due first
+        Index(None, "campaign_id", "state", "next_attempt_at"),
+        Index(None, "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    line: Mapped[int | None]  # the line of the uploaded CSV
+    phone: Mapped[str] = mapped_column(String(32))  # normalised (E.164 when a default country is set)
+    name: Mapped[str | None] = mapped_column(String(200))
+    operator: Mapped[str | None] = mapped_column(String(64))  # the manager the customer belongs to
+    timezone: Mapped[str | None] = mapped_column(String(64))  # the contact's own zone for calling hours
+    tags: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_cause: Mapped[int | None]  # Asterisk's hang-up cause of the last attempt
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignAttempt(Base):
+    """One call placed to a contact. Written before the call is placed, so that a crash can never make an attempt
+    twice or forget one: an attempt without ended_at is on the line (or its fate is still to be found out)."""
+
+    __tablename__ = "campaign_attempts"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "number"),
+        _one_of("outcome", ATTEMPT_OUTCOMES),
+        Index(None, "campaign_id", "ended_at"),
+        Index(None, "instance", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("campaign_contacts.id", ondelete="CASCADE"))
+    number: Mapped[int]  # 1 for the first attempt of the contact
+    instance: Mapped[str] = mapped_column(String(80))  # the ARI app of the service instance that placed it
+    channel_id: Mapped[str] = mapped_column(String(150), unique=True)  # set by us in the originate
+    other_channel_id: Mapped[str | None] = mapped_column(String(150))  # a Local channel's ;2 half
+    linkedid: Mapped[str | None] = mapped_column(String(64), index=True)  # set when the survey starts
+    placed_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    cause: Mapped[int | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class DoNotCall(Base):
+    """Numbers no campaign ever dials: added by an admin, or by the customer pressing the opt-out key."""
+
+    __tablename__ = "do_not_call"
+    __table_args__ = (_one_of("source", DNC_SOURCES),)
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    added_by: Mapped[str | None] = mapped_column(String(100))  # the token's name (source api)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    linkedid: Mapped[str | None] = mapped_column(String(64))  # the call in which the customer opted out

@@ -109,6 +109,7 @@ async def start_response(
     caller_number: str | None = None,
     operator: str | None = None,
     queue: str | None = None,
+    campaign_id: int | None = None,
 ) -> None:
     """Record that the caller entered the survey (status in_progress). A second start for the call is ignored."""
     ids = await survey_version_ids(session, name=survey, version=survey_version)
@@ -137,6 +138,7 @@ async def start_response(
         status="in_progress",
         args=args,
         started_at=started_at,
+        campaign_id=campaign_id,
     )
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id"]))
 

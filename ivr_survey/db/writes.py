@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import repository
+from . import dialing, repository
 
 SPOOL_VERSION = 1
 _READABLE_VERSIONS = frozenset({0, 1})  # 0: the unversioned lines of 0.1.0, the same fields as 1
@@ -42,9 +42,28 @@ class StartResponse:
     caller_number: str | None = None
     operator: str | None = None
     queue: str | None = None
+    # A campaign call: the campaign, its contact and the attempt's number (all three, or none).
+    campaign_id: int | None = None
+    contact_id: int | None = None
+    attempt: int | None = None
 
     async def apply(self, session: AsyncSession) -> None:
-        await repository.start_response(session, **_fields(self))
+        fields = _fields(self)
+        campaign_id, contact_id, attempt = fields.pop("campaign_id"), fields.pop("contact_id"), fields.pop("attempt")
+        phone = None
+        if campaign_id is not None and contact_id is not None and attempt is not None:
+            phone = await dialing.link_attempt(
+                session,
+                campaign_id=campaign_id,
+                contact_id=contact_id,
+                attempt=attempt,
+                linkedid=self.linkedid,
+                at=self.started_at,
+            )
+        if phone is not None:  # the customer's number, not the caller id we showed them
+            fields["caller_number"] = phone
+        # Arguments naming no attempt of ours (a hand-written dialplan) make an ordinary response.
+        await repository.start_response(session, **fields, campaign_id=campaign_id if phone is not None else None)
 
 
 @with_config(_STRICT)
@@ -79,8 +98,23 @@ class FinishResponse:
         await repository.finish_response(session, **_fields(self))
 
 
-Write = StartResponse | SaveAnswer | FinishResponse
-_BY_OP: dict[str, TypeAdapter[Any]] = {cls.op: TypeAdapter(cls) for cls in (StartResponse, SaveAnswer, FinishResponse)}
+@with_config(_STRICT)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptOut:
+    """The customer of a campaign call pressed the opt-out key: never call the number again."""
+
+    op: ClassVar[str] = "opt_out"
+    linkedid: str
+    at: datetime
+
+    async def apply(self, session: AsyncSession) -> None:
+        await dialing.opt_out(session, **_fields(self))
+
+
+Write = StartResponse | SaveAnswer | FinishResponse | OptOut
+_BY_OP: dict[str, TypeAdapter[Any]] = {
+    cls.op: TypeAdapter(cls) for cls in (StartResponse, SaveAnswer, FinishResponse, OptOut)
+}
 
 
 class UnreadableLine(ValueError):
