@@ -45,7 +45,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # one per call: known by identity
 class _Call:
     """An attempt on the line, as this instance hears it."""
 
@@ -92,6 +92,7 @@ class Dialer:
         self._calls: dict[str, _Call] = {}  # by the channel id of either half
         self._unsettled: list[_Call] = []  # settling failed (the database away): tried again each tick
         self._wake = asyncio.Event()
+        self._ended = asyncio.Event()  # a placed channel is gone
         self._placing = False
         self._loop: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -112,6 +113,7 @@ class Dialer:
             return  # not placed by this run: the next recheck finds it gone
         if channel_id == call.channel_id:
             call.ended, call.cause = True, cause
+            self._ended.set()
         else:
             call.other_cause = cause
         self._maybe_settle(call)
@@ -137,9 +139,12 @@ class Dialer:
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, rounds: bool = True) -> None:
+        """Start placing calls: a round every `tick` seconds and whenever a line frees, or (rounds=False) only
+        when run_once() is called."""
         self._placing = True
-        self._loop = asyncio.create_task(self._run(), name="dialer")
+        if rounds:
+            self._loop = asyncio.create_task(self._run(), name="dialer")
 
     async def stop_placing(self, *, wait: float = 3.0) -> None:
         """Place no more calls; calls still ringing are hung up (their contacts are called again at once after a
@@ -154,10 +159,11 @@ class Dialer:
             call.interrupted = True
             with contextlib.suppress(Exception):
                 await self.placer.hang_up(call.channel_id)
-        if ringing:
-            deadline = asyncio.get_running_loop().time() + wait
-            while any(not c.ended for c in ringing) and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                while any(not c.ended for c in ringing):
+                    self._ended.clear()
+                    await self._ended.wait()
 
     async def close(self, *, wait: float = 5.0) -> None:
         """After the surveys have drained: let the settling in flight finish."""
@@ -238,9 +244,8 @@ class Dialer:
             if claimed and paced:
                 next_at = next_dial_after(now, campaign.next_dial_at, campaign.calls_per_minute)
                 await dialing.set_next_dial(session, campaign_id, next_at)
-            if not claimed:
-                if await dialing.finish_if_done(session, campaign_id, at=now):
-                    log.info("campaign %d: finished", campaign_id)
+            if not claimed and await dialing.finish_if_done(session, campaign_id, at=now):
+                log.info("campaign %d: finished", campaign_id)
         for campaign, contact, number, channel_id in claimed:
             await self._place(campaign, contact, number, channel_id)
         return len(claimed)

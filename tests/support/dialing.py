@@ -102,11 +102,11 @@ class Rig:
         *,
         sessions: async_sessionmaker[AsyncSession] | None = None,
         tick: float = 0.05,
+        rounds: bool = True,
         **dialer_options: Any,
     ) -> Instance:
-        client = AriClient(
-            self.fake.base_url, "ivr-survey", "secret", app, backoff=Backoff(initial=0.05, cap=0.2)
-        )
+        """An instance; with rounds=False its dialer places calls only when the test calls run_once()."""
+        client = AriClient(self.fake.base_url, "ivr-survey", "secret", app, backoff=Backoff(initial=0.05, cap=0.2))
         await client.start()
         setup = SurveySetup(self.store, SurveyCatalog(self.sessions), TIMING)
         stasis = StasisApp(client, setup)
@@ -122,16 +122,21 @@ class Rig:
         await stasis.start()
         await self.fake.wait_for_app(app)
         await asyncio.sleep(0.05)  # the listener marks itself connected once the socket is up
-        await dialer.start()
+        await dialer.start(rounds=rounds)
         found = Instance(client, stasis, dialer)
         self.instances.append(found)
         return found
 
     async def campaign(self, phones: Sequence[str], *, start: bool = True, **overrides: Any) -> int:
         async with self.sessions.begin() as session:
-            row = await campaigns.create_campaign(session, campaign_spec(**overrides), created_by="test", at=self.clock())
+            row = await campaigns.create_campaign(
+                session, campaign_spec(**overrides), created_by="test", at=self.clock()
+            )
             await campaigns.add_contacts(
-                session, row.id, [campaigns.NewContact(phone=p, line=n + 2) for n, p in enumerate(phones)], at=self.clock()
+                session,
+                row.id,
+                [campaigns.NewContact(phone=p, line=n + 2) for n, p in enumerate(phones)],
+                at=self.clock(),
             )
             if start:
                 await campaigns.change_state(session, row.id, "start", at=self.clock())
@@ -155,9 +160,7 @@ class Rig:
         """(phone, state, outcome, attempts) in the order added."""
         async with self.sessions() as session:
             rows = await session.execute(
-                select(
-                    CampaignContact.phone, CampaignContact.state, CampaignContact.outcome, CampaignContact.attempts
-                )
+                select(CampaignContact.phone, CampaignContact.state, CampaignContact.outcome, CampaignContact.attempts)
                 .where(CampaignContact.campaign_id == campaign_id)
                 .order_by(CampaignContact.id)
             )
@@ -178,13 +181,16 @@ class Rig:
         """The bodies of every POST /channels the fake answered."""
         return [r.json for r in self.fake.requests if r.method == "POST" and r.path == "/ari/channels"]
 
-    async def settled(self, campaign_id: int, *, within: float = 10.0) -> None:
-        """Until no attempt of the campaign is open and no contact is on the line."""
+    async def settled(self, campaign_id: int, *, attempts: int = 1, within: float = 10.0) -> None:
+        """Until the campaign has made at least `attempts` attempts and none of them is open."""
         async with asyncio.timeout(within):
             while True:
-                progress = await self.progress(campaign_id)
-                open_attempts = [a for a in await self.attempts(campaign_id) if a[2] is None]
-                if progress["in_progress"] == 0 and not open_attempts:
+                async with self.sessions() as session:
+                    rows = await session.execute(
+                        select(CampaignAttempt.ended_at).where(CampaignAttempt.campaign_id == campaign_id)
+                    )
+                    ends = [end for (end,) in rows]
+                if len(ends) >= attempts and all(end is not None for end in ends):
                     return
                 await asyncio.sleep(0.02)
 
