@@ -375,12 +375,10 @@ class Dialer:
         for attempt in attempts:
             ours = attempt.instance == self.instance
             tracked = self._calls.get(attempt.channel_id)
-            if tracked is not None:
-                if tracked.answered or now - attempt.placed_at < timedelta(minutes=5):
-                    continue
-            elif not ours:
-                if now - attempt.placed_at < STALE_AFTER:
-                    continue
+            if tracked is not None and (tracked.answered or now - attempt.placed_at < timedelta(minutes=5)):
+                continue  # followed, and its end not overdue
+            if tracked is None and not ours and now - attempt.placed_at < STALE_AFTER:
+                continue  # another instance's, still alive
             exists = await self.placer.channel_exists(attempt.channel_id) if ours else False
             if exists is None:
                 return  # the PBX cannot be asked now

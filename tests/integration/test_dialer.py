@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db import campaigns
+from ivr_survey.db.engine import create_engine, create_sessionmaker
 from ivr_survey.db.models import DoNotCall, SurveyResponse
 from ivr_survey.simulator.ari import FakeAsterisk
-from tests.support.dialing import Rig, dialing_rig
+from tests.support.dialing import Rig, campaign_spec, dialing_rig
 from tests.support.waiting import wait_until
 
 
@@ -152,7 +153,7 @@ async def test_pacing_places_no_call_before_its_turn(rig: Rig) -> None:
     for phone in phones:
         rig.fake.script_endpoint(f"Local/{phone}@customers", "busy")
     instance = await rig.instance(rounds=False)
-    campaign_id = await rig.campaign(phones, concurrency=5, calls_per_minute=6, max_attempts=1)
+    await rig.campaign(phones, concurrency=5, calls_per_minute=6, max_attempts=1)
     await instance.dialer.run_once()
     await wait_until(lambda: len(rig.originates()) == 1, "the first call")
     assert await instance.dialer.run_once() == 0
@@ -165,7 +166,7 @@ async def test_pacing_places_no_call_before_its_turn(rig: Rig) -> None:
 
 async def test_calling_hours_in_the_contacts_own_zone(rig: Rig) -> None:
     async with rig.sessions.begin() as session:
-        row = await campaigns.create_campaign(session, campaigns_spec_default(), created_by="test", at=rig.clock())
+        row = await campaigns.create_campaign(session, campaign_spec(max_attempts=1), created_by="test", at=rig.clock())
         await campaigns.add_contacts(
             session,
             row.id,
@@ -193,16 +194,10 @@ async def test_calling_hours_in_the_contacts_own_zone(rig: Rig) -> None:
     assert [a[0] for a in await rig.attempts(row.id)] == ["+79161250001", "+79241250002"]
 
 
-def campaigns_spec_default() -> campaigns.NewCampaign:
-    from tests.support.dialing import campaign_spec
-
-    return campaign_spec(max_attempts=1)
-
-
 async def test_no_calls_on_a_weekend(rig: Rig) -> None:
     rig.clock.advance(days=5)  # Saturday
     instance = await rig.instance(rounds=False)
-    campaign_id = await rig.campaign(["+79161260001"])
+    await rig.campaign(["+79161260001"])
     assert await instance.dialer.run_once() == 0
     assert rig.originates() == []
     rig.clock.advance(days=2)  # Monday again
@@ -252,7 +247,6 @@ async def test_the_opt_out_key_puts_the_number_on_the_do_not_call_list(rig: Rig)
     assert [tuple(r) for r in rows] == [("+79161280001", "opt_out", campaign_id)]
     # the other campaign never dials the number
     await rig.command(other, "start")
-    await wait_until(lambda: True, "")
     await rig.instances[0].dialer.run_once()
     assert await rig.contacts(other) == [("+79161280001", "done", "dnc", 0)]
     assert len(rig.originates()) == 1
@@ -311,3 +305,53 @@ async def test_a_restart_mid_campaign_dials_nothing_twice(rig: Rig) -> None:
     )
     channel_ids = [o["channelId"] for o in rig.originates()]
     assert len(channel_ids) == len(set(channel_ids)) == 3
+
+
+async def test_stopping_hangs_up_ringing_calls_and_the_next_run_calls_them_again(rig: Rig) -> None:
+    phones = [f"+7916132{n:04d}" for n in range(2)]
+    for phone in phones:
+        rig.fake.script_endpoint(f"Local/{phone}@customers", "noanswer")
+    first = await rig.instance()
+    campaign_id = await rig.campaign(phones, max_attempts=3, ring_timeout=60)
+    await wait_until(lambda: first.dialer.calls_in_progress == 2, "two calls ringing")
+    await first.stop()
+    rig.instances.remove(first)
+    await rig.settled(campaign_id, attempts=2)
+    # cut short by us: not the customers' doing, so they are called again at once
+    assert sorted(await rig.attempts(campaign_id)) == [(phones[0], 1, "no_answer", 16), (phones[1], 1, "no_answer", 16)]
+    assert await rig.contacts(campaign_id) == [(phones[0], "pending", None, 1), (phones[1], "pending", None, 1)]
+    await rig.instance()
+    await wait_until(lambda: len(rig.originates()) == 4, "the two calls placed again")
+    assert [o["channelId"] for o in rig.originates()] == [
+        "ivr-survey-dial-1-1",
+        "ivr-survey-dial-2-1",
+        "ivr-survey-dial-1-2",
+        "ivr-survey-dial-2-2",
+    ]
+
+
+async def test_two_dialers_on_one_database_dial_each_contact_once(rig: Rig, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several dialers share a campaign on PostgreSQL (row locks); on SQLite one dialer runs")
+    engine = create_engine(database_url)
+    try:
+        phones = [f"+7916133{n:04d}" for n in range(100)]
+        for phone in phones:
+            rig.fake.script_endpoint(f"Local/{phone}@customers", "busy", ring=1.0)
+        a = await rig.instance("ivr-survey-a")
+        b = await rig.instance("ivr-survey-b", sessions=create_sessionmaker(engine))
+        campaign_id = await rig.campaign(phones, concurrency=10, max_attempts=1)
+        await rig.settled(campaign_id, attempts=100, within=60)
+        attempts = await rig.attempts(campaign_id)
+        assert sorted(phone for phone, *_ in attempts) == phones  # each contact once
+        assert {(number, outcome, cause) for _, number, outcome, cause in attempts} == {(1, "busy", 17)}
+        assert rig.fake.originated_peak <= 10
+        by_app = [o["app"] for o in rig.originates()]
+        assert len(by_app) == 100
+        assert by_app.count("ivr-survey-a") > 0 and by_app.count("ivr-survey-b") > 0
+        assert a.dialer.calls_in_progress == b.dialer.calls_in_progress == 0
+    finally:
+        for instance in rig.instances[:]:
+            await instance.stop(grace=1.0)
+            rig.instances.remove(instance)
+        await engine.dispose()
