@@ -1,5 +1,6 @@
 """The aiohttp app factory: settings in, a wired application out. Everything that starts and
-stops (database pool, answer spool, AMI collector, ARI listener, FastAGI server) is a cleanup context, so
+stops (database pool, answer spool, AMI collector, ARI listener with the campaigns' dialer, FastAGI server) is a
+cleanup context, so
 shutdown runs in reverse order: the FastAGI and ARI surveys drain first, then the AMI collector stores what it
 finished, then the spool flushes, then the pool closes."""
 
@@ -18,13 +19,15 @@ from .api.errors import error_middleware
 from .api.routes import ROUTES, SPEC
 from .api.spec import SPEC_KEY, add_routes
 from .ari.client import AriClient
+from .ari.placer import AriPlacer
 from .ari.stasis import StasisApp
 from .config import Settings
 from .db.catalog import SurveyCatalog
 from .db.engine import create_engine, create_sessionmaker
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
-from .keys import AGI, AMI, ENGINE, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
+from .dialer.runner import Dialer
+from .keys import AGI, AMI, DIALER, ENGINE, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
 from .service.naming import OperatorNames
 from .service.survey_run import SurveySetup
 from .survey.timing import Timing
@@ -80,10 +83,18 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     client = AriClient(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     await client.start()
     stasis = StasisApp(client, survey_setup(app))
+    # The campaigns' dialer places its calls into this same app, so that their events reach this instance.
+    dialer = Dialer(app[SESSIONS], AriPlacer(client, stasis), instance=settings.ari_app)
+    stasis.outbound = dialer
     app[STASIS] = stasis
+    app[DIALER] = dialer
     await stasis.start()
+    await dialer.start()
     yield
+    # Ringing calls are hung up first; answered ones finish their surveys, and are settled, before ARI closes.
+    await dialer.stop_placing()
     await stasis.stop(grace=settings.shutdown_grace)
+    await dialer.close()
     await client.close()
 
 

@@ -1,7 +1,7 @@
 """Typed keys for what the app factory puts on the aiohttp application.
 
 The adapters' types are named for the type checker only: importing the API (which reads these keys) must not
-load the ARI client, the FastAGI server or panoramisk.
+load the ARI client, the dialer, the FastAGI server or panoramisk.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .agi.server import AgiServer
     from .ami.collector import AmiCollector
     from .ari.stasis import StasisApp
+    from .dialer.runner import Dialer
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -28,3 +29,4 @@ STORE = web.AppKey("store", SurveyStore)
 STASIS: web.AppKey[StasisApp] = web.AppKey("stasis")
 AMI: web.AppKey[AmiCollector] = web.AppKey("ami")
 AGI: web.AppKey[AgiServer] = web.AppKey("agi")
+DIALER: web.AppKey[Dialer] = web.AppKey("dialer")  # with ARI

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from ..db.engine import ping
-from ..keys import AGI, AMI, ENGINE, SQLITE_FILE, STASIS, STORE
+from ..keys import AGI, AMI, DIALER, ENGINE, SQLITE_FILE, STASIS, STORE
 from .responses import json_response
 
 Link = Literal["disabled", "connecting", "connected"]
@@ -20,6 +20,12 @@ class Spool(BaseModel):
     problem: str | None = None
     pending: int
     set_aside: int
+
+
+class DialerHealth(BaseModel):
+    status: Literal["idle", "dialing", "waiting_for_ari", "stopped"]
+    campaigns_running: int
+    calls_in_progress: int  # placed by this instance and not over yet
 
 
 class Health(BaseModel):
@@ -34,6 +40,7 @@ class Health(BaseModel):
     agi: Literal["disabled", "listening"]
     pending_records: int
     spool: Spool
+    dialer: DialerHealth | None = None  # with ARI
 
 
 async def _database(app: web.Application) -> dict[str, Any]:
@@ -49,6 +56,7 @@ async def healthz(request: web.Request) -> web.Response:
     spool = await app[STORE].health()
     stasis = app.get(STASIS)
     ami = app.get(AMI)
+    dialer = app.get(DIALER)
     healthy = database["database"] == "ok" and spool.problem is None
     body = {
         "status": "ok" if healthy else "degraded",
@@ -64,5 +72,11 @@ async def healthz(request: web.Request) -> web.Response:
             "set_aside": spool.set_aside,
         },
     }
+    if dialer is not None:
+        body["dialer"] = {
+            "status": dialer.status(),
+            "campaigns_running": dialer.campaigns_running,
+            "calls_in_progress": dialer.calls_in_progress,
+        }
     health = Health.model_validate(body).model_dump(mode="json", exclude_none=True)
     return json_response(health, status=200 if healthy else 503)

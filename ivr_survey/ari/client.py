@@ -322,6 +322,11 @@ class AriClient:
         value = result.get("value")
         return value if isinstance(value, str) else None
 
+    async def get_channel(self, channel_id: str) -> dict[str, Any] | None:
+        """``GET /channels/{id}``: the channel, or None once it is gone (404)."""
+        result = await self._request("GET", f"/channels/{self._seg(channel_id)}", tolerate_404=True)
+        return result if isinstance(result, dict) else None
+
     async def originate(
         self,
         *,
@@ -331,6 +336,7 @@ class AriClient:
         timeout: int = 30,  # noqa: ASYNC109 -- ARI's dial timeout, not an asyncio one
         variables: dict[str, str] | None = None,
         channel_id: str | None = None,
+        other_channel_id: str | None = None,
     ) -> dict[str, Any]:
         """``POST /channels`` with a JSON body (as in ``originate-outcomes.jsonl``).
 
@@ -347,6 +353,8 @@ class AriClient:
             body["variables"] = dict(variables)
         if channel_id is not None:
             body["channelId"] = channel_id
+        if other_channel_id is not None:
+            body["otherChannelId"] = other_channel_id
         result = await self._request("POST", "/channels", body=body)
         return result if isinstance(result, dict) else {}
 

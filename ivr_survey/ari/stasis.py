@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..service.args import parse_args
+from ..service.outbound import OutboundCalls
 from ..service.survey_run import Caller, SurveyRun, SurveySetup
 from ..survey.actions import (
     Action,
     CancelTimer,
     Finish,
     Hangup,
+    OptOut,
     Play,
     SaveAnswer,
     StartTimer,
@@ -99,7 +101,7 @@ class CallSurvey:
                     return
                 # The caller must not sit in silence: the dialplan decides what happens next.
                 log.exception("call %s: survey could not start", self.linkedid)
-                await self._best_effort(self.app.client.continue_in_dialplan(self.channel_id))
+                await self._best_effort(self.app.send_off(self.channel_id))
                 return
             while True:
                 try:
@@ -115,6 +117,8 @@ class CallSurvey:
         finally:
             self._cancel_timer()
             self.app.calls.pop(self.channel_id, None)
+            if self.app.outbound is not None and self.app.outbound.owns(self.channel_id):
+                self.app.outbound.survey_ended(self.channel_id)
 
     async def _begin(self) -> None:
         app = self.app
@@ -151,7 +155,7 @@ class CallSurvey:
     async def _do(self, action: Action) -> None:
         client = self.app.client
         match action:
-            case SaveAnswer() | Finish():
+            case SaveAnswer() | Finish() | OptOut():
                 # Committed (or spooled) before anything else is played: a keypress is never lost.
                 assert self.survey is not None
                 await self.survey.record(action)
@@ -188,9 +192,13 @@ class CallSurvey:
 
 
 class StasisApp:
+    """Every channel that enters our app gets a survey: a caller sent by the dialplan, or a campaign's customer
+    who answered. The campaign's dialer (`outbound`) also hears what becomes of the calls it placed."""
+
     def __init__(self, client: AriClient, setup: SurveySetup) -> None:
         self.client = client
         self.setup = setup
+        self.outbound: OutboundCalls | None = None
         self.calls: dict[str, CallSurvey] = {}
         self.connected = False
         self.draining = False
@@ -207,21 +215,31 @@ class StasisApp:
     def _on_connected(self) -> None:
         self.connected = True
 
+    def _placed(self, channel_id: str) -> bool:
+        return self.outbound is not None and self.outbound.owns(channel_id)
+
     def on_event(self, event: dict[str, Any]) -> None:
         channel_id = _channel_of(event)
         if channel_id is None:
             return
-        if event.get("type") == "StasisStart":
+        kind = event.get("type")
+        if kind == "StasisStart":
             if self.draining:
                 # Shutting down: the caller goes on in the dialplan instead of into a survey we cannot finish.
-                self._spawn(self._continue(channel_id))
+                self._spawn(self._send_off_quietly(channel_id))
             elif channel_id not in self.calls:  # a replayed StasisStart starts nothing new
+                if self.outbound is not None and self._placed(channel_id):
+                    self.outbound.answered(channel_id)
                 try:
                     self.calls[channel_id] = CallSurvey(self, event)
                 except Exception:
                     log.exception("channel %s: bad StasisStart; sending the caller back to the dialplan", channel_id)
-                    self._spawn(self._continue(channel_id))
+                    self._spawn(self._send_off_quietly(channel_id))
+                    if self.outbound is not None and self._placed(channel_id):
+                        self.outbound.survey_ended(channel_id)
             return
+        if kind == "ChannelDestroyed" and self.outbound is not None and self._placed(channel_id):
+            self.outbound.channel_ended(channel_id, int(event.get("cause") or 0))
         call = self.calls.get(channel_id)
         if call is not None:
             call.feed(event)
@@ -231,9 +249,17 @@ class StasisApp:
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
-    async def _continue(self, channel_id: str) -> None:
-        with contextlib.suppress(Exception):
+    async def send_off(self, channel_id: str) -> None:
+        """A channel we will not survey: a caller goes on in the dialplan; a call we placed has no dialplan to go
+        back to, so it is hung up."""
+        if self._placed(channel_id):
+            await self.client.hangup(channel_id)
+        else:
             await self.client.continue_in_dialplan(channel_id)
+
+    async def _send_off_quietly(self, channel_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.send_off(channel_id)
 
     async def stop(self, *, grace: float) -> None:
         """Stop taking calls, let surveys in progress finish within `grace` seconds, end the rest."""

@@ -12,7 +12,7 @@ from typing import Literal
 from ..db import writes
 from ..db.catalog import SurveyCatalog
 from ..db.store import SurveyStore
-from ..survey.actions import Finish, SaveAnswer
+from ..survey.actions import Finish, OptOut, SaveAnswer
 from ..survey.session import SurveySession
 from ..survey.timing import Timing
 from .args import SurveyArgs
@@ -74,7 +74,15 @@ class SurveyRun:
             operator = setup.names.operator(operator) or operator
         definition = await setup.catalog.get(args.survey)
         language = args.lang or caller.language or setup.default_language
-        session = SurveySession(definition, language=language, timing=setup.timing, playback_prefix=playback_prefix)
+        campaign = args.campaign is not None and args.contact is not None and args.attempt is not None
+        session = SurveySession(
+            definition,
+            language=language,
+            timing=setup.timing,
+            playback_prefix=playback_prefix,
+            # Only a campaign's customer can opt out: a caller who phoned us is not on any list.
+            opt_out_key=args.optout if campaign else None,
+        )
         log.info(
             "call %s: survey %s v%d for operator %s (%s channel %s)",
             caller.linkedid,
@@ -97,14 +105,20 @@ class SurveyRun:
                 caller_number=caller.number,
                 operator=operator,
                 queue=args.queue,
+                campaign_id=args.campaign if campaign else None,
+                contact_id=args.contact if campaign else None,
+                attempt=args.attempt if campaign else None,
             )
         )
         return cls(setup.store, caller, session)
 
-    async def record(self, action: SaveAnswer | Finish) -> None:
-        """Commit (or spool) an answer or the end; adapters await it before anything else is played."""
+    async def record(self, action: SaveAnswer | Finish | OptOut) -> None:
+        """Commit (or spool) an answer, an opt-out or the end; adapters await it before anything else is played."""
         linkedid = self.caller.linkedid
-        if isinstance(action, SaveAnswer):
+        if isinstance(action, OptOut):
+            log.info("call %s: the customer opted out at question %d", linkedid, action.position + 1)
+            await self.store.write(writes.OptOut(linkedid=linkedid, at=_now()))
+        elif isinstance(action, SaveAnswer):
             await self.store.write(
                 writes.SaveAnswer(
                     linkedid=linkedid,

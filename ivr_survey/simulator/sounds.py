@@ -12,6 +12,9 @@ Measured in the real traces (../shared/asterisk-ari/traces):
 * ``survey-thanks``: still playing 1.618 s after it started when the app hung up
   (``rated-4.jsonl``, ``invalid-then-5.jsonl``: PlaybackFinished came *after* the DELETE),
   so it is a little longer than 1.6 s.
+
+In no trace: ``survey-opted-out`` takes the length of the shipped ``prompts/en`` file
+(``soxi -D``: 2.83 s).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ PROMPT_DURATIONS: Final = MappingProxyType(
         "survey-invalid": 1.2,
         "survey-accepted": 0.6,
         "survey-thanks": 1.7,
+        "survey-opted-out": 2.8,
         "survey-solved": 3.0,
         "survey-nps": 3.0,
     }

@@ -6,6 +6,7 @@ from .actions import (
     CancelTimer,
     Finish,
     Hangup,
+    OptOut,
     Play,
     SaveAnswer,
     StartTimer,
@@ -18,6 +19,7 @@ from .definition import (
     Question,
     SurveyDefinition,
     SurveyDefinitionError,
+    opt_out_conflict,
 )
 from .events import (
     DTMF_KEYS,
@@ -47,6 +49,7 @@ __all__ = [
     "Finish",
     "Hangup",
     "HungUp",
+    "OptOut",
     "Play",
     "PlaybackFinished",
     "PlaybackStarted",
@@ -61,4 +64,5 @@ __all__ = [
     "SurveySession",
     "TimerFired",
     "Timing",
+    "opt_out_conflict",
 ]

@@ -57,6 +57,13 @@ class SaveAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class OptOut:
+    """The caller pressed the opt-out key: the number must never be called again."""
+
+    position: int  # index of the question at which it was pressed
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     status: str  # a Status; the response's final status
 
@@ -66,4 +73,4 @@ class Hangup:
     """Hang the channel up: the survey is over."""
 
 
-Action: TypeAlias = Play | StopPlayback | StartTimer | CancelTimer | SaveAnswer | Finish | Hangup
+Action: TypeAlias = Play | StopPlayback | StartTimer | CancelTimer | SaveAnswer | OptOut | Finish | Hangup

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .events import DTMF_KEYS
+
 # A valid answer is what the caller keys in before '#': '#' ends an answer and A-D are missing
 # from most phones, so neither may be part of one.
 _ANSWER = re.compile(r"[0-9*]+")
@@ -25,6 +27,7 @@ _NPS_SCORES = frozenset(float(n) for n in range(11))
 _YES_NO_SCORES = frozenset({0.0, 1.0})
 _ONE_TO_FIVE = frozenset(float(n) for n in range(1, 6))
 _TOP_TWO_OF_FIVE = frozenset({4.0, 5.0})
+_OPTED_OUT_PROMPT = "survey-opted-out"
 
 
 class SurveyDefinitionError(ValueError):
@@ -214,6 +217,7 @@ class SurveyDefinition:
     invalid_prompt: str = "survey-invalid"  # "that is not a valid choice"
     accepted_prompt: str = "survey-accepted"  # short confirmation between questions
     thanks_prompt: str = "survey-thanks"  # "thank you, goodbye"; also confirms the last answer
+    opted_out_prompt: str = _OPTED_OUT_PROMPT  # "you will not be called again"; campaign calls only
 
     def __post_init__(self) -> None:
         name = _non_empty_str(self.name, "survey name")
@@ -232,7 +236,7 @@ class SurveyDefinition:
                 raise SurveyDefinitionError(f"{where}: duplicate question key {question.key!r}")
             seen.add(question.key)
         object.__setattr__(self, "questions", questions)
-        for attr in ("default_language", "invalid_prompt", "accepted_prompt", "thanks_prompt"):
+        for attr in ("default_language", "invalid_prompt", "accepted_prompt", "thanks_prompt", "opted_out_prompt"):
             _non_empty_str(getattr(self, attr), f"{where}: {attr}")
 
     @classmethod
@@ -240,7 +244,7 @@ class SurveyDefinition:
         """Build and validate a definition from its JSON form; raises SurveyDefinitionError."""
         if not isinstance(data, Mapping):
             raise SurveyDefinitionError("a survey definition must be a JSON object")
-        optional = ("default_language", "invalid_prompt", "accepted_prompt", "thanks_prompt")
+        optional = ("default_language", "invalid_prompt", "accepted_prompt", "thanks_prompt", "opted_out_prompt")
         _check_fields(data, "survey", ("name", "version", "questions"), optional)
         raw = data["questions"]
         if not isinstance(raw, list | tuple):
@@ -254,8 +258,8 @@ class SurveyDefinition:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (every field spelled out, so stored versions never depend on defaults)."""
-        return {
+        """The JSON form (every field spelled out, so stored versions never depend on defaults; one exception)."""
+        data: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "default_language": self.default_language,
@@ -264,6 +268,28 @@ class SurveyDefinition:
             "thanks_prompt": self.thanks_prompt,
             "questions": [q.to_dict() for q in self.questions],
         }
+        # The exception, written only when not the default: versions stored before it existed then read back equal,
+        # so adding the same file again stores no new version (add_survey_version compares the JSON).
+        if self.opted_out_prompt != _OPTED_OUT_PROMPT:
+            data["opted_out_prompt"] = self.opted_out_prompt
+        return data
+
+
+def opt_out_conflict(definition: SurveyDefinition, key: str) -> str | None:
+    """The key of the first question that `key` would start a valid answer to, else None.
+
+    The opt-out key wins over an answer when pressed first, so such a question could never get that answer
+    (the 9 and 10 of a 0-10 question with the opt-out key 9)."""
+    if key not in DTMF_KEYS:
+        raise ValueError(f"the opt-out key must be one of the keys 0-9, *, #, A-D, got {key!r}")
+    return next(
+        (
+            question.key
+            for question in definition.questions
+            if any(answer.startswith(key) for answer in question.scores)
+        ),
+        None,
+    )
 
 
 _RATING = Question(

@@ -3,6 +3,12 @@
 No I/O, clock or randomness here, so every call flow (including the odd ones Asterisk produces:
 late, duplicated or missing events) can be replayed exactly in tests. The ARI adapter feeds
 events to handle() and carries out the returned actions in order.
+
+A campaign call gives the session an opt-out key: pressed at any question before a key of the
+answer, it ends the survey with OptOut(position) and then Finish("abandoned") (what was answered
+is kept), plays the opted-out prompt and hangs up. OptOut comes before Finish for the reason
+SaveAnswer does: the adapter commits each action before carrying out the next, so the request
+never to be called again is stored before anything else can go wrong: a keypress is never lost.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from .actions import (
     CancelTimer,
     Finish,
     Hangup,
+    OptOut,
     Play,
     SaveAnswer,
     StartTimer,
@@ -30,7 +37,7 @@ _DIGITS = frozenset("0123456789")
 class _Phase(Enum):
     IDLE = auto()  # before Start: everything is ignored
     ASKING = auto()  # a question is being asked or answered
-    CLOSING = auto()  # Finish emitted, the thanks prompt is playing; keys no longer count
+    CLOSING = auto()  # Finish emitted, the thanks or opted-out prompt is playing; keys no longer count
     DONE = auto()  # hung up or Hangup emitted: nothing more will happen
 
 
@@ -50,6 +57,7 @@ class SurveySession:
         "_definition",
         "_failed_attempts",
         "_language",
+        "_opt_out_key",
         "_phase",
         "_played",
         "_position",
@@ -67,8 +75,13 @@ class SurveySession:
         language: str | None = None,
         timing: Timing = DEFAULT_TIMING,
         playback_prefix: str = "pb-",
+        opt_out_key: str | None = None,
     ) -> None:
+        """opt_out_key: the key that ends a campaign call for good; None (post-call surveys): no such key."""
+        if opt_out_key is not None and opt_out_key not in DTMF_KEYS:
+            raise ValueError(f"opt_out_key must be one of the keys 0-9, *, #, A-D, got {opt_out_key!r}")
         self._definition = definition
+        self._opt_out_key = opt_out_key
         self._language = language or definition.default_language
         self._timing = timing
         self._prefix = playback_prefix
@@ -147,6 +160,8 @@ class SurveySession:
         # Barge-in: the caller knows the answer, so stop everything still playing or queued.
         actions: list[Action] = [StopPlayback(playback_id) for playback_id in self._active]
         self._active.clear()
+        if digit == self._opt_out_key and not self._collected:  # mid-answer it is just a key of the answer
+            return [*actions, *self._opt_out()]
         question = self._question()
         if question.max_digits == 1:
             actions += self._answer(digit)
@@ -206,6 +221,18 @@ class SurveySession:
             self._phase = _Phase.DONE
             return [Hangup()]
         return [self._start_timer(_Timer.NO_INPUT)]
+
+    def _opt_out(self) -> list[Action]:
+        """Never to be called again: keep what was answered, say goodbye, then hang up as after the thanks."""
+        self._phase = _Phase.CLOSING
+        # CancelTimer: the wait for a key is over now, not once OptOut and Finish are committed.
+        return [
+            CancelTimer(),
+            OptOut(self._position),
+            self._finish(Status.ABANDONED),
+            self._play(self._definition.opted_out_prompt),
+            self._start_timer(_Timer.GUARD),
+        ]
 
     def _answer(self, digits: str) -> list[Action]:
         """A complete answer: accept it, or count an invalid attempt."""

@@ -26,6 +26,7 @@ from ivr_survey.survey import (
     Finish,
     Hangup,
     HungUp,
+    OptOut,
     Play,
     PlaybackFinished,
     PlaybackStarted,
@@ -82,6 +83,7 @@ EVENTS = _weighted(
 )
 DEFINITIONS = st.sampled_from([DEFAULT_SURVEY, EXAMPLE_CSAT_SOLVED_NPS])
 TIMINGS = st.builds(Timing, max_retries=st.integers(0, 3))
+OPT_OUT_KEYS = st.sampled_from([None, "9"])  # a post-call survey, a campaign call
 
 
 @dataclass
@@ -132,8 +134,10 @@ class Driver:
         return [action for _, actions in self.log for action in actions]
 
 
-def run(definition: SurveyDefinition, timing: Timing, events: Sequence[Event | _Live]) -> Driver:
-    driver = Driver(SurveySession(definition, timing=timing), timing)
+def run(
+    definition: SurveyDefinition, timing: Timing, events: Sequence[Event | _Live], opt_out: str | None = None
+) -> Driver:
+    driver = Driver(SurveySession(definition, timing=timing, opt_out_key=opt_out), timing)
     driver.feed(Start())
     for event in events:
         driver.feed(event)
@@ -144,12 +148,20 @@ SETTINGS = settings(max_examples=300, deadline=None)
 
 
 @SETTINGS
-@given(DEFINITIONS, TIMINGS, st.lists(EVENTS, max_size=40))
-def test_invariants(definition: SurveyDefinition, timing: Timing, events: list[Event | _Live]) -> None:
-    driver = run(definition, timing, events)
+@given(DEFINITIONS, TIMINGS, st.lists(EVENTS, max_size=40), OPT_OUT_KEYS)
+def test_invariants(
+    definition: SurveyDefinition, timing: Timing, events: list[Event | _Live], opt_out: str | None
+) -> None:
+    driver = run(definition, timing, events, opt_out)
     session, actions = driver.session, driver.actions
     saves = [a for a in actions if isinstance(a, SaveAnswer)]
     finishes = [a for a in actions if isinstance(a, Finish)]
+
+    # An opt-out only with a key, once, at the question being asked, and straight before its abandoned Finish.
+    opt_outs = [i for i, a in enumerate(actions) if isinstance(a, OptOut)]
+    assert len(opt_outs) <= (opt_out is not None)
+    for i in opt_outs:
+        assert actions[i] == OptOut(len(saves)) and actions[i + 1] == Finish("abandoned")
 
     # One answer per question, in order, never two for one position.
     assert [a.position for a in saves] == list(range(len(saves)))

@@ -21,6 +21,7 @@ from ivr_survey.survey import (
     Finish,
     Hangup,
     HungUp,
+    OptOut,
     Play,
     PlaybackFinished,
     PlaybackStarted,
@@ -35,6 +36,7 @@ from ivr_survey.survey import (
     SurveySession,
     TimerFired,
     Timing,
+    opt_out_conflict,
 )
 
 GUARD, NO_INPUT, INTER_DIGIT = 60.0, 5.0, 3.0  # Timing() defaults
@@ -53,6 +55,10 @@ def invalid(pb: str) -> Play:
 
 def thanks(pb: str) -> Play:
     return Play(pb, "survey-thanks")
+
+
+def opted_out(pb: str) -> Play:
+    return Play(pb, "survey-opted-out")
 
 
 def guard(token: int) -> StartTimer:
@@ -87,9 +93,10 @@ def case(
     id: str,
     definition: SurveyDefinition = DEFAULT_SURVEY,
     timing: Timing | None = None,
+    opt_out: str | None = None,
     done: bool = True,
 ) -> Any:
-    return pytest.param(definition, timing or Timing(), steps, status, done, id=id)
+    return pytest.param(definition, timing or Timing(), opt_out, steps, status, done, id=id)
 
 
 CASES = [
@@ -474,11 +481,179 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("definition", "timing", "steps", "status", "done"), CASES)
+# A campaign call's opt-out key (9 here): pressed before any key of an answer it ends the survey for good.
+OPT_OUT_CASES = [
+    case(
+        [
+            START,
+            (PlaybackStarted("pb-1"), []),
+            (
+                Digit("9"),
+                [StopPlayback("pb-1"), CancelTimer(), OptOut(0), Finish("abandoned"), opted_out("pb-2"), guard(2)],
+            ),
+            (PlaybackFinished("pb-1"), []),  # the stopped prompt
+            (PlaybackStarted("pb-2"), []),
+            (Digit("5"), []),  # closing: keys no longer count
+            (Digit("9"), []),  # nor does the opt-out key again
+            (PlaybackFinished("pb-2"), [Hangup()]),
+            (HungUp(), []),
+        ],
+        Status.ABANDONED,
+        id="opt-out-during-first-prompt",
+        opt_out="9",
+    ),
+    case(
+        [
+            START,
+            (PlaybackFinished("pb-1"), [silence(2)]),
+            (Digit("9"), [CancelTimer(), OptOut(0), Finish("abandoned"), opted_out("pb-2"), guard(3)]),
+            (TimerFired(2), []),  # the cancelled no-input timer
+            (TimerFired(3), [Hangup()]),  # the goodbye never reported its end
+            (PlaybackFinished("pb-2"), []),
+        ],
+        Status.ABANDONED,
+        id="opt-out-waiting-for-a-key",
+        opt_out="9",
+    ),
+    case(
+        [
+            START,
+            (
+                Digit("4"),
+                [
+                    StopPlayback("pb-1"),
+                    SaveAnswer(0, "rating", "4", 4.0, 1),
+                    Play("pb-2", "survey-accepted"),
+                    Play("pb-3", "survey-solved"),
+                    guard(2),
+                ],
+            ),
+            (PlaybackStarted("pb-2"), []),
+            (
+                Digit("9"),
+                [
+                    StopPlayback("pb-2"),
+                    StopPlayback("pb-3"),
+                    CancelTimer(),
+                    OptOut(1),  # at the second question; the first one's answer stays saved
+                    Finish("abandoned"),
+                    opted_out("pb-4"),
+                    guard(3),
+                ],
+            ),
+            (HungUp(), [CancelTimer()]),  # gone during the goodbye: nothing more to finish
+            (PlaybackFinished("pb-4"), []),
+        ],
+        Status.ABANDONED,
+        id="opt-out-at-question-2",
+        definition=EXAMPLE_CSAT_SOLVED_NPS,
+        opt_out="9",
+    ),
+    case(
+        [
+            (Start(), [Play("pb-1", "survey-nps"), guard(1)]),
+            # 9 would start the answer 9, but nothing is collected yet: the opt-out wins.
+            (
+                Digit("9"),
+                [StopPlayback("pb-1"), CancelTimer(), OptOut(0), Finish("abandoned"), opted_out("pb-2"), guard(2)],
+            ),
+            (Digit("#"), []),
+            (Failed("websocket closed"), [CancelTimer(), Hangup()]),
+        ],
+        Status.ABANDONED,
+        id="opt-out-first-key-of-multi-key",
+        definition=NPS_ONLY,
+        opt_out="9",
+    ),
+    case(
+        [
+            (Start(), [Play("pb-1", "survey-nps"), guard(1)]),
+            (Digit("1"), [StopPlayback("pb-1"), between_keys(2)]),
+            (Digit("9"), [invalid("pb-2"), Play("pb-3", "survey-nps"), guard(3)]),  # mid-answer: 19, not a score
+            (
+                Digit("9"),  # the first key of the next attempt
+                [
+                    StopPlayback("pb-2"),
+                    StopPlayback("pb-3"),
+                    CancelTimer(),
+                    OptOut(0),
+                    Finish("abandoned"),
+                    opted_out("pb-4"),
+                    guard(4),
+                ],
+            ),
+            (PlaybackFinished("pb-4"), [Hangup()]),
+        ],
+        Status.ABANDONED,
+        id="opt-out-key-mid-multi-key-is-a-digit",
+        definition=NPS_ONLY,
+        opt_out="9",
+    ),
+    case(
+        [
+            (Start(), [Play("pb-1", "survey-nps"), guard(1)]),
+            (Digit("1"), [StopPlayback("pb-1"), between_keys(2)]),
+            (Digit("0"), [nps("10"), Finish("completed"), thanks("pb-2"), guard(3)]),
+        ],
+        Status.COMPLETED,
+        id="opt-out-key-completes-an-answer",
+        definition=NPS_ONLY,
+        opt_out="0",
+        done=False,
+    ),
+    case(
+        [
+            START,
+            (Digit("5"), [StopPlayback("pb-1"), rating("5"), Finish("completed"), thanks("pb-2"), guard(2)]),
+            (Digit("9"), []),  # the thanks is playing: too late to opt out
+            (PlaybackFinished("pb-2"), [Hangup()]),
+        ],
+        Status.COMPLETED,
+        id="opt-out-key-while-closing",
+        opt_out="9",
+    ),
+    case(
+        [
+            (Start(), [Play("pb-1", "survey-nps"), guard(1)]),
+            (Digit("9"), [StopPlayback("pb-1"), between_keys(2)]),
+            (Digit("#"), [nps("9"), Finish("completed"), thanks("pb-2"), guard(3)]),
+        ],
+        Status.COMPLETED,
+        id="no-opt-out-key-9-is-an-answer",
+        definition=NPS_ONLY,
+        done=False,
+    ),
+    case(
+        [
+            START,
+            (Digit("9"), [StopPlayback("pb-1"), invalid("pb-2"), rate("pb-3"), guard(2)]),
+        ],
+        None,
+        id="no-opt-out-key-9-is-invalid",
+        done=False,
+    ),
+    case(
+        [
+            (Start(), [Play("pb-1", "survey-rate"), guard(1)]),
+            (
+                Digit("*"),
+                [StopPlayback("pb-1"), CancelTimer(), OptOut(0), Finish("abandoned"), Play("pb-2", "bye"), guard(2)],
+            ),
+            (PlaybackFinished("pb-2"), [Hangup()]),
+        ],
+        Status.ABANDONED,
+        id="opt-out-star-and-the-surveys-own-prompt",
+        definition=SurveyDefinition("own", 1, DEFAULT_SURVEY.questions, opted_out_prompt="bye"),
+        opt_out="*",
+    ),
+]
+
+
+@pytest.mark.parametrize(("definition", "timing", "opt_out", "steps", "status", "done"), CASES + OPT_OUT_CASES)
 def test_call_flow(
-    definition: SurveyDefinition, timing: Timing, steps: Steps, status: Status | None, done: bool
+    definition: SurveyDefinition, timing: Timing, opt_out: str | None, steps: Steps, status: Status | None, done: bool
 ) -> None:
-    session = SurveySession(definition, timing=timing)
+    session = SurveySession(definition, timing=timing, opt_out_key=opt_out)
     emitted: list[Action] = []
     for number, (event, expected) in enumerate(steps, 1):
         actions = session.handle(event)
@@ -488,6 +663,12 @@ def test_call_flow(
     assert session.finished is (status is not None)
     assert session.done is done
     assert session.answers == tuple(a for a in emitted if isinstance(a, SaveAnswer))
+
+
+@pytest.mark.parametrize("key", ["99", "", "x", "9#"])
+def test_opt_out_key_must_be_one_dtmf_key(key: str) -> None:
+    with pytest.raises(ValueError, match="opt_out_key must be one of the keys 0-9, \\*, #, A-D"):
+        SurveySession(DEFAULT_SURVEY, opt_out_key=key)
 
 
 def test_properties_follow_the_call() -> None:
@@ -606,6 +787,44 @@ def test_kind_and_satisfied_are_stored_only_when_given() -> None:
     assert question != _question(ONE_TO_FIVE)
 
 
+def test_opted_out_prompt_is_stored_only_when_not_the_default() -> None:
+    """Versions stored before the field existed read back equal, so adding them again stores nothing new."""
+    assert DEFAULT_SURVEY.opted_out_prompt == "survey-opted-out"
+    assert "opted_out_prompt" not in DEFAULT_SURVEY.to_dict()
+    assert SurveyDefinition.from_dict(DEFAULT_SURVEY.to_dict()) == DEFAULT_SURVEY
+    own = SurveyDefinition.from_dict({**_survey(), "opted_out_prompt": "campaign-bye"})
+    assert (own.opted_out_prompt, own.to_dict()["opted_out_prompt"]) == ("campaign-bye", "campaign-bye")
+    assert SurveyDefinition.from_dict(own.to_dict()) == own
+
+
+TENS = SurveyDefinition("tens", 1, (Question("tens", {"en": "p"}, {"10": 1.0, "20": 2.0, "*1": 3.0}, max_digits=2),))
+
+
+@pytest.mark.parametrize(
+    ("definition", "key", "conflict"),
+    [
+        (DEFAULT_SURVEY, "9", None),
+        (DEFAULT_SURVEY, "5", "rating"),
+        (EXAMPLE_CSAT_SOLVED_NPS, "9", "nps"),  # 0-10 in two digits: 9 is an answer
+        (EXAMPLE_CSAT_SOLVED_NPS, "2", "rating"),  # the first question that takes it, not "solved"
+        (EXAMPLE_CSAT_SOLVED_NPS, "0", "nps"),
+        (EXAMPLE_CSAT_SOLVED_NPS, "#", None),  # never part of an answer
+        (EXAMPLE_CSAT_SOLVED_NPS, "A", None),
+        (TENS, "1", "tens"),  # the start of 10
+        (TENS, "0", None),  # only ever a second key, and the opt-out key counts only as the first
+        (TENS, "*", "tens"),
+    ],
+)
+def test_opt_out_conflict(definition: SurveyDefinition, key: str, conflict: str | None) -> None:
+    assert opt_out_conflict(definition, key) == conflict
+
+
+@pytest.mark.parametrize("key", ["99", "", "x"])
+def test_opt_out_conflict_needs_one_dtmf_key(key: str) -> None:
+    with pytest.raises(ValueError, match="the opt-out key must be one of the keys 0-9"):
+        opt_out_conflict(DEFAULT_SURVEY, key)
+
+
 def test_definitions_are_read_only() -> None:
     with pytest.raises(TypeError):
         DEFAULT_SURVEY.questions[0].scores["6"] = 6.0  # type: ignore[index]
@@ -678,6 +897,9 @@ INVALID = [
     pytest.param(_survey(satisfied=[]), "satisfied must name at least one score", id="satisfied-empty"),
     pytest.param(_survey(satisfied=[1, 1.0]), "satisfied names a score twice", id="satisfied-twice"),
     pytest.param({**_survey(), "thanks_prompt": ""}, "thanks_prompt must be a non-empty string", id="empty-thanks"),
+    pytest.param(
+        {**_survey(), "opted_out_prompt": 9}, "opted_out_prompt must be a non-empty string", id="opted-out-not-str"
+    ),
     pytest.param({**_survey(), "default_language": None}, "default_language must be", id="no-default-language"),
 ]
 

@@ -45,6 +45,8 @@ class Originator(Hangups):
     """``POST /channels`` and the far end's script."""
 
     known_technologies: frozenset[str]
+    #: The most originated calls alive at once (a Local channel's two halves are one call).
+    originated_peak: int
     _scripts: dict[str, OriginateScript]
     _linkedids: dict[str, str]
     _local_seq: itertools.count[int]
@@ -239,6 +241,8 @@ class Originator(Hangups):
             self._linkedids[b.id] = a.id
         self._channels[a.id] = a
         self._linkedids[a.id] = a.id
+        calls = sum(1 for c in self._channels.values() if c.originated and c.alive and c.local_half != 2)
+        self.originated_peak = max(self.originated_peak, calls)
         app_args_text = str(args.get("appArgs") or "")
         app_args = app_args_text.split(",") if app_args_text else []
         dialstring = device if is_local else endpoint

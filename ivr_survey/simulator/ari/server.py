@@ -86,6 +86,7 @@ class FakeAsterisk(Routes):
         self._linkedids = {}
         self._playbacks = {}
         self._scripts = {}
+        self.originated_peak = 0
         self._apps = {}  # app name -> the socket that gets its events
         self._sockets = set()
         self._subscribers = {}
