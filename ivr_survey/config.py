@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from .db.engine import postgresql_connection
+from .service.phones import validate_country
 
 ENV_PREFIX = "IVR_SURVEY_"
 
@@ -150,6 +151,10 @@ class Settings(BaseSettings):
     agi_host: str = "127.0.0.1"
     agi_port: Port | None = None
 
+    # Campaigns: contacts' and do-not-call numbers become E.164 in this country (ISO 3166 alpha-2, e.g. RU);
+    # unset, a number without + is kept as its digits.
+    default_country: str | None = None
+
     # Share of each operator's calls that the review queue proposes to supervisors.
     review_share: Annotated[float, Field(gt=0, le=1)] = 0.3
 
@@ -203,6 +208,11 @@ class Settings(BaseSettings):
         if groups < 1:
             raise ValueError("needs one group: the operator's name")
         return value
+
+    @field_validator("default_country")
+    @classmethod
+    def _default_country(cls, value: str | None) -> str | None:
+        return validate_country(value) if value and value.strip() else None
 
     @field_validator("log_level")
     @classmethod

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 
 from ..db.outage import first_line, is_outage
 from ..db.timebuckets import PeriodTooLong
+from ..service.refusals import Refused
 from .responses import Model, json_response
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ STATUSES = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "campaign_state": 409,  # details: the campaign's state and the one it was asked to take
+    "no_contacts": 409,  # a campaign started with nobody to call
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
 }
 
 
@@ -50,12 +55,8 @@ class ErrorBody(Model):
     error: ErrorDetail
 
 
-class ApiError(Exception):
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
+class ApiError(Refused):
+    """A refusal of the API's own (a parameter, a token, a role); the services raise Refused."""
 
 
 class Invalid(ValueError):
@@ -95,7 +96,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as exc:
+    except Refused as exc:  # ApiError too
         return _error(exc)
     except ValidationError as exc:  # only request models are validated: responses are built from typed rows
         return _error(invalid_input(exc))
@@ -113,7 +114,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal_error", "internal error; see the service log")
 
 
-def _error(exc: ApiError) -> web.Response:
+def _error(exc: Refused) -> web.Response:
     return error_response(STATUSES[exc.code], exc.code, exc.message, exc.details)
 
 

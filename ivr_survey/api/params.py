@@ -121,6 +121,16 @@ def _time_zone(raw: str) -> ZoneInfo:
         raise Invalid("{name} must be an IANA time zone, e.g. Europe/Moscow") from None
 
 
+def _campaign(raw: str) -> int | str:
+    if raw == "none":
+        return raw
+    if not re.fullmatch(r"[0-9]{1,10}", raw) or not 1 <= int(raw) <= MAX_ID:
+        raise Invalid("{name} must be a campaign's id or none")
+    return int(raw)
+
+
+# a campaign's id, or "none" for what no campaign asked (db.ratings.CampaignScope)
+CAMPAIGN = Param(_campaign, {"type": "string", "pattern": "^(none|[1-9][0-9]{0,9})$", "example": "3"})
 Limit = Annotated[int, Param(_limit, {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})]
 Number = Annotated[float | None, Param(number_value, {"type": "number"})]
 Boolean = Annotated[bool | None, Param(_boolean, {"type": "boolean"})]

@@ -6,12 +6,14 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import RESPONSE_STATUSES
-from ..db.ratings import RatingFilter, iter_ratings, list_ratings
+from ..db.ratings import CampaignScope, RatingFilter, iter_ratings, list_ratings
 from ..db.summary import GROUPINGS, UnknownQuestion, ratings_summary, summary_scope, with_period
 from ..db.summary import SummaryGroup as GroupRow
 from ..keys import SESSIONS
@@ -33,6 +35,9 @@ class RatingQuery(Period):
     status: Annotated[str | None, one_of(RESPONSE_STATUSES)] = Field(None, description="response status")
     score_min: Number = Field(None, description="lowest first-question score")
     score_max: Number = Field(None, description="highest first-question score")
+    campaign: Annotated[CampaignScope | None, params.CAMPAIGN] = Field(
+        None, description="a campaign's id: its answers only; none: the post-call surveys' only"
+    )
 
     def rating_filter(self) -> RatingFilter:
         return RatingFilter(
@@ -45,6 +50,7 @@ class RatingQuery(Period):
             date_to=self.date_to,
             score_min=self.score_min,
             score_max=self.score_max,
+            campaign=self.campaign,
         )
 
 
@@ -87,6 +93,7 @@ class Rating(Model):
     caller: str | None
     started_at: Time
     ended_at: Time | None
+    campaign: int | None = Field(description="the outbound campaign that called the customer; null: a post-call survey")
 
 
 class RatingsPage(Model):
@@ -160,6 +167,7 @@ CSV_COLUMNS = (
     "started_at",
     "ended_at",
     "channel_uniqueid",
+    "campaign",
 )
 
 
@@ -215,25 +223,33 @@ def group_json(g: GroupRow) -> dict[str, Any]:
     return body
 
 
+async def summary_json(
+    session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo, question: str | None
+) -> dict[str, Any]:
+    """A summary as /ratings/summary writes it (Summary documents it), over the period `filters` bound."""
+    try:
+        scope = await summary_scope(session, filters, question)
+    except UnknownQuestion as exc:
+        raise invalid_parameter("question", str(exc)) from None
+    groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz, scope=scope)
+    assert filters.date_from is not None and filters.date_to is not None
+    # The groups are written by group_json: a year by hour is 8,760 of them.
+    return {
+        "group_by": group_by,
+        "from": filters.date_from.isoformat(),
+        "to": filters.date_to.isoformat(),
+        "tz": tz.key,
+        "question": scope.question,
+        "kind": scope.kind,
+        "groups": [group_json(g) for g in groups],
+    }
+
+
 async def get_summary(request: web.Request) -> web.Response:
     query = params.parse_query(request.query, SummaryQuery)
     filters = with_period(query.rating_filter())
     async with request.app[SESSIONS]() as session:
-        try:
-            scope = await summary_scope(session, filters, query.question)
-        except UnknownQuestion as exc:
-            raise invalid_parameter("question", str(exc)) from None
-        groups = await ratings_summary(session, group_by=query.group_by, filters=filters, tz=query.tz, scope=scope)
-    assert filters.date_from is not None and filters.date_to is not None
-    # The groups are written by group_json (Summary documents them): a year by hour is 8,760 of them.
-    return json_response(
-        {
-            "group_by": query.group_by,
-            "from": filters.date_from.isoformat(),
-            "to": filters.date_to.isoformat(),
-            "tz": query.tz.key,
-            "question": scope.question,
-            "kind": scope.kind,
-            "groups": [group_json(g) for g in groups],
-        }
-    )
+        body = await summary_json(
+            session, group_by=query.group_by, filters=filters, tz=query.tz, question=query.question
+        )
+    return json_response(body)

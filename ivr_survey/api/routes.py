@@ -5,15 +5,44 @@ from __future__ import annotations
 
 from ..cqr import CALL_TYPES
 from ..db.operators import MAX_CODE
-from . import calls, cqr, operators, ratings, review
+from . import calls, campaigns, cqr, operators, ratings, review
 from .errors import ErrorBody
 from .health import Health, healthz
+from .params import MAX_ID
 from .spec import CSV, Reply, Route, build_spec, get_openapi
 
 CALL_ID = {"type": "string", "description": "the call's linkedid"}
 CALL_TYPE = {"type": "string", "enum": list(CALL_TYPES)}
 OPERATOR_ID = {"type": "string", "minLength": 1, "maxLength": MAX_CODE, "description": "e.g. 7001"}
 REFUSED = (400, 401, 404, 409)
+CAMPAIGN_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+PHONE = {"type": "string", "minLength": 1, "description": "as stored, URL-encoded: %2B79161234567"}
+CONTACTS_CSV = {
+    "text/csv": {
+        "schema": {"type": "string"},
+        "example": "phone,name,operator,timezone,segment\r\n8 (916) 123-45-67,Анна,7001,Europe/Moscow,vip\r\n",
+        "description": "UTF-8 (a BOM is fine), commas or semicolons; a header naming phone (required) and any of"
+        " name, operator (the manager the customer belongs to), timezone (the contact's own for calling hours);"
+        " any other column is kept as a tag",
+    }
+}
+
+
+def _steering(command: str, summary: str) -> Route:
+    return Route(
+        "POST",
+        f"/campaigns/{{id}}/{command}",
+        campaigns.steer(command),
+        summary,
+        role="supervisor",
+        refusals=REFUSED,
+        path_schemas={"id": CAMPAIGN_ID},
+        replies={
+            200: Reply(model=campaigns.Campaign),
+            409: Reply("not from the state it is in (code campaign_state, details: state, wanted)", ErrorBody),
+        },
+    )
+
 
 ROUTES = (
     Route(
@@ -180,6 +209,91 @@ ROUTES = (
             206: Reply("the requested range"),
             416: Reply("the range is outside the file"),
         },
+    ),
+    Route(
+        "POST",
+        "/campaigns",
+        campaigns.post_campaign,
+        "Supervisor: a draft campaign calling a list of customers to ask them a survey",
+        body=campaigns.CampaignRequest,
+        role="supervisor",
+        replies={201: Reply("created, as draft", campaigns.Campaign)},
+    ),
+    Route(
+        "GET",
+        "/campaigns",
+        campaigns.list_campaigns,
+        "Every campaign, newest first, with its progress",
+        query=campaigns.CampaignsQuery,
+        replies={200: Reply(model=campaigns.CampaignList)},
+    ),
+    Route(
+        "GET",
+        "/campaigns/{id}",
+        campaigns.get_campaign,
+        "One campaign: its progress, response rate and the summary of its answers",
+        query=campaigns.CampaignQuery,
+        refusals=(400, 401, 404),
+        path_schemas={"id": CAMPAIGN_ID},
+        replies={200: Reply(model=campaigns.CampaignDetail)},
+    ),
+    Route(
+        "POST",
+        "/campaigns/{id}/contacts",
+        campaigns.post_contacts,
+        "Supervisor: add a CSV of contacts (Content-Type: text/csv, up to 20 MB); bad rows are named by line, the"
+        " others kept",
+        body_content=CONTACTS_CSV,
+        role="supervisor",
+        refusals=(*REFUSED, 413, 415),
+        path_schemas={"id": CAMPAIGN_ID},
+        replies={
+            200: Reply("the rows added, and those refused", campaigns.UploadResult),
+            409: Reply("the campaign is finished or cancelled (code campaign_state)", ErrorBody),
+        },
+    ),
+    _steering("start", "Supervisor: start dialling a draft campaign (409 no_contacts without contacts)"),
+    _steering("pause", "Supervisor: pause a running campaign (calls on the line finish)"),
+    _steering("resume", "Supervisor: resume a paused campaign"),
+    _steering("cancel", "Supervisor: cancel a campaign for good"),
+    Route(
+        "GET",
+        "/campaigns/{id}/results",
+        campaigns.get_results,
+        "One row per contact with its outcome and answers; CSV (a column per question) with format=csv or Accept:"
+        " text/csv",
+        query=campaigns.ResultsQuery,
+        refusals=(400, 401, 404),
+        path_schemas={"id": CAMPAIGN_ID},
+        replies={200: Reply("a page, or every contact as CSV", campaigns.ResultsPage, CSV)},
+    ),
+    Route(
+        "GET",
+        "/do-not-call",
+        campaigns.get_dnc,
+        "Supervisor: the numbers no campaign dials",
+        query=campaigns.DncQuery,
+        role="supervisor",
+        replies={200: Reply(model=campaigns.DncPage)},
+    ),
+    Route(
+        "POST",
+        "/do-not-call",
+        campaigns.post_dnc,
+        "Supervisor: put a number on the do-not-call list",
+        body=campaigns.DncRequest,
+        role="supervisor",
+        replies={201: Reply("added", campaigns.DncEntry), 200: Reply("already there", campaigns.DncEntry)},
+    ),
+    Route(
+        "DELETE",
+        "/do-not-call/{phone}",
+        campaigns.delete_dnc,
+        "Admin: take a number off the do-not-call list",
+        role="admin",
+        refusals=(400, 401, 404),
+        path_schemas={"phone": PHONE},
+        replies={204: Reply("taken off")},
     ),
     Route(
         "GET",

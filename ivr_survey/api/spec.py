@@ -39,6 +39,8 @@ class Route:
     replies: Mapping[int, Reply]
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    # a body of another kind than a JSON model, as raw media-type objects (e.g. an uploaded CSV)
+    body_content: Mapping[str, Any] = field(default_factory=dict)
     role: str | None = None  # below analyst: every authenticated caller may
     refusals: Sequence[int] = (400, 401)
     path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # else a plain string
@@ -57,7 +59,9 @@ _REFUSALS = {
     401: ("Unauthorized", "no valid bearer token"),
     403: ("Forbidden", "the token's role may not do this"),
     404: ("NotFound", "no such thing"),
-    409: ("Conflict", "already exists"),
+    409: ("Conflict", "already exists, or not in a state that allows it (details say which)"),
+    413: ("PayloadTooLarge", "the body is larger than the operation takes"),
+    415: ("UnsupportedMediaType", "the body is not of the content type the operation takes"),
     503: ("Unavailable", "the database is unavailable (code database_unavailable); try again"),
 }
 
@@ -119,11 +123,12 @@ def _operation(route: Route, components: _Components) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": route.summary, "responses": responses}
     if parameters:
         operation["parameters"] = parameters
-    if route.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": components.schema(route.body)}},
-        }
+    body = {
+        **({"application/json": {"schema": components.schema(route.body)}} if route.body is not None else {}),
+        **route.body_content,
+    }
+    if body:
+        operation["requestBody"] = {"required": True, "content": body}
     if route.public:
         operation["security"] = []
     return operation

@@ -18,8 +18,10 @@ from .models import (
     CampaignAttempt,
     CampaignContact,
     DoNotCall,
+    Survey,
     SurveyAnswer,
     SurveyResponse,
+    SurveyVersion,
 )
 from .repository import affected, upsert_insert
 
@@ -251,6 +253,40 @@ async def progress(session: AsyncSession, campaign_id: int) -> dict[str, int]:
     return counts
 
 
+async def answered_contacts(session: AsyncSession, campaign_id: int) -> int:
+    """Contacts with a final outcome other than dnc whose campaign call (any attempt's) has an answer with a
+    score: the response rate's numerator."""
+    scored = (
+        select(CampaignAttempt.contact_id)
+        .join(Call, Call.linkedid == CampaignAttempt.linkedid)
+        .join(SurveyResponse, SurveyResponse.call_id == Call.id)
+        .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+        .where(CampaignAttempt.campaign_id == campaign_id, SurveyAnswer.score.is_not(None))
+    )
+    stmt = select(func.count()).where(
+        CampaignContact.campaign_id == campaign_id,
+        CampaignContact.state == "done",
+        CampaignContact.outcome != "dnc",
+        CampaignContact.id.in_(scored),
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def survey_questions(session: AsyncSession, survey: str) -> list[str]:
+    """The question keys of a survey's stored versions: the newest version's in its order, then those only
+    older versions ask."""
+    stmt = (
+        select(SurveyVersion.definition)
+        .join(Survey, Survey.id == SurveyVersion.survey_id)
+        .where(Survey.name == survey)
+        .order_by(SurveyVersion.version.desc())
+    )
+    keys: dict[str, None] = {}
+    for definition in await session.scalars(stmt):
+        keys.update(dict.fromkeys(question["key"] for question in definition["questions"]))
+    return list(keys)
+
+
 @dataclass(frozen=True, slots=True)
 class ResultAnswer:
     question: str
@@ -277,15 +313,15 @@ async def campaign_results(
     session: AsyncSession, campaign_id: int, *, after: int | None = None, limit: int | None = None
 ) -> list[ResultRow]:
     """One row per contact in the order they were added (keyset on the contact id), with the answers of the
-    survey response its campaign call gave (the last one, should two have been answered)."""
+    survey response its campaign call gave (the last answered attempt's, should two have been answered)."""
+    # by the attempt's number, not by the linkedid: it is text, and "1733130000.99" sorts after "1733130000.100"
     answered = (
-        select(
-            CampaignAttempt.contact_id.label("contact_id"),
-            func.max(CampaignAttempt.linkedid).label("linkedid"),
-        )
-        .where(CampaignAttempt.campaign_id == campaign_id, CampaignAttempt.linkedid.is_not(None))
-        .group_by(CampaignAttempt.contact_id)
-        .subquery()
+        select(CampaignAttempt.linkedid)
+        .where(CampaignAttempt.contact_id == CampaignContact.id, CampaignAttempt.linkedid.is_not(None))
+        .order_by(CampaignAttempt.number.desc())
+        .limit(1)
+        .correlate(CampaignContact)
+        .scalar_subquery()
     )
     stmt = (
         select(
@@ -298,12 +334,12 @@ async def campaign_results(
             CampaignContact.attempts,
             CampaignContact.last_attempt_at,
             CampaignContact.last_cause,
-            answered.c.linkedid,
+            Call.linkedid,
             SurveyResponse.id,
             SurveyResponse.score,
         )
-        .outerjoin(answered, answered.c.contact_id == CampaignContact.id)
-        .outerjoin(Call, Call.linkedid == answered.c.linkedid)
+        .select_from(CampaignContact)
+        .outerjoin(Call, Call.linkedid == answered)
         .outerjoin(SurveyResponse, SurveyResponse.call_id == Call.id)
         .where(CampaignContact.campaign_id == campaign_id)
         .order_by(CampaignContact.id)

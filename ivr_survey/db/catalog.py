@@ -14,6 +14,14 @@ from .repository import latest_survey_version
 log = logging.getLogger(__name__)
 
 
+async def stored_survey(session: AsyncSession, name: str) -> SurveyDefinition | None:
+    """The newest stored version of the named survey; None when no survey of that name is stored."""
+    row = await latest_survey_version(session, name=name)
+    if row is None:
+        return None
+    return SurveyDefinition.from_dict({**row.definition, "name": name, "version": row.version})
+
+
 class SurveyCatalog:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, default_survey: str = "default", ttl: float = 30.0
@@ -29,13 +37,10 @@ class SurveyCatalog:
             return cached[1]
         try:
             async with self._sessions() as session:
-                row = await latest_survey_version(session, name=name)
+                definition = await stored_survey(session, name)
         except Exception as exc:  # database away: keep surveying with what we know
             log.warning("survey %r not loaded (%s); using the cached or built-in one", name, exc.__class__.__name__)
             return cached[1] if cached is not None else None
-        definition = None
-        if row is not None:
-            definition = SurveyDefinition.from_dict({**row.definition, "name": name, "version": row.version})
         self._cache[name] = (time.monotonic(), definition)
         return definition
 

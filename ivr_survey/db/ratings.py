@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,8 @@ from .operators import in_team
 
 # The first question's answer is "the" score of a call (the 1-5 rating in the default survey).
 FirstAnswer = aliased(SurveyAnswer, name="first_answer")
+# A campaign filter: one campaign's answers (its id), or the post-call surveys' only ("none").
+CampaignScope = int | Literal["none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class RatingFilter:
     score_min: float | None = None
     score_max: float | None = None
     call_id: str | None = None  # the call's linkedid
+    campaign: CampaignScope | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class RatingColumns:
     survey_id: Any
     status: Any
     score: Any  # the first answer's
+    campaign_id: Any
 
 
 def rating_conditions(filters: RatingFilter, columns: RatingColumns) -> list[Any]:
@@ -65,6 +69,10 @@ def rating_conditions(filters: RatingFilter, columns: RatingColumns) -> list[Any
         conditions.append(columns.score >= filters.score_min)
     if filters.score_max is not None:
         conditions.append(columns.score <= filters.score_max)
+    if filters.campaign == "none":
+        conditions.append(columns.campaign_id.is_(None))
+    elif filters.campaign is not None:
+        conditions.append(columns.campaign_id == filters.campaign)
     return conditions
 
 
@@ -85,6 +93,7 @@ def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Se
         survey_id=SurveyVersion.survey_id,
         status=SurveyResponse.status,
         score=FirstAnswer.score,
+        campaign_id=SurveyResponse.campaign_id,
     )
     conditions = rating_conditions(filters, own)
     if filters.date_from is not None:
@@ -112,6 +121,7 @@ _COLUMNS = (
     FirstAnswer.score,
     SurveyResponse.started_at,
     SurveyResponse.ended_at,
+    SurveyResponse.campaign_id,
 )
 
 
@@ -142,6 +152,7 @@ class RatingRow:
     caller: str | None
     started_at: datetime
     ended_at: datetime | None
+    campaign: int | None  # the outbound campaign that called; None for a post-call survey
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +203,7 @@ async def list_ratings(
             caller=r.caller_number,
             started_at=r.started_at,
             ended_at=r.ended_at,
+            campaign=r.campaign_id,
         )
         for r in rows
     ]

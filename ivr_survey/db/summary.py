@@ -41,6 +41,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
     literal_column,
     null,
@@ -65,7 +66,7 @@ from .models import (
     SurveyResponse,
     SurveyVersion,
 )
-from .ratings import RatingColumns, RatingFilter, rating_conditions
+from .ratings import CampaignScope, RatingColumns, RatingFilter, rating_conditions
 from .timebuckets import (
     HOUR,
     QUARTER_HOUR,
@@ -245,6 +246,8 @@ def _filtered(
         survey_id=hidden(r.survey_id),
         status=hidden(r.status),
         score=hidden(r.score),
+        # one campaign's few responses are best found by its index; "none" (most of them) is kept from it
+        campaign_id=r.campaign_id if isinstance(filters.campaign, int) else hidden(r.campaign_id),
     )
     return stmt.where(*conditions, *rating_conditions(filters, copies))
 
@@ -584,7 +587,7 @@ NO_CQR: Cqr = (None, 0, 0)
 
 async def cqr_summary(session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo) -> dict[Any, Cqr]:
     """key -> (average CQR, evaluations, good ones) of the calls in the period (by the call's start), per operator
-    or time bucket, or of all of them (key None); honours the operator, team and queue filters."""
+    or time bucket, or of all of them (key None); honours the operator, team, queue and campaign filters."""
     dialect = dialect_of(session)
     key: Any
     if group_by == "operator":
@@ -611,11 +614,21 @@ async def cqr_summary(session: AsyncSession, *, group_by: str, filters: RatingFi
         stmt = stmt.where(Operator.team == filters.team)
     if filters.queue is not None:
         stmt = stmt.where(_unindexed(session, Call.queue) == filters.queue)
+    if filters.campaign is not None:
+        stmt = stmt.where(_of_campaign(Call.id, filters.campaign))
     return {
         row.key: (round(float(row.average), 2) if row.average is not None else None, row.n, row.good)
         for row in (await session.execute(stmt)).all()
         if row.n  # all of them, ungrouped, over no evaluations: one row of 0
     }
+
+
+def _of_campaign(call_id: Any, campaign: CampaignScope) -> Any:
+    """Whether the call is one the campaign placed (any campaign's, for "none": it is not)."""
+    r = SurveyResponse
+    if campaign == "none":
+        return ~exists().where(r.call_id == call_id, r.campaign_id.is_not(None))
+    return exists().where(r.call_id == call_id, r.campaign_id == campaign)
 
 
 # --- CQR per criterion: where the evaluated calls lose their points ---

@@ -201,6 +201,7 @@ async def test_rated_4(server: AgiServer, sessions: async_sessionmaker[AsyncSess
         "score": 4.0,
         "answers": [{"question": "rating", "key": "4", "score": 4.0, "attempts": 1}],
         "caller": "79991234567",
+        "campaign": None,
     }
     assert rating["ended_at"] is not None
     async with sessions() as session:

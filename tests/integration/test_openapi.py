@@ -14,11 +14,18 @@ from schemathesis import GenerationMode, checks
 from ivr_survey.api.spec import SPEC_KEY
 from ivr_survey.app import create_app
 from ivr_survey.config import Settings
+from ivr_survey.db import campaigns
 from ivr_survey.web.routes import is_page
+from tests.support.campaigns import make_campaign
 from tests.support.live_server import LiveServer
 from tests.support.seed import Rated, seed
 
 TOKEN = "schema-admin-token"
+
+
+async def add_dnc(sessions, phone: str) -> None:
+    async with sessions() as s, s.begin():
+        await campaigns.add_dnc(s, phone, source="api", at=datetime(2026, 11, 20, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +35,9 @@ def live_api(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         t = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
         rows = [Rated(f"S{n}", f"70{n % 3:02d}", t + timedelta(hours=n), float(n % 5 + 1)) for n in range(12)]
         live.run(seed(live.sessions, rows))
+        # a campaign to find (id 1), with contacts, one of them on the do-not-call list
+        live.run(make_campaign(live.sessions, ["+79161234567", "+79161234568"], at=t))
+        live.run(add_dnc(live.sessions, "+79161234568"))
         yield live.url
     finally:
         live.stop()
@@ -91,3 +101,24 @@ def test_every_route_is_in_the_spec() -> None:
     }  # the workstation's pages are HTML for people, not the API: web/routes.py lists them
     documented = {(path, method) for path, ops in SCHEMA.raw_schema["paths"].items() for method in ops}
     assert served == documented
+
+
+def test_the_campaign_routes_are_documented() -> None:
+    paths = SCHEMA.raw_schema["paths"]
+    assert sorted((p, sorted(ops)) for p, ops in paths.items() if p.startswith(("/campaigns", "/do-not-call"))) == [
+        ("/campaigns", ["get", "post"]),
+        ("/campaigns/{id}", ["get"]),
+        ("/campaigns/{id}/cancel", ["post"]),
+        ("/campaigns/{id}/contacts", ["post"]),
+        ("/campaigns/{id}/pause", ["post"]),
+        ("/campaigns/{id}/results", ["get"]),
+        ("/campaigns/{id}/resume", ["post"]),
+        ("/campaigns/{id}/start", ["post"]),
+        ("/do-not-call", ["get", "post"]),
+        ("/do-not-call/{phone}", ["delete"]),
+    ]
+    upload = paths["/campaigns/{id}/contacts"]["post"]
+    assert list(upload["requestBody"]["content"]) == ["text/csv"]
+    assert {"200", "400", "401", "403", "404", "409", "413", "415", "503"} == set(upload["responses"])
+    assert list(paths["/campaigns"]["post"]["requestBody"]["content"]) == ["application/json"]
+    assert set(paths["/do-not-call/{phone}"]["delete"]["responses"]) == {"204", "400", "401", "403", "404", "503"}

@@ -201,6 +201,7 @@ async def test_ratings_filters_and_keyset_pages(client: TestClient, sessions) ->
         "caller": "79991234567",
         "started_at": "2026-11-20T10:05:00+00:00",
         "ended_at": "2026-11-20T10:05:05+00:00",
+        "campaign": None,
     }
 
     async def ids(query: str) -> list[str]:
@@ -296,6 +297,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
                 "started_at",
                 "ended_at",
                 "channel_uniqueid",
+                "campaign",
             ],
             [
                 "L5",
@@ -313,6 +315,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
                 "2026-11-20T10:05:00+00:00",
                 "2026-11-20T10:05:05+00:00",
                 "L5.2",
+                "",
             ],
             [
                 "L4",
@@ -330,6 +333,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
                 "2026-11-20T10:04:00+00:00",
                 "2026-11-20T10:04:05+00:00",
                 "L4.2",
+                "",
             ],
         ]
 

@@ -34,6 +34,11 @@ def test_defaults() -> None:
         ("IVR_SURVEY_DATABASE_URL", "sqlite:////no/such/dir/x.db", "IVR_SURVEY_DATABASE_URL: directory /no/such/dir"),
         ("IVR_SURVEY_ARI_URL", "127.0.0.1:8088", "IVR_SURVEY_ARI_URL: must start with http:// or https://"),
         ("IVR_SURVEY_MAX_RETRIES", "9", "IVR_SURVEY_MAX_RETRIES: Input should be less than or equal to 5"),
+        (
+            "IVR_SURVEY_DEFAULT_COUNTRY",
+            "Russia",
+            'IVR_SURVEY_DEFAULT_COUNTRY: "Russia" is not a country code phonenumbers knows (ISO 3166 alpha-2, e.g. RU)',
+        ),
     ],
 )
 def test_bad_value_gives_one_line_naming_the_variable(
@@ -259,3 +264,13 @@ def test_the_demo_needs_a_recordings_folder_it_can_write(tmp_path) -> None:
     assert (
         str(info.value) == f"IVR_SURVEY_RECORDINGS_DIR: {tmp_path / 'a-file'} is not a writable folder (it is a file)"
     )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("RU", "RU"), (" de ", "DE"), ("", None), ("  ", None)])
+def test_default_country_is_an_upper_case_code_or_unset(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None
+) -> None:
+    monkeypatch.setenv("IVR_SURVEY_DEFAULT_COUNTRY", value)
+    assert load_settings(_env_file=None).default_country == expected
+    monkeypatch.delenv("IVR_SURVEY_DEFAULT_COUNTRY")
+    assert load_settings(_env_file=None).default_country is None
