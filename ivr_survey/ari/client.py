@@ -374,7 +374,8 @@ class AriClient:
         every event (parsed JSON object), in order, awaiting it if it returns an awaitable;
         ``on_connected`` is called after each successful (re)connection, before the first
         event of that connection, and ``on_disconnected`` once it is lost (or closed).
-        Exceptions raised by the callbacks are logged and do not stop the stream. Non-JSON frames are logged and skipped.
+        Exceptions raised by the callbacks are logged and do not stop the stream. Non-JSON
+        frames are logged and skipped.
 
         When Asterisk is down, refuses, answers 401 or drops the socket, reconnects after a
         backoff delay (capped exponential with full jitter), logging one warning per outage
