@@ -176,10 +176,13 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
     from sqlalchemy.engine import make_url
 
     from .app import create_app
+    from .db.models import utcnow
     from .db.operators import upsert_operators
     from .keys import AMI
     from .simulator.ari import FakeAsterisk
     from .simulator.callers import ROSTER, SimulatedCallers
+    from .simulator.campaign import demo_campaign
+    from .simulator.customers import SimulatedCustomers
     from .simulator.fake_ami import FakeAmiServer
 
     settings = with_demo_defaults(settings)
@@ -205,30 +208,40 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
                 "ami_secret": SecretStr(secret),
             }
         )
-        async with database_session(demo_settings) as session:  # migrated, and the simulated operators named
+        # migrated, the simulated operators named, and the campaign their customers are called in
+        async with database_session(demo_settings) as session:
             await upsert_operators(session, ROSTER)
+            campaign = await demo_campaign(
+                session, rng=random.Random(seed), timezone=settings.pbx_timezone, at=utcnow()
+            )
         token = await demo_supervisor_token(demo_settings)
         app = create_app(demo_settings)
         callers = SimulatedCallers(fake, rng=random.Random(seed), ami=ami, recordings=settings.recordings_dir)
+        customers = SimulatedCustomers(fake, rng=random.Random(seed), opt_out_key=campaign.row.opt_out_key)
+        customers.expect(campaign.row.endpoint, campaign.phones)
+        site = f"http://{settings.http_host}:{settings.http_port}"
 
         async def simulate() -> None:
             await fake.wait_for_app(timeout=30)
-            log.info(
-                "simulated PBX at %s is calling in; open http://%s:%d/ (the API: /ratings, /calls)",
-                fake.base_url,
-                settings.http_host,
-                settings.http_port,
-            )
+            log.info("simulated PBX at %s is calling in; open %s/ (the API: /ratings, /calls)", fake.base_url, site)
+            log.info("%s", campaign.banner(site))
             # printed, never logged: to score calls, sign in at /ui/sign-in with it
             print(f"supervisor token for the workstation's sign-in (scoring, recordings): {token}", flush=True)
             await callers.run(calls=calls, per_second=per_second)
-            await fake.wait_idle()
+            for outcome in callers.outcomes:  # their channels gone; the campaign's calls go on meanwhile
+                if outcome.channel_id:
+                    await fake.wait_channel_gone(outcome.channel_id)
             # the last hang-ups are still on their way to the call history
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(app[AMI].settle(), 10)
-            log.info("simulated calls done: %s", dict(callers.summary()))
+            log.info(
+                "simulated calls done: %s; campaign calls so far: %s",
+                dict(callers.summary()),
+                dict(customers.summary()),
+            )
 
-        await run_app(app, demo_settings, until=simulate)
+        async with customers:
+            await run_app(app, demo_settings, until=simulate)
 
 
 async def token_command(settings: Settings, args: argparse.Namespace) -> None:
@@ -312,10 +325,10 @@ def _parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     sub.add_parser("migrate", help="apply database migrations")
     p_demo = sub.add_parser("demo", help="run the service against the built-in simulated PBX")
-    p_demo.add_argument("--calls", type=int, default=None, help="stop after this many calls (default: run on)")
+    p_demo.add_argument("--calls", type=int, default=None, help="stop after this many inbound calls (default: run on)")
     p_demo.add_argument("--per-second", type=float, default=0.5, help="new calls per second (default 0.5)")
     p_demo.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
-    p_demo.add_argument("--seed", type=int, default=None, help="seed for the simulated callers' choices")
+    p_demo.add_argument("--seed", type=int, default=None, help="seed for the simulated callers' and customers' choices")
     p_token = sub.add_parser("token", help="API tokens: create (printed once), list, revoke")
     token_sub = p_token.add_subparsers(dest="token_command", required=True)
     p_create = token_sub.add_parser("create", help="create a token and print it once")
