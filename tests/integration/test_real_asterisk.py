@@ -4,6 +4,11 @@ The Asterisk needs the traced dialplan (../shared/asterisk-ari/dialplan/extensio
 `incoming` dials `Local/<op>@operators/n` with option g, then `Stasis(ivr-survey,post-call,<op>)`) and an
 ARI user allowed to run two apps: `ivr-survey` (the service under test) and `tester` (the caller's side,
 played by this test: it originates into `incoming`, then presses keys or hangs up on its own channel).
+
+The campaign tests need the `customers` context (in ../shared/asterisk-ari/dialplan/extensions-queue-and-
+originate.conf and in asterisk_conf/extensions.conf): its extensions `answer` (answers, hangs up after 3 s),
+`busy`, `noanswer` and `congestion` stand in for the customers behind a trunk, dialled as
+`Local/{number}@customers` with the extension as the contact's number.
 """
 
 from __future__ import annotations
@@ -12,16 +17,20 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from ivr_survey.app import create_app
 from ivr_survey.ari.client import AriClient
 from ivr_survey.config import Settings
+from ivr_survey.db import campaigns
+from ivr_survey.db.models import CampaignAttempt, CampaignContact, SurveyResponse
 from ivr_survey.db.ratings import list_ratings
 from ivr_survey.keys import SESSIONS, STASIS
 
@@ -162,6 +171,106 @@ async def test_caller_hangs_up_on_a_real_asterisk(service: TestServer) -> None:
         await caller.hang_up(channel)
         rating = await _rating(service)
     assert (rating["status"], rating["answers"]) == ("abandoned", [])
+
+
+def _open_now() -> dict[str, Any]:
+    """Calling hours open from an hour ago to two hours on, every day: the dialer's clock is the real one (a
+    window may cross midnight)."""
+    now = datetime.now(UTC)
+    return {
+        "from": f"{now - timedelta(hours=1):%H:%M}",
+        "to": f"{now + timedelta(hours=2):%H:%M}",
+        "timezone": "UTC",
+        "weekdays": [1, 2, 3, 4, 5, 6, 7],
+    }
+
+
+async def _campaign(server: TestServer, endpoint: str, phones: list[str], *, max_attempts: int) -> int:
+    """A started campaign; its contacts' "numbers" are extensions of the `customers` context, which the
+    normaliser of uploaded numbers would refuse, so they are added as they are."""
+    spec = campaigns.NewCampaign(
+        name="Real Asterisk",
+        survey="default",
+        endpoint=endpoint,
+        caller_id="Company <74950000000>",
+        concurrency=len(phones),
+        calls_per_minute=None,
+        ring_timeout=3,  # noanswer rings until then
+        max_attempts=max_attempts,
+        retry_delay=1,
+        calling_hours=_open_now(),
+        opt_out_key="9",
+    )
+    now = datetime.now(UTC)
+    async with server.app[SESSIONS].begin() as session:
+        row = await campaigns.create_campaign(session, spec, created_by="test", at=now)
+        await campaigns.add_contacts(session, row.id, [campaigns.NewContact(phone=p) for p in phones], at=now)
+        await campaigns.change_state(session, row.id, "start", at=now)
+    return row.id
+
+
+async def _finished(server: TestServer, campaign_id: int) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            async with server.app[SESSIONS]() as session:
+                campaign = await campaigns.get_campaign(session, campaign_id)
+            assert campaign is not None
+            if campaign.state == "finished":
+                return
+            await asyncio.sleep(0.2)
+
+
+async def _dialled(server: TestServer, campaign_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(phone, attempt, outcome, cause) of every attempt, and (phone, state, outcome, attempts) of every
+    contact, by phone."""
+    async with server.app[SESSIONS]() as session:
+        attempts = await session.execute(
+            select(CampaignContact.phone, CampaignAttempt.number, CampaignAttempt.outcome, CampaignAttempt.cause)
+            .join(CampaignContact, CampaignContact.id == CampaignAttempt.contact_id)
+            .where(CampaignAttempt.campaign_id == campaign_id)
+            .order_by(CampaignContact.phone, CampaignAttempt.number)
+        )
+        contacts = await session.execute(
+            select(CampaignContact.phone, CampaignContact.state, CampaignContact.outcome, CampaignContact.attempts)
+            .where(CampaignContact.campaign_id == campaign_id)
+            .order_by(CampaignContact.phone)
+        )
+        return [tuple(r) for r in attempts], [tuple(r) for r in contacts]
+
+
+async def test_a_campaign_on_a_real_asterisk(service: TestServer) -> None:
+    """Each far end of the `customers` context: the unanswered ones are retried once, after the delay."""
+    campaign_id = await _campaign(
+        service, "Local/{number}@customers", ["answer", "busy", "noanswer", "congestion"], max_attempts=2
+    )
+    await _finished(service, campaign_id)
+    attempts, contacts = await _dialled(service, campaign_id)
+    # A Local channel's ;1 half may end with cause 0: the causes are the ;2 half's.
+    assert attempts == [
+        ("answer", 1, "no_input", 16),  # answered, no key, the far end hung up after 3 s
+        ("busy", 1, "busy", 17),
+        ("busy", 2, "busy", 17),
+        ("congestion", 1, "congestion", 34),
+        ("congestion", 2, "congestion", 34),
+        ("noanswer", 1, "no_answer", 19),
+        ("noanswer", 2, "no_answer", 19),
+    ]
+    assert contacts == [
+        ("answer", "done", "no_input", 1),
+        ("busy", "done", "busy", 2),
+        ("congestion", "done", "failed", 2),
+        ("noanswer", "done", "no_answer", 2),
+    ]
+    async with service.app[SESSIONS]() as session:
+        responses = await session.execute(select(SurveyResponse.campaign_id, SurveyResponse.status))
+    # the survey began: hung up on while waiting for a key (prompt 2.5 s, no-input timeout 1 s)
+    assert [tuple(r) for r in responses] == [(campaign_id, "abandoned")]
+
+
+async def test_a_campaign_endpoint_that_does_not_exist_fails_on_a_real_asterisk(service: TestServer) -> None:
+    campaign_id = await _campaign(service, "Bogus/{number}", ["123"], max_attempts=3)
+    await _finished(service, campaign_id)
+    assert await _dialled(service, campaign_id) == ([("123", 1, "failed", None)], [("123", "done", "failed", 1)])
 
 
 AGI_ENDPOINT = os.environ.get("IVR_SURVEY_TEST_AGI_ENDPOINT")  # e.g. Local/7001@incoming-agi/n

@@ -241,6 +241,23 @@ def test_queues_used_in_dialplan_exist_with_interface_var():
         assert any(key == "member" for key, _ in section), f"queue {queue!r} has no member"
 
 
+def test_customers_context_stands_in_for_a_campaigns_customers():
+    """Local/{number}@customers: each far end as the real-Asterisk campaign tests expect it (and the trace's)."""
+    steps = [(exten, app) for context, exten, app in dialplan_steps() if context == "customers"]
+    assert steps == [
+        ("answer", "Answer()"),
+        ("answer", "Wait(3)"),
+        ("answer", "Hangup()"),
+        ("busy", "Busy(5)"),
+        ("noanswer", "Ringing()"),
+        ("noanswer", "Wait(60)"),
+        ("congestion", "Congestion(5)"),
+    ]
+    # the trunk its comment names for real campaigns (PJSIP/{number}@client-trunk)
+    endpoints = {name for name, entries in parse_conf(CONF / "pjsip.conf") if dict(entries).get("type") == "endpoint"}
+    assert "client-trunk" in endpoints
+
+
 # --------------------------------------------------------------------------- ari.conf / http.conf
 
 
