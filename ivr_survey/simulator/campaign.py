@@ -14,17 +14,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.campaigns import (
-    CampaignRow,
-    NewCampaign,
-    NewContact,
-    add_contacts,
-    campaign_results,
-    change_state,
-    create_campaign,
-    list_campaigns,
-)
+from ..db.campaigns import CampaignRow, NewCampaign, NewContact, add_contacts, campaign_results, list_campaigns
 from ..db.repository import add_survey_version
+from ..service.campaigns import create_campaign, steer
 from ..survey.definition import EXAMPLE_CSAT_SOLVED_NPS
 from .callers import OPERATORS
 
@@ -108,8 +100,8 @@ async def demo_campaign(session: AsyncSession, *, rng: random.Random, timezone: 
     if latest is not None and latest.state not in _ENDED:
         row, created = latest, False
     else:
-        row = await create_campaign(session, demo_spec(timezone), created_by="demo", at=at)
+        row = await create_campaign(session, demo_spec(timezone), created_by="demo", at=at)  # checked as the API's
         await add_contacts(session, row.id, demo_contacts(rng), at=at)
-        row, created = await change_state(session, row.id, "start", at=at), True
+        row, created = await steer(session, row.id, "start", at=at), True
     phones = tuple(result.phone for result in await campaign_results(session, row.id))
     return DemoCampaign(row, phones, created)

@@ -195,7 +195,7 @@ async def _campaign(server: TestServer, endpoint: str, phones: list[str], *, max
         caller_id="Company <74950000000>",
         concurrency=len(phones),
         calls_per_minute=None,
-        ring_timeout=3,  # noanswer rings until then
+        ring_timeout=5,  # noanswer rings until then (the least a campaign may ask)
         max_attempts=max_attempts,
         retry_delay=1,
         calling_hours=_open_now(),
