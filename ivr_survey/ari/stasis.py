@@ -118,7 +118,7 @@ class CallSurvey:
             self._cancel_timer()
             self.app.calls.pop(self.channel_id, None)
             if self.app.outbound is not None and self.app.outbound.owns(self.channel_id):
-                self.app.outbound.survey_ended(self.channel_id)
+                self.app.outbound.survey_ended(self.channel_id, began=self.survey is not None)
 
     async def _begin(self) -> None:
         app = self.app
@@ -244,7 +244,7 @@ class StasisApp:
                     log.exception("channel %s: bad StasisStart; sending the caller back to the dialplan", channel_id)
                     self._spawn(self._send_off_quietly(channel_id))
                     if self.outbound is not None and self._placed(channel_id):
-                        self.outbound.survey_ended(channel_id)
+                        self.outbound.survey_ended(channel_id, began=False)
             return
         if kind == "ChannelDestroyed" and self.outbound is not None and self._placed(channel_id):
             self.outbound.channel_ended(channel_id, int(event.get("cause") or 0))

@@ -13,6 +13,12 @@ from .schedule import RETRIED, classify
 FAILURES = frozenset({"failed", "congestion"})
 
 
+def counts_as_failure(fate: Fate, outcome: str) -> bool:
+    """Whether the attempt says the calls cannot get through: only what the PBX said of an unanswered call,
+    never a call lost in a restart, one we cut short, or a survey that went wrong."""
+    return outcome in FAILURES and not (fate.answered or fate.lost or fate.interrupted)
+
+
 @dataclass(frozen=True, slots=True)
 class Fate:
     """What is known of an attempt once its call is over."""
@@ -36,10 +42,13 @@ def attempt_outcome(fate: Fate) -> str:
         return "opted_out"
     if fate.answered:
         status = fate.response_status
-        if status in ("completed", "partial", "no_input", "failed"):
+        if status in ("completed", "partial", "no_input"):
             return status
-        # Abandoned (hung up mid-survey) or never finished (a crash): what was answered counts.
-        return "partial" if fate.answered_questions else ("no_input" if status == "abandoned" else "failed")
+        if fate.answered_questions:  # abandoned, cut off by an error, a shutdown or a crash: the answers count
+            return "partial"
+        if status == "abandoned" or (status is None and not fate.lost):
+            return "no_input"  # hung up before a key (or before the survey could even begin)
+        return "failed"  # our survey failed (an error, a crash) before the customer answered anything
     if fate.refused or fate.lost:
         return "failed"
     if fate.interrupted:
@@ -55,7 +64,8 @@ def retry_at(
     fate was lost after the usual delay."""
     if fate.interrupted:
         return now
-    retried = outcome in RETRIED or (fate.lost and outcome == "failed")
+    # A survey of ours that failed (or was lost) before any answer is tried again: not the customer's doing.
+    retried = outcome in RETRIED or (outcome == "failed" and (fate.lost or fate.answered))
     if not retried or number >= max_attempts:
         return None
     return now + timedelta(seconds=retry_delay)

@@ -29,7 +29,7 @@ from ..db.outage import is_outage
 from ..service.args import campaign_args
 from ..service.calling_hours import CallingHours
 from ..service.outbound import CallRefused, PlaceCall, Placer, PlacerUnavailable
-from .outcomes import FAILURES, Fate, attempt_outcome, retry_at
+from .outcomes import Fate, attempt_outcome, counts_as_failure, retry_at
 from .schedule import next_dial_after
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class _Call:
     other_cause: int | None = None
     waited_for_other: bool = False
     survey_done: bool = False
+    survey_began: bool = True  # False: answered, but its survey never began (nothing of it is stored)
     refused: bool = False
     lost: bool = False
     interrupted: bool = False
@@ -126,10 +127,10 @@ class Dialer:
         self._recheck = True
         self._wake.set()
 
-    def survey_ended(self, channel_id: str) -> None:
+    def survey_ended(self, channel_id: str, *, began: bool) -> None:
         call = self._calls.get(channel_id)
         if call is not None:
-            call.survey_done = True
+            call.survey_done, call.survey_began = True, began
             self._maybe_settle(call)
 
     # -- the state of things ----------------------------------------------------------------------------------
@@ -378,7 +379,7 @@ class Dialer:
                 return True
             answered = call.answered or attempt.linkedid is not None
             stored = attempt.response_status not in (None, "in_progress")
-            if answered and not stored and not call.lost:
+            if answered and not stored and not call.lost and call.survey_began:
                 waited = asyncio.get_running_loop().time() - (call.ended_at or 0.0)
                 if waited < SURVEY_WAIT:
                     return False
@@ -409,9 +410,7 @@ class Dialer:
             cause = call.other_cause if call.cause == 0 and call.other_cause else call.cause
             if not await dialing.close_attempt(session, attempt, outcome=outcome, cause=cause, at=now, retry_at=again):
                 return True
-            # Only what the PBX said counts toward pausing: not a call lost in a restart, nor one we cut short.
-            reported = not (fate.lost or fate.interrupted)
-            failures = await dialing.count_failure(session, campaign.id, failed=reported and outcome in FAILURES)
+            failures = await dialing.count_failure(session, campaign.id, failed=counts_as_failure(fate, outcome))
             paused = False
             if failures >= self.failure_limit:
                 reason = f"{failures} attempts in a row failed (the last: {outcome}, cause {cause}); check the endpoint"
@@ -462,7 +461,8 @@ class Dialer:
             call = tracked or self._follow(attempt)
             call.answered = call.answered or attempt.linkedid is not None
             if tracked is None and call.answered:
-                call.survey_done = True  # its survey died with the process that ran it
+                # Its survey died with the process that ran it: what that stored is all there will be.
+                call.survey_done = call.lost = True
                 await self._hang_up(call.channel_id)
             elif not call.answered and age >= OVERDUE:
                 await self._hang_up(call.channel_id)  # rang far past its time: its end is heard once it is gone

@@ -67,6 +67,7 @@ class OutboundCalls(Protocol):
         """The app's events are heard (again): what happened while they were not is to be looked up."""
         ...
 
-    def survey_ended(self, channel_id: str) -> None:
-        """The answered call's survey is over and what it stored is committed or spooled."""
+    def survey_ended(self, channel_id: str, *, began: bool) -> None:
+        """The answered call's survey is over and what it stored is committed or spooled; `began` False: it never
+        began (the customer hung up as it answered, or the survey could not start), so it stored nothing."""
         ...

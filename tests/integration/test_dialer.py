@@ -106,8 +106,9 @@ async def test_unanswered_calls_are_retried_after_the_delay_up_to_max_attempts(
 ) -> None:
     phone = "+79161230002"
     rig.fake.script_endpoint(f"Local/{phone}@customers", outcome)  # type: ignore[arg-type]
-    instance = await rig.instance()
+    instance = await rig.instance(rounds=False)
     campaign_id = await rig.campaign([phone], max_attempts=2, retry_delay=600, ring_timeout=1)
+    assert await instance.dialer.run_once() == 1
     await rig.settled(campaign_id)
     assert await rig.attempts(campaign_id) == [(phone, 1, attempt_outcome, cause)]
     assert await rig.contacts(campaign_id) == [(phone, "pending", None, 1)]
