@@ -159,6 +159,36 @@ def scatter(
     return _svg(body, f"{x_name} / {y_name}", height)
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    name: str  # shown on hover
+    count: int
+    css: str  # the class that colours it (app.css)
+
+
+BAR_W = 1000
+
+
+def progress_bar(parts: Sequence[Part], total: int, *, label: str, fmt: Callable[[float], str]) -> Markup:
+    """One bar of `total`, filled by the parts in their order; what they leave is the track. It stretches to its
+    box (the width is the CSS's), so a part of one in ten thousand is still drawn a hairline wide."""
+    body = [f'<rect class="track" x="0" y="0" width="{BAR_W}" height="10"/>']
+    x = 0.0
+    for part in parts:
+        if not part.count or not total:
+            continue
+        width = max(BAR_W * part.count / total, 1.0)
+        body.append(
+            f'<rect class="{part.css}" x="{x:.1f}" y="0" width="{width:.1f}" height="10">'
+            f"<title>{escape(part.name)}: {escape(fmt(part.count))}</title></rect>"
+        )
+        x += width
+    return Markup(
+        f'<svg class="progress" viewBox="0 0 {BAR_W} 10" preserveAspectRatio="none" role="img" '
+        f'aria-label="{escape(label)}">' + "".join(body) + "</svg>"
+    )
+
+
 def _nice_top(value: float) -> float:
     """The axis top: the value rounded up to 1, 2 or 5 times a power of ten."""
     if value <= 0:
