@@ -19,7 +19,8 @@ from ..service.campaigns import BOUNDS, OPT_OUT_KEYS, calling_hours
 from ..service.refusals import Refused
 from .i18n import Translator
 
-WEEKDAYS = range(1, 8)
+WEEKDAYS = range(1, 8)  # 1 is Monday, as calling hours number them
+_DAYS = {str(day): day for day in WEEKDAYS}
 # The time zones offered as you type (any IANA name is taken): Russia's, west to east, and UTC.
 ZONES = (
     "Europe/Kaliningrad",
@@ -73,7 +74,7 @@ def posted(form: MultiMapping[Any]) -> CampaignForm:
     """The form as the browser sent it (text fields trimmed)."""
     shown = defaults()
     values = {name: str(form.get(name, "")).strip() for name in shown.values}
-    days = {int(day) for day in form.getall("weekdays", []) if str(day) in {str(d) for d in WEEKDAYS}}
+    days = {_DAYS[day] for day in form.getall("weekdays", []) if day in _DAYS}
     return CampaignForm(values, days)
 
 

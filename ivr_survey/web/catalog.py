@@ -330,9 +330,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "progress.dnc": {"en": "Do not call", "ru": "Не звонить"},
     "progress.done": {"en": "{done} of {total} done", "ru": "{done} из {total} готово"},
     "progress.live": {
-        "en": "Updated every few seconds while the campaign runs.",
-        "ru": "Обновляется каждые несколько секунд, пока кампания идёт.",
+        "en": "Updated every few seconds while the campaign runs; the answers and customers below as the page"
+        " opened.",
+        "ru": "Обновляется каждые несколько секунд, пока кампания идёт; ответы и клиенты ниже — на момент открытия"
+        " страницы.",
     },
+    "progress.reload": {"en": "Show them now", "ru": "Обновить их"},
     "outcome.open": {"en": "not final yet", "ru": "ещё не завершён"},
     "outcome.cause": {"en": "hang-up cause {cause}", "ru": "причина отбоя {cause}"},
     "campaign.back": {"en": "All campaigns", "ru": "Все кампании"},
@@ -355,10 +358,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "campaign.no_answers": {"en": "No answers yet.", "ru": "Ответов пока нет."},
     "campaign.started_at": {"en": "Started", "ru": "Запущена"},
     "campaign.ended_at": {"en": "Ended", "ru": "Завершена"},
-    "campaign.retry_minutes": {"en": "{n} min", "ru": "{n} мин"},
     "campaign.per_minute_none": {"en": "no limit", "ru": "без ограничения"},
     "campaign.caller_id_none": {"en": "the endpoint's own", "ru": "как на линии"},
-    "campaign.seconds": {"en": "{n} s", "ru": "{n} с"},
     "command.start": {"en": "Start", "ru": "Запустить"},
     "command.pause": {"en": "Pause", "ru": "Приостановить"},
     "command.resume": {"en": "Resume", "ru": "Продолжить"},
@@ -411,7 +412,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Файл больше {mb} МБ; разделите его на несколько загрузок.",
     },
     "upload.refused": {"en": "The file was not read: {detail}", "ru": "Файл не принят: {detail}"},
-    "summary.kind_nps": {"en": "NPS", "ru": "NPS"},
     "summary.yes": {"en": "Yes", "ru": "Да"},
     "error.no_campaign": {"en": "No campaign {id}.", "ru": "Кампании {id} нет."},
     "error.too_large": {

@@ -96,7 +96,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, fmt: Callable[
         return _empty(empty)
     top = _nice_top(max(values))
     leading = round(top / 10 ** math.floor(math.log10(top)))
-    steps = 2 if top == 2 else 4 if leading == 2 else 5  # whole-number grid lines for counts
+    steps = int(top) if top <= 2 else 4 if leading == 2 else 5  # whole-number grid lines for counts
     slot = (W - PAD_L - PAD_R) / len(labels)
     bar = slot * 0.8 / len(series)
     xs = [PAD_L + slot * (i + 0.5) for i in range(len(labels))]
