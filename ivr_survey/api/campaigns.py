@@ -21,7 +21,15 @@ from aiohttp import web
 from pydantic import Field
 
 from ..db import campaigns as db
-from ..db.campaigns import MAX_CALLER_ID, MAX_CAMPAIGN_NAME, PROGRESS_KEYS, DncRow, NewCampaign, ResultRow
+from ..db.campaigns import (
+    MAX_CALLER_ID,
+    MAX_CAMPAIGN_NAME,
+    MAX_ENDPOINT,
+    PROGRESS_KEYS,
+    DncRow,
+    NewCampaign,
+    ResultRow,
+)
 from ..db.models import CAMPAIGN_STATES, CONTACT_OUTCOMES, DNC_SOURCES
 from ..db.summary import GROUPINGS
 from ..keys import SESSIONS, SETTINGS
@@ -117,7 +125,12 @@ CALLING_HOURS_SCHEMA = {
     "window across midnight); weekdays 1 = Monday .. 7 = Sunday; a key left out or null takes its default",
 }
 DEFAULT_CALLING_HOURS = {"from": "09:00", "to": "20:00", "timezone": "Europe/Moscow", "weekdays": [1, 2, 3, 4, 5]}
-ENDPOINT = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"^[A-Za-z][A-Za-z0-9_]*/\S*\{number\}"}
+ENDPOINT = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ENDPOINT,
+    "pattern": r"^[A-Za-z][A-Za-z0-9_]*/\S*\{number\}",
+}
 
 
 class CampaignRequest(Body):
@@ -125,7 +138,7 @@ class CampaignRequest(Body):
     survey: Annotated[str, _text(service.MAX_SURVEY_NAME)] = Field(
         "default", description="a stored survey's name; its newest version is asked"
     )
-    endpoint: Annotated[str, Param(_text(256, problem=service.endpoint_problem).parse, ENDPOINT)] = Field(
+    endpoint: Annotated[str, Param(_text(MAX_ENDPOINT, problem=service.endpoint_problem).parse, ENDPOINT)] = Field(
         description="what to dial, {number} standing for the contact's phone", examples=["PJSIP/{number}@trunk"]
     )
     caller_id: Annotated[str | None, _text(MAX_CALLER_ID, nullable=True)] = Field(

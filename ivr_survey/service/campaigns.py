@@ -4,6 +4,7 @@ list. Every refusal is a Refused with a stable code; db/campaigns.py stores what
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -143,7 +144,8 @@ async def upload_contacts(
     if campaign.state in ("finished", "cancelled"):  # before reading the file: nothing of it could be used
         raise _state_conflict(db.CampaignStateConflict(campaign_id, campaign.state, "given contacts"), _ENDED)
     try:
-        parsed = parse_contacts(data, default_country=default_country, max_rows=MAX_CONTACTS)
+        # seconds of work for a long file: off the event loop, where calls are being surveyed
+        parsed = await asyncio.to_thread(parse_contacts, data, default_country=default_country, max_rows=MAX_CONTACTS)
     except ContactsError as exc:
         raise invalid("body", str(exc)) from None
     contacts = [
