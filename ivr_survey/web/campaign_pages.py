@@ -120,7 +120,10 @@ async def _campaign(
         raise _no_campaign(exc, campaign_id) from None
     next_url = None
     if view.next_after is not None:
-        next_url = f"/ui/campaigns/{campaign_id}?" + urlencode({"cursor": params.encode_cursor(view.next_after)})
+        keep = {"tz": request.query["tz"]} if "tz" in request.query else {}
+        next_url = f"/ui/campaigns/{campaign_id}?" + urlencode(
+            {**keep, "cursor": params.encode_cursor(view.next_after)}
+        )
     done = request.query.get("done")
     return render(
         request,
@@ -128,7 +131,8 @@ async def _campaign(
         status=status,
         tr=tr,
         section="campaigns",
-        here=f"/ui/campaigns/{campaign_id}",  # a form's answer is this page: switching language reloads that
+        # a form's answer is this page too: switching the language there comes back to the page, not the form
+        here=request.path_qs if request.method == "GET" else f"/ui/campaigns/{campaign_id}",
         c=view,
         may_steer=may_steer,
         next_url=next_url,

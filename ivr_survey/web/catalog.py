@@ -330,8 +330,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "progress.dnc": {"en": "Do not call", "ru": "Не звонить"},
     "progress.done": {"en": "{done} of {total} done", "ru": "{done} из {total} готово"},
     "progress.live": {
-        "en": "Updated every few seconds while the campaign runs; the answers and customers below as the page"
-        " opened.",
+        "en": "Updated every few seconds while the campaign runs; the answers and customers below as the page opened.",
         "ru": "Обновляется каждые несколько секунд, пока кампания идёт; ответы и клиенты ниже — на момент открытия"
         " страницы.",
     },

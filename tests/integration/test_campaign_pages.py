@@ -383,6 +383,13 @@ async def test_an_upload_that_is_no_contacts_list_is_refused_in_words(client: Te
     assert plain(section(await refused.text(), "upload-error")) == (
         "The file is larger than 20 MB; split it into several uploads."
     )
+    far_too_big = upload(csrf, io.BytesIO(b"phone\n" + b"1" * (21 * 1024 * 1024)))
+    refused = await client.post(f"/ui/campaigns/{campaign}/contacts", data=far_too_big)  # stopped as it arrives
+    assert refused.status == 413
+    assert (
+        plain(section(await refused.text(), "error"))
+        == "Cannot show this 413 What was sent is larger than 20 MB. Overview"
+    )
     assert (await api(client, "GET", f"/campaigns/{campaign}"))["progress"]["total"] == 0
 
 
