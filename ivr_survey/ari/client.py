@@ -365,6 +365,7 @@ class AriClient:
         on_event: EventCallback,
         *,
         on_connected: ConnectedCallback | None = None,
+        on_disconnected: ConnectedCallback | None = None,
         stop: asyncio.Event | None = None,
     ) -> None:
         """Receive events until ``stop`` is set (or the task is cancelled).
@@ -372,8 +373,9 @@ class AriClient:
         Connects ``GET /ari/events?app=..&subscribeAll=false`` and calls ``on_event`` with
         every event (parsed JSON object), in order, awaiting it if it returns an awaitable;
         ``on_connected`` is called after each successful (re)connection, before the first
-        event of that connection. Exceptions raised by the callbacks are logged and do not
-        stop the stream. Non-JSON frames are logged and skipped.
+        event of that connection, and ``on_disconnected`` once it is lost (or closed).
+        Exceptions raised by the callbacks are logged and do not stop the stream. Non-JSON
+        frames are logged and skipped.
 
         When Asterisk is down, refuses, answers 401 or drops the socket, reconnects after a
         backoff delay (capped exponential with full jitter), logging one warning per outage
@@ -412,6 +414,11 @@ class AriClient:
                 reason = await self._receive_all(ws, on_event, stop_event)
             finally:
                 await ws.close()
+                if on_disconnected is not None:
+                    try:
+                        await _maybe_await(on_disconnected())
+                    except Exception:
+                        log.exception("ARI on_disconnected callback failed")
 
             if stop_event.is_set():
                 return

@@ -208,12 +208,20 @@ class StasisApp:
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(
-            self.client.listen(self.on_event, on_connected=self._on_connected, stop=self._stop),
+            self.client.listen(
+                self.on_event, on_connected=self._on_connected, on_disconnected=self._on_disconnected, stop=self._stop
+            ),
             name="ari-listener",
         )
 
     def _on_connected(self) -> None:
         self.connected = True
+        if self.outbound is not None:
+            self.outbound.events_heard()
+
+    def _on_disconnected(self) -> None:
+        # Events said while the socket is down are lost; the dialer must not place calls it cannot hear.
+        self.connected = False
 
     def _placed(self, channel_id: str) -> bool:
         return self.outbound is not None and self.outbound.owns(channel_id)

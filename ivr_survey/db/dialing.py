@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .campaigns import CAMPAIGN_COLUMNS, CampaignRow, add_dnc, campaign_row
@@ -162,6 +162,26 @@ async def begin_attempt(
     )
     await session.flush()
     return number
+
+
+async def release_attempt(session: AsyncSession, channel_id: str) -> None:
+    """Take back an attempt written but never dialled (the service stopping between the claim and the call):
+    the row goes and the contact is pending again, as if it had not been claimed."""
+    row = (
+        await session.execute(
+            select(CampaignAttempt.id, CampaignAttempt.contact_id).where(
+                CampaignAttempt.channel_id == channel_id, CampaignAttempt.ended_at.is_(None)
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return
+    await session.execute(delete(CampaignAttempt).where(CampaignAttempt.id == row.id))
+    await session.execute(
+        update(CampaignContact)
+        .where(CampaignContact.id == row.contact_id, CampaignContact.state == "in_progress")
+        .values(state="pending", attempts=CampaignContact.attempts - 1)
+    )
 
 
 async def set_next_dial(session: AsyncSession, campaign_id: int, at: datetime | None) -> None:

@@ -51,8 +51,11 @@ def retry_at(
     fate: Fate, outcome: str, *, number: int, max_attempts: int, retry_delay: int, now: datetime
 ) -> datetime | None:
     """When the contact is called again, or None when this attempt was its last. A call we cut short
-    ourselves is tried again at once; one whose fate was lost after the usual delay."""
-    retried = outcome in RETRIED or (fate.lost and outcome == "failed") or fate.interrupted
+    ourselves is tried again at once, even after its last attempt (it was not the customer's doing); one whose
+    fate was lost after the usual delay."""
+    if fate.interrupted:
+        return now
+    retried = outcome in RETRIED or (fate.lost and outcome == "failed")
     if not retried or number >= max_attempts:
         return None
-    return now if fate.interrupted else now + timedelta(seconds=retry_delay)
+    return now + timedelta(seconds=retry_delay)

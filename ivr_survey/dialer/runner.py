@@ -38,6 +38,8 @@ FAILURE_LIMIT = 10  # failed attempts in a row that pause a campaign (a wrong tr
 RECHECK = 30.0  # seconds between looks at attempts whose end was not heard
 OTHER_HALF_WAIT = 2.0  # seconds to wait for a Local channel's ;2 half, whose cause is the real one
 STALE_AFTER = timedelta(hours=2)  # an attempt open this long belongs to an instance that is gone
+OVERDUE = timedelta(minutes=10)  # an unanswered call still there this long after it was placed is hung up
+SURVEY_WAIT = 600.0  # seconds an answered call's settling waits for its survey's writes (spooled in an outage)
 _DEFER_BATCH = 50  # contacts outside their calling hours moved on per claim
 
 
@@ -62,6 +64,7 @@ class _Call:
     lost: bool = False
     interrupted: bool = False
     settling: bool = False
+    ended_at: float | None = None  # the loop's time when its end was known
 
 
 class Dialer:
@@ -94,6 +97,7 @@ class Dialer:
         self._wake = asyncio.Event()
         self._ended = asyncio.Event()  # a placed channel is gone
         self._placing = False
+        self._recheck = True  # look up the attempts whose end was not heard, at the next round
         self._loop: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -117,6 +121,10 @@ class Dialer:
         else:
             call.other_cause = cause
         self._maybe_settle(call)
+
+    def events_heard(self) -> None:
+        self._recheck = True
+        self._wake.set()
 
     def survey_ended(self, channel_id: str) -> None:
         call = self._calls.get(channel_id)
@@ -147,23 +155,33 @@ class Dialer:
             self._loop = asyncio.create_task(self._run(), name="dialer")
 
     async def stop_placing(self, *, wait: float = 3.0) -> None:
-        """Place no more calls; calls still ringing are hung up (their contacts are called again at once after a
-        restart) and their ends awaited up to `wait` seconds. Answered calls finish their surveys."""
+        """Place no more calls: the round under way gives back the contacts it claimed and has not dialled yet;
+        calls still ringing are hung up (their contacts are called again at once after a restart) and their
+        ends awaited up to `wait` seconds. Answered calls finish their surveys."""
         self._placing = False
+        self._wake.set()
         if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop), timeout=5.0)
+            except TimeoutError:  # stuck on the database: nothing more it may place
+                self._loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._loop
         ringing = [call for call in set(self._calls.values()) if not call.answered and not call.ended]
         for call in ringing:
             call.interrupted = True
-            with contextlib.suppress(Exception):
-                await self.placer.hang_up(call.channel_id)
+        await asyncio.gather(*(self._hang_up(call.channel_id) for call in ringing))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait):
                 while any(not c.ended for c in ringing):
                     self._ended.clear()
                     await self._ended.wait()
+
+    async def _hang_up(self, channel_id: str) -> None:
+        try:
+            await self.placer.hang_up(channel_id)
+        except Exception as exc:
+            log.warning("dialer: could not hang up %s (%s)", channel_id, exc)
 
     async def close(self, *, wait: float = 5.0) -> None:
         """After the surveys have drained: let the settling in flight finish."""
@@ -177,11 +195,13 @@ class Dialer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_check = loop.time()
-        while True:
+        while self._placing:
             try:
-                if loop.time() >= next_check:
-                    await self.reconcile()
+                # Looked up only while events are heard: a channel's end is then either heard or found gone.
+                if (self._recheck or loop.time() >= next_check) and self.placer.connected:
+                    self._recheck = False
                     next_check = loop.time() + self.recheck
+                    await self.reconcile()
                 await self.run_once()
             except Exception as exc:
                 if is_outage(exc):
@@ -206,7 +226,12 @@ class Dialer:
             return 0
         placed = 0
         for campaign in campaigns:
-            placed += await self._dial(campaign.id)
+            try:
+                placed += await self._dial(campaign.id)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                log.exception("campaign %d: this round failed; the others go on", campaign.id)
         return placed
 
     async def _dial(self, campaign_id: int) -> int:
@@ -229,7 +254,7 @@ class Dialer:
             for contact in await dialing.due_contacts(session, campaign_id, now=now, limit=free + _DEFER_BATCH):
                 if not hours.allows(now, contact.timezone):
                     await dialing.defer_contact(session, contact.id, until=hours.next_opening(now, contact.timezone))
-                elif len(claimed) < free:
+                elif len(claimed) < free and self._placing:
                     number = contact.attempts + 1
                     channel_id = f"{self.prefix}{contact.id}-{number}"
                     await dialing.begin_attempt(
@@ -246,30 +271,42 @@ class Dialer:
                 await dialing.set_next_dial(session, campaign_id, next_at)
             if not claimed and await dialing.finish_if_done(session, campaign_id, at=now):
                 log.info("campaign %d: finished", campaign_id)
+        placed = 0
         for campaign, contact, number, channel_id in claimed:
-            await self._place(campaign, contact, number, channel_id)
-        return len(claimed)
+            if self._placing:
+                await self._place(campaign, contact, number, channel_id)
+                placed += 1
+            else:  # stopping: claimed but not dialled, so not an attempt at all
+                async with self.sessions.begin() as session:
+                    await dialing.release_attempt(session, channel_id)
+        return placed
 
     async def _place(self, campaign: CampaignRow, contact: dialing.ContactRow, number: int, channel_id: str) -> None:
         label = f"campaign {campaign.id} contact {contact.id} attempt {number}"
         call = _Call(channel_id=channel_id, other_channel_id=f"{channel_id}-2", label=label)
-        # Known before the request goes out: its first events may come before the answer.
-        self._calls[call.channel_id] = self._calls[call.other_channel_id] = call
+        args = {
+            "campaign": campaign.id,
+            "contact": contact.id,
+            "attempt": number,
+            "survey": campaign.survey,
+            "optout": campaign.opt_out_key,
+        }
+        try:
+            app_args = campaign_args(**args, operator=contact.operator)  # type: ignore[arg-type]
+        except ValueError as exc:
+            # An operator Stasis could not carry (stored before the import refused such names): call anyway.
+            log.warning("%s: the contact's operator cannot be passed to the survey (%s)", label, exc)
+            app_args = campaign_args(**args, operator=None)  # type: ignore[arg-type]
         request = PlaceCall(
             channel_id=call.channel_id,
             other_channel_id=call.other_channel_id,
             endpoint=campaign.endpoint.replace("{number}", contact.phone),
             caller_id=campaign.caller_id,
             timeout=campaign.ring_timeout,
-            app_args=campaign_args(
-                campaign=campaign.id,
-                contact=contact.id,
-                attempt=number,
-                survey=campaign.survey,
-                operator=contact.operator,
-                optout=campaign.opt_out_key,
-            ),
+            app_args=app_args,
         )
+        # Known before the request goes out: its first events may come before the answer.
+        self._calls[call.channel_id] = self._calls[call.other_channel_id] = call
         log.info("%s: dialling", label)
         try:
             await self.placer.place(request)
@@ -278,9 +315,20 @@ class Dialer:
             call.refused = call.ended = True
             self._maybe_settle(call)
         except PlacerUnavailable as exc:
-            log.warning("%s: the PBX did not answer the originate (%s); counted as a failed attempt", label, exc)
+            # The call may exist all the same: we chose its id, so the PBX can be asked.
+            log.warning("%s: the PBX did not answer the originate (%s); looking the call up", label, exc)
+            self._spawn(self._look_up(call))
+
+    async def _look_up(self, call: _Call) -> None:
+        await asyncio.sleep(1.0)
+        if call.ended or call.answered:
+            return
+        exists = await self.placer.channel_exists(call.channel_id)
+        if exists is False and not call.ended and not call.answered:
+            log.info("%s: the call was not placed; counted as a failed attempt", call.label)
             call.lost = call.ended = True
             self._maybe_settle(call)
+        # exists: followed as placed; None: the PBX cannot be asked, and the next recheck looks again
 
     # -- settling ---------------------------------------------------------------------------------------------
 
@@ -293,17 +341,24 @@ class Dialer:
             asyncio.get_running_loop().call_later(self.other_half_wait, self._maybe_settle, call)
             return
         call.settling = True
-        task = asyncio.create_task(self._settle(call), name=f"settle-{call.channel_id}")
+        if call.ended_at is None:
+            call.ended_at = asyncio.get_running_loop().time()
+        self._spawn(self._settle(call))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _settle(self, call: _Call) -> None:
         try:
-            await self._close(call)
+            settled = await self._close(call)
         except Exception as exc:
             if not is_outage(exc):
                 log.exception("%s: could not be settled", call.label)
-            self._unsettled.append(call)
+            settled = False
+        if not settled:
+            self._unsettled.append(call)  # tried again next round
             return
         self._forget(call)
         self._wake.set()  # a line is free
@@ -313,16 +368,26 @@ class Dialer:
             if self._calls.get(key) is call:
                 del self._calls[key]
 
-    async def _close(self, call: _Call) -> None:
+    async def _close(self, call: _Call) -> bool:
+        """Settle the attempt; False when it must wait: an answered call whose survey's writes are not in the
+        database yet (spooled while it was away), up to SURVEY_WAIT, after which it counts as lost."""
         now = self.clock()
         async with self.sessions.begin() as session:
             attempt = await dialing.attempt_by_channel(session, call.channel_id)
             if attempt is None or attempt.ended_at is not None:
-                return
+                return True
+            answered = call.answered or attempt.linkedid is not None
+            stored = attempt.response_status not in (None, "in_progress")
+            if answered and not stored and not call.lost:
+                waited = asyncio.get_running_loop().time() - (call.ended_at or 0.0)
+                if waited < SURVEY_WAIT:
+                    return False
+                log.warning("%s: its survey was never stored; counted as lost", call.label)
+                call.lost = True
             campaign = await get_campaign(session, attempt.campaign_id)
             assert campaign is not None
             fate = Fate(
-                answered=call.answered or attempt.linkedid is not None,
+                answered=answered,
                 opted_out=attempt.outcome == "opted_out",
                 response_status=attempt.response_status,
                 answered_questions=attempt.answered_questions,
@@ -343,8 +408,10 @@ class Dialer:
             )
             cause = call.other_cause if call.cause == 0 and call.other_cause else call.cause
             if not await dialing.close_attempt(session, attempt, outcome=outcome, cause=cause, at=now, retry_at=again):
-                return
-            failures = await dialing.count_failure(session, campaign.id, failed=outcome in FAILURES)
+                return True
+            # Only what the PBX said counts toward pausing: not a call lost in a restart, nor one we cut short.
+            reported = not (fate.lost or fate.interrupted)
+            failures = await dialing.count_failure(session, campaign.id, failed=reported and outcome in FAILURES)
             paused = False
             if failures >= self.failure_limit:
                 reason = f"{failures} attempts in a row failed (the last: {outcome}, cause {cause}); check the endpoint"
@@ -362,39 +429,57 @@ class Dialer:
             log.warning("campaign %d: paused: %s", campaign.id, reason)
         if finished:
             log.info("campaign %d: finished", campaign.id)
+        return True
 
     # -- attempts whose end was not heard ---------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """Look up the open attempts this instance does not follow (placed before a restart, or whose end was
-        lost with the websocket) and those of instances gone for good: a channel still there is followed (hung
-        up when answered, as its survey died with the process that ran it), a gone one is settled."""
+        """Look up the open attempts whose end may have gone unheard: this instance's that it does not follow
+        (placed before a restart), those it follows that are overdue (their end lost with the websocket), and
+        those of instances gone for good. A channel still there is followed (hung up when it was answered before
+        a restart, as its survey died with the process that ran it, or when it is overdue unanswered); a gone
+        one is settled."""
         now = self.clock()
         async with self.sessions() as session:
             attempts = await dialing.open_attempts(session)
         for attempt in attempts:
-            ours = attempt.instance == self.instance
             tracked = self._calls.get(attempt.channel_id)
-            if tracked is not None and (tracked.answered or now - attempt.placed_at < timedelta(minutes=5)):
-                continue  # followed, and its end not overdue
-            if tracked is None and not ours and now - attempt.placed_at < STALE_AFTER:
-                continue  # another instance's, still alive
-            exists = await self.placer.channel_exists(attempt.channel_id) if ours else False
+            age = now - attempt.placed_at
+            if attempt.instance != self.instance:
+                if age >= STALE_AFTER:
+                    await self._gone(attempt, tracked)
+                continue
+            if tracked is not None and tracked.settling:
+                continue
+            if tracked is not None and not tracked.survey_done and (tracked.answered or age < OVERDUE):
+                continue  # ringing within its time, or in its survey: its end will be heard
+            exists = await self.placer.channel_exists(attempt.channel_id)
             if exists is None:
                 return  # the PBX cannot be asked now
-            call = tracked or _Call(
-                channel_id=attempt.channel_id,
-                other_channel_id=attempt.other_channel_id or f"{attempt.channel_id}-2",
-                label=f"campaign {attempt.campaign_id} contact {attempt.contact_id} attempt {attempt.number}",
-            )
-            call.answered = call.answered or attempt.linkedid is not None
-            if exists:
-                self._calls[call.channel_id] = self._calls[call.other_channel_id] = call
-                if call.answered and tracked is None:
-                    call.survey_done = True  # its survey died with the process that ran it
-                    with contextlib.suppress(Exception):
-                        await self.placer.hang_up(call.channel_id)
+            if not exists:
+                await self._gone(attempt, tracked)
                 continue
-            call.ended = call.survey_done = call.lost = True
-            log.info("%s: its call is gone and its end was not heard", call.label)
-            self._maybe_settle(call)
+            call = tracked or self._follow(attempt)
+            call.answered = call.answered or attempt.linkedid is not None
+            if tracked is None and call.answered:
+                call.survey_done = True  # its survey died with the process that ran it
+                await self._hang_up(call.channel_id)
+            elif not call.answered and age >= OVERDUE:
+                await self._hang_up(call.channel_id)  # rang far past its time: its end is heard once it is gone
+
+    def _follow(self, attempt: dialing.AttemptRow) -> _Call:
+        call = _Call(
+            channel_id=attempt.channel_id,
+            other_channel_id=attempt.other_channel_id or f"{attempt.channel_id}-2",
+            label=f"campaign {attempt.campaign_id} contact {attempt.contact_id} attempt {attempt.number}",
+        )
+        self._calls[call.channel_id] = self._calls[call.other_channel_id] = call
+        return call
+
+    async def _gone(self, attempt: dialing.AttemptRow, tracked: _Call | None) -> None:
+        call = tracked or self._follow(attempt)
+        call.answered = call.answered or attempt.linkedid is not None
+        call.lost = not call.ended  # a heard end keeps its cause
+        call.ended = call.survey_done = True
+        log.info("%s: its call is gone and its end was not heard", call.label)
+        self._maybe_settle(call)

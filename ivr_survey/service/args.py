@@ -62,6 +62,15 @@ def _whole_number(value: str | None) -> int | None:
     return int(value) if value and value.isascii() and value.isdigit() else None
 
 
+def arg_problem(text: str) -> str | None:
+    """Why a value cannot travel as one Stasis argument, or None."""
+    if not text or text != text.strip():
+        return "empty, or spaces around it"
+    if any(char in _UNSAFE for char in text):
+        return f"it holds one of {_UNSAFE}"
+    return None
+
+
 def campaign_args(
     *,
     campaign: int,
@@ -84,9 +93,7 @@ def campaign_args(
         raise ValueError(f"optout must be one of the keys 0-9, *, #, A-D, got {optout!r}")
     texts = {"survey": survey, "operator": operator, "optout": optout, "lang": lang}
     for key, text in texts.items():
-        if text is not None and (not text or text != text.strip() or any(char in _UNSAFE for char in text)):
-            raise ValueError(
-                f"{key} {text!r} cannot be a Stasis argument: empty, spaces around it, or one of {_UNSAFE}"
-            )
+        if text is not None and (problem := arg_problem(text)) is not None:
+            raise ValueError(f"{key} {text!r} cannot be a Stasis argument: {problem}")
     given = {"campaign": str(campaign), "contact": str(contact), "attempt": str(attempt), **texts}
     return ",".join(f"{key}={value}" for key, value in given.items() if value is not None)

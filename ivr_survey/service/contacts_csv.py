@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..db.operators import MAX_CODE, MAX_NAME, label_problem
+from .args import arg_problem
 from .phones import PhoneError, normalize_phone
 
 PHONE = "phone"
@@ -170,6 +171,10 @@ def _row(line: int, names: list[str], cells: list[str], default_country: str | N
         problem = label_problem(value, limit) if limit else label_problem(value.translate(_SPACES), MAX_TAG)
         if problem is not None:
             return f"{column}: {problem}"
+    operator = values.get("operator")
+    if operator is not None and (problem := arg_problem(operator)) is not None:
+        # it travels to the survey as a Stasis argument, which these characters would break
+        return f"operator: {_shown(operator)} is not an operator's id (like 7001): {problem}"
     timezone = values.get("timezone")
     if timezone is not None:
         try:
@@ -180,7 +185,7 @@ def _row(line: int, names: list[str], cells: list[str], default_country: str | N
         line=line,
         phone=phone,
         name=values.get("name"),
-        operator=values.get("operator"),
+        operator=operator,
         timezone=timezone,
         tags={k: v for k, v in values.items() if k not in (PHONE, "name", "operator", "timezone")},
     )

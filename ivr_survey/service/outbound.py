@@ -63,6 +63,10 @@ class OutboundCalls(Protocol):
         """The channel (either half of a Local channel) is destroyed, with Asterisk's hang-up cause."""
         ...
 
+    def events_heard(self) -> None:
+        """The app's events are heard (again): what happened while they were not is to be looked up."""
+        ...
+
     def survey_ended(self, channel_id: str) -> None:
         """The answered call's survey is over and what it stored is committed or spooled."""
         ...

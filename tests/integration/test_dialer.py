@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr_survey.db import campaigns
 from ivr_survey.db.engine import create_engine, create_sessionmaker
 from ivr_survey.db.models import DoNotCall, SurveyResponse
+from ivr_survey.service.outbound import PlacerUnavailable
 from ivr_survey.simulator.ari import FakeAsterisk
 from tests.support.dialing import Rig, campaign_spec, dialing_rig
 from tests.support.waiting import wait_until
@@ -312,12 +313,12 @@ async def test_stopping_hangs_up_ringing_calls_and_the_next_run_calls_them_again
     for phone in phones:
         rig.fake.script_endpoint(f"Local/{phone}@customers", "noanswer")
     first = await rig.instance()
-    campaign_id = await rig.campaign(phones, max_attempts=3, ring_timeout=60)
+    campaign_id = await rig.campaign(phones, max_attempts=1, ring_timeout=60)
     await wait_until(lambda: first.dialer.calls_in_progress == 2, "two calls ringing")
     await first.stop()
     rig.instances.remove(first)
     await rig.settled(campaign_id, attempts=2)
-    # cut short by us: not the customers' doing, so they are called again at once
+    # cut short by us: not the customers' doing, so they are called again at once, their last attempt or not
     assert sorted(await rig.attempts(campaign_id)) == [(phones[0], 1, "no_answer", 16), (phones[1], 1, "no_answer", 16)]
     assert await rig.contacts(campaign_id) == [(phones[0], "pending", None, 1), (phones[1], "pending", None, 1)]
     await rig.instance()
@@ -355,3 +356,105 @@ async def test_two_dialers_on_one_database_dial_each_contact_once(rig: Rig, data
             await instance.stop(grace=1.0)
             rig.instances.remove(instance)
         await engine.dispose()
+
+
+async def test_calls_lost_in_a_restart_do_not_pause_the_campaign(rig: Rig) -> None:
+    phones = [f"+7916134{n:04d}" for n in range(3)]
+    for phone in phones:
+        rig.fake.script_endpoint(f"Local/{phone}@customers", "noanswer")
+    first = await rig.instance()
+    campaign_id = await rig.campaign(phones, ring_timeout=60)
+    await wait_until(lambda: first.dialer.calls_in_progress == 3, "three calls ringing")
+    await first.crash()
+    rig.instances.remove(first)
+    for channel in [c for c in rig.fake._channels.values() if c.local_half == 1]:
+        rig.fake._destroy(channel.peer, 19)  # type: ignore[arg-type]
+        rig.fake._destroy(channel, 19)
+    await rig.instance(failure_limit=2)
+    await rig.settled(campaign_id, attempts=3)
+    assert {a[2] for a in await rig.attempts(campaign_id)} == {"failed"}
+    campaign = await rig.get(campaign_id)
+    assert (campaign.state, campaign.consecutive_failures) == ("running", 0)
+    assert await rig.contacts(campaign_id) == [(phone, "pending", None, 1) for phone in phones]
+
+
+class SlowPlacer:
+    """The ARI placer, with every originate held until the test lets it go (or made to look timed out)."""
+
+    def __init__(self, placer: Any) -> None:
+        self.placer = placer
+        self.gate = asyncio.Event()
+        self.placed = 0
+        self.time_out = False
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.placer.connected)
+
+    async def place(self, call: Any) -> None:
+        await self.gate.wait()
+        await self.placer.place(call)
+        self.placed += 1
+        if self.time_out:  # the call went out, but its answer never came back
+            raise PlacerUnavailable("no answer within 5s")
+
+    async def hang_up(self, channel_id: str) -> None:
+        await self.placer.hang_up(channel_id)
+
+    async def channel_exists(self, channel_id: str) -> bool | None:
+        return bool(await self.placer.channel_exists(channel_id))
+
+
+async def test_an_originate_whose_answer_was_lost_is_followed_not_dialled_again(rig: Rig) -> None:
+    customers = Customers(rig.fake, {"+79161350001": "5"})
+    instance = await rig.instance(rounds=False)
+    slow = SlowPlacer(instance.dialer.placer)
+    slow.time_out = True
+    slow.gate.set()
+    instance.dialer.placer = slow
+    campaign_id = await rig.campaign(["+79161350001"])
+    assert await instance.dialer.run_once() == 1
+    await rig.settled(campaign_id)
+    customers.close()
+    assert await rig.contacts(campaign_id) == [("+79161350001", "done", "completed", 1)]
+    assert len(rig.originates()) == 1
+
+
+async def test_stopping_mid_round_gives_back_the_contacts_not_dialled_yet(rig: Rig) -> None:
+    phones = [f"+7916136{n:04d}" for n in range(4)]
+    for phone in phones:
+        rig.fake.script_endpoint(f"Local/{phone}@customers", "noanswer")
+    instance = await rig.instance(rounds=False)
+    slow = SlowPlacer(instance.dialer.placer)
+    instance.dialer.placer = slow
+    campaign_id = await rig.campaign(phones, ring_timeout=60)
+    round_ = asyncio.create_task(instance.dialer.run_once())
+    async with asyncio.timeout(10):
+        while len(await rig.attempts(campaign_id)) < 4:  # claimed, the first originate held at the gate
+            await asyncio.sleep(0.01)
+    stopping = asyncio.create_task(instance.dialer.stop_placing())
+    await asyncio.sleep(0.05)
+    slow.gate.set()  # the first originate goes out; the service is stopping, so the rest are not dialled
+    assert await round_ == 1
+    await stopping
+    await rig.settled(campaign_id)
+    contacts = await rig.contacts(campaign_id)
+    assert contacts[0] == (phones[0], "pending", None, 1)  # rang, cut short by the stop: called again at once
+    assert contacts[1:] == [(phone, "pending", None, 0) for phone in phones[1:]]
+    assert len(await rig.attempts(campaign_id)) == 1
+
+
+async def test_an_end_lost_with_the_websocket_is_found_when_it_is_back(rig: Rig) -> None:
+    customers = Customers(rig.fake, {})
+    instance = await rig.instance(recheck=0.5)
+    campaign_id = await rig.campaign(["+79161370001"])
+    await wait_until(lambda: instance.dialer.calls_in_progress == 1 and bool(rig.fake.live_channels), "the call")
+    async with asyncio.timeout(10):
+        while not await responses(rig):  # the survey began
+            await asyncio.sleep(0.01)
+    channel = next(iter(instance.stasis.calls))
+    await rig.fake.drop_websockets()
+    await rig.fake.caller_hangup(channel)  # unheard: the app has not reconnected yet
+    await rig.settled(campaign_id, within=20)
+    customers.close()
+    assert await rig.contacts(campaign_id) == [("+79161370001", "done", "no_input", 1)]

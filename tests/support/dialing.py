@@ -29,7 +29,7 @@ from ivr_survey.survey.timing import Timing
 
 # A Monday, 10:00 in Moscow: inside the default calling hours.
 MONDAY_10_MSK = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
-TIMING = Timing(no_input_timeout=0.1, inter_digit_timeout=0.1, max_retries=0)
+TIMING = Timing(no_input_timeout=0.1, inter_digit_timeout=0.1, max_retries=0, playback_guard=1.0)
 
 
 class Clock:

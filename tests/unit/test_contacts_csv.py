@@ -220,3 +220,11 @@ def test_a_fault_of_the_whole_file(raw: bytes, message: str) -> None:
 
 def test_a_contacts_error_is_a_value_error() -> None:
     assert issubclass(ContactsError, ValueError)
+
+
+def test_an_operator_the_survey_could_not_be_told_is_refused_by_line() -> None:
+    parsed = parse_contacts(b"phone,operator\n+79161234567,Petrov (sales)\n+79161234568,7001\n", default_country=None)
+    assert [(row.line, row.operator) for row in parsed.contacts] == [(3, "7001")]
+    assert [(row.line, row.reason) for row in parsed.rejected] == [
+        (2, 'operator: "Petrov (sales)" is not an operator\'s id (like 7001): it holds one of ,="\\()[]')
+    ]
