@@ -96,7 +96,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, fmt: Callable[
         return _empty(empty)
     top = _nice_top(max(values))
     leading = round(top / 10 ** math.floor(math.log10(top)))
-    steps = 2 if top == 2 else 4 if leading == 2 else 5  # whole-number grid lines for counts
+    steps = int(top) if top <= 2 else 4 if leading == 2 else 5  # whole-number grid lines for counts
     slot = (W - PAD_L - PAD_R) / len(labels)
     bar = slot * 0.8 / len(series)
     xs = [PAD_L + slot * (i + 0.5) for i in range(len(labels))]
@@ -157,6 +157,36 @@ def scatter(
             "</title></g>"
         )
     return _svg(body, f"{x_name} / {y_name}", height)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    name: str  # shown on hover
+    count: int
+    css: str  # the class that colours it (app.css)
+
+
+BAR_W = 1000
+
+
+def progress_bar(parts: Sequence[Part], total: int, *, label: str, fmt: Callable[[float], str]) -> Markup:
+    """One bar of `total`, filled by the parts in their order; what they leave is the track. It stretches to its
+    box (the width is the CSS's), so a part of one in ten thousand is still drawn a hairline wide."""
+    body = [f'<rect class="track" x="0" y="0" width="{BAR_W}" height="10"/>']
+    x = 0.0
+    for part in parts:
+        if not part.count or not total:
+            continue
+        width = max(BAR_W * part.count / total, 1.0)
+        body.append(
+            f'<rect class="{part.css}" x="{x:.1f}" y="0" width="{width:.1f}" height="10">'
+            f"<title>{escape(part.name)}: {escape(fmt(part.count))}</title></rect>"
+        )
+        x += width
+    return Markup(
+        f'<svg class="progress" viewBox="0 0 {BAR_W} 10" preserveAspectRatio="none" role="img" '
+        f'aria-label="{escape(label)}">' + "".join(body) + "</svg>"
+    )
 
 
 def _nice_top(value: float) -> float:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_day_names
 from babel.numbers import format_decimal
 
 from ..cqr import CALL_TYPES, CRITERIA
@@ -78,6 +78,10 @@ class Translator:
         if at is None:
             return ""
         return format_datetime(at, format="short", tzinfo=self.tz, locale=self.lang)
+
+    def weekday(self, iso: int) -> str:
+        """A weekday's short name; 1 is Monday, as calling hours number them."""
+        return str(get_day_names("abbreviated", locale=self.lang)[iso - 1])
 
     def call_type(self, key: str) -> str:
         return _label(CALL_TYPES, key, self.lang)

@@ -18,7 +18,7 @@ from yarl import URL
 
 from ..api import calls as calls_api
 from ..api.auth import ANONYMOUS, PRINCIPAL, Principal
-from ..api.errors import ApiError, invalid_input
+from ..api.errors import STATUSES, ApiError, invalid_input
 from ..api.params import parse_query
 from ..cqr import CqrError
 from ..db import cqr as cqr_repo
@@ -27,6 +27,7 @@ from ..db.operators import MAX_NAME, MAX_TEAM, label_problem, set_operator
 from ..db.outage import first_line, is_outage
 from ..db.tokens import hash_token
 from ..keys import SESSIONS, SETTINGS
+from ..service.refusals import Refused
 from . import review as review_view
 from . import views
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator
@@ -59,18 +60,26 @@ def safe_next(raw: str | None) -> str:
     return raw
 
 
-def page(role: str | None = "analyst") -> Callable[[PageHandler], PageHandler]:
+def page(role: str | None = "analyst", *, max_body: int | None = None) -> Callable[[PageHandler], PageHandler]:
+    """The page's handler behind the sign-in, the role, a form's Origin and CSRF value, and the refusals as pages;
+    max_body: the bytes a form may send, when more than the app's 1 MB (a file)."""
+
     def decorate(handler: PageHandler) -> PageHandler:
         @functools.wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
+            if max_body is not None:
+                request = request.clone(client_max_size=max_body)
             principal: Principal | None = request.get(PRINCIPAL)
+            form: MultiMapping[Any] = MultiDict()
             if role is not None and principal is None:
                 raise web.HTTPSeeOther("/ui/sign-in?" + urlencode({"next": request.path_qs}))
             try:
                 if role is not None and principal is not None and not principal.may(role):
                     raise PageRefusal(403, "error.forbidden", role=translator(request).t(f"role.{role}"))
                 if request.method == "POST":
-                    await _check_form_origin(request)
+                    _check_origin(request)
+                    form = await request.post()
+                    _check_csrf(request, form)
                 return await handler(request)
             except PageRefusal as refusal:
                 return _refused(request, refusal.status, refusal.key, refusal.values)
@@ -80,11 +89,19 @@ def page(role: str | None = "analyst") -> Callable[[PageHandler], PageHandler]:
                 refused = invalid_input(exc) if isinstance(exc, ValidationError) else exc
                 details = {"detail": refused.message, "name": refused.details.get("parameter", "")}
                 return _refused(request, 400, "error.invalid", details)
+            except Refused as exc:  # a service's refusal no page turned into its own words
+                return _refused(request, STATUSES[exc.code], "error.refused", {"detail": exc.message})
+            except web.HTTPRequestEntityTooLarge:
+                return _refused(request, 413, "error.too_large", {"mb": request.client_max_size // 2**20})
             except Exception as exc:
                 if not is_outage(exc):
                     raise
                 log.warning("page %s: database unavailable: %s", request.path, first_line(exc))
                 return _refused(request, 503, "error.database", {})
+            finally:
+                for value in form.values():  # an uploaded file waits in a temporary file until closed
+                    if isinstance(value, web.FileField):
+                        value.file.close()
 
         return wrapped
 
@@ -104,16 +121,19 @@ def _authority(origin: str) -> str | None:
     return url.raw_authority.lower() if url.host else None
 
 
-async def _check_form_origin(request: web.Request) -> None:
-    """A form that changes data must come from one of our pages: the session's CSRF value, and no other site's
-    Origin (SameSite=Strict already keeps the cookie off cross-site requests; this holds without it too)."""
+def _check_origin(request: web.Request) -> None:
+    """A form that changes data must come from one of our pages: no other site's Origin (SameSite=Strict already
+    keeps the cookie off cross-site requests; this holds without it too), checked before the body is read."""
     origin = request.headers.get("Origin")
     # the host only: behind a proxy that ends TLS the page's https:// origin reaches us over http
     if origin is not None and _authority(origin) != request.host.lower():
         raise PageRefusal(403, "error.csrf")
-    form = await request.post()
+
+
+def _check_csrf(request: web.Request, form: MultiMapping[Any]) -> None:
+    """A form that changes data carries the session's CSRF value (but the sign-in's, made before any session)."""
     presented = form.get("csrf")
-    if request.path == "/ui/sign-in":  # no session yet: the Origin check above is what protects it
+    if request.path == "/ui/sign-in":  # no session yet: the Origin check is what protects it
         return
     if not csrf_ok(web_session(request), presented if isinstance(presented, str) else None):
         raise PageRefusal(403, "error.csrf")

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..api.auth import Tokens
 from ..keys import SETTINGS
-from . import pages
+from . import campaign_pages, pages
 from .render import TOKENS_KEY, WEB, WebSetup, serve_asset, web_session
 from .session import session_secret
 
@@ -45,4 +45,10 @@ def add_pages(app: web.Application, tokens: Tokens) -> None:
     app.router.add_get("/ui/review", pages.review_page)
     app.router.add_post("/ui/review/evaluate", pages.review_evaluate)
     app.router.add_get("/ui/calls", pages.calls_page)
+    app.router.add_get("/ui/campaigns", campaign_pages.campaigns_page)
+    app.router.add_post("/ui/campaigns", campaign_pages.campaign_create)
+    app.router.add_get("/ui/campaigns/{id}", campaign_pages.campaign_page)
+    app.router.add_get("/ui/campaigns/{id}/progress", campaign_pages.campaign_progress)
+    app.router.add_post("/ui/campaigns/{id}/contacts", campaign_pages.campaign_contacts)
+    app.router.add_post("/ui/campaigns/{id}/{command:start|pause|resume|cancel}", campaign_pages.campaign_command)
     app.router.add_get("/static/{name}", serve_asset)

@@ -214,10 +214,10 @@ def _score_order(label: str) -> float:
         return math.inf
 
 
-def distribution_chart(group: SummaryGroup, tr: Translator) -> Markup:
+def distribution_chart(group: SummaryGroup, tr: Translator, empty: str = "empty.chart") -> Markup:
     labels = sorted(group.distribution, key=_score_order)
     series = [charts.Series(tr.t("chart.responses"), [group.distribution[k] for k in labels], "s1")]
-    return charts.bar_chart(labels, series, fmt=lambda v: tr.num(v, 0), empty=tr.t("empty.chart"))
+    return charts.bar_chart(labels, series, fmt=lambda v: tr.num(v, 0), empty=tr.t(empty))
 
 
 def load_chart(hours: Sequence[StatsRow], tr: Translator) -> Markup:

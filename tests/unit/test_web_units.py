@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr_survey.cqr import CALL_TYPES, CRITERIA
+from ivr_survey.db.campaigns import PROGRESS_KEYS, TRANSITIONS
+from ivr_survey.db.models import CAMPAIGN_STATES
 from ivr_survey.web import charts
 from ivr_survey.web.catalog import MESSAGES
 from ivr_survey.web.i18n import LANGUAGES, Translator, accepted_language, choose_language
@@ -41,6 +43,8 @@ def test_every_key_the_templates_and_pages_use_is_in_the_catalogue() -> None:
     prefixed |= {"role.": ("analyst", "supervisor", "admin")}
     prefixed |= {"direction.": ("inbound", "outbound", "internal")}
     prefixed |= {"disposition.": ("answered", "missed", "busy", "failed", "abandoned_in_queue")}
+    prefixed |= {"state.": CAMPAIGN_STATES, "progress.": PROGRESS_KEYS}
+    prefixed |= {"command.": tuple(TRANSITIONS), "done.": tuple(TRANSITIONS)}
     for prefix, values in prefixed.items():
         used |= {prefix + v for v in values}
     assert len(used) > 100

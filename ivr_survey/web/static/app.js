@@ -1,5 +1,5 @@
 // ivr-survey workstation: the few things a page does in the browser. Everything works without it but the
-// live CQR and the time zone.
+// live CQR, the time zone and a running campaign's progress between reloads.
 (function () {
   "use strict";
   // The viewer's time zone: remembered in a cookie the server reads, and put in the filter forms.
@@ -50,5 +50,28 @@
       form.addEventListener("change", update);
       update();
     });
+    // A running campaign's progress, asked for again every few seconds and swapped in: no reload, so a file
+    // being chosen or a ticked box stays. Once the campaign runs no more, its page is drawn again (new buttons).
+    var live = document.querySelector("[data-campaign-progress][data-refresh]");
+    if (live) {
+      var url = live.getAttribute("data-refresh");
+      var timer = setInterval(function () {
+        if (document.hidden) { return; }
+        fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) {
+            if (html === null) { return; }  // the database away for a moment: the next tick asks again
+            var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-campaign-progress]");
+            var shown = document.querySelector("[data-campaign-progress]");
+            if (!fresh || !shown) { clearInterval(timer); return; }  // signed out meanwhile: the sign-in came back
+            shown.replaceWith(document.importNode(fresh, true));
+            if (!fresh.hasAttribute("data-refresh")) {
+              clearInterval(timer);
+              location.assign(url.replace(/\/progress$/, ""));
+            }
+          })
+          .catch(function () {});  // a network blip: likewise
+      }, 5000);
+    }
   });
 })();
