@@ -429,15 +429,18 @@ async def get_results(request: web.Request) -> web.StreamResponse:
     campaign_id = _campaign_id(request)
     query = params.parse_query(request.query, ResultsQuery)
     after = params.cursor(query.cursor, (params.cursor_id,))
+    full = service.sees_phones(request[PRINCIPAL].role)
     if wants_csv(request, query):
-        return await _results_csv(request, campaign_id)
+        return await _results_csv(request, campaign_id, full_phones=full)
     async with request.app[SESSIONS]() as session:
-        rows = await service.results(session, campaign_id, after=after[0] if after else None, limit=query.limit)
+        rows = await service.results(
+            session, campaign_id, after=after[0] if after else None, limit=query.limit, full_phones=full
+        )
     next_cursor = params.encode_cursor(rows[-1].contact_id) if len(rows) == query.limit else None
     return json_response(ResultsPage.model_validate({"items": rows, "next_cursor": next_cursor}))
 
 
-async def _results_csv(request: web.Request, campaign_id: int) -> web.StreamResponse:
+async def _results_csv(request: web.Request, campaign_id: int, *, full_phones: bool) -> web.StreamResponse:
     """The fixed columns, then one per question key of the campaign's survey (its score; empty when unanswered
     or not asked), then the file's other columns as one JSON object (tags)."""
     async with request.app[SESSIONS]() as session:
@@ -453,7 +456,9 @@ async def _results_csv(request: web.Request, campaign_id: int) -> web.StreamResp
         after = None
         async with request.app[SESSIONS]() as session:
             while True:
-                rows = await service.results(session, campaign_id, after=after, limit=_RESULTS_BATCH)
+                rows = await service.results(
+                    session, campaign_id, after=after, limit=_RESULTS_BATCH, full_phones=full_phones
+                )
                 for row in rows:
                     yield line(row)
                 if len(rows) < _RESULTS_BATCH:

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -198,11 +198,23 @@ def summary_filter(campaign: CampaignRow, *, date_from: datetime | None, date_to
     return with_period(RatingFilter(campaign=campaign.id, survey=campaign.survey, date_from=start, date_to=date_to))
 
 
+def sees_phones(role: str | None) -> bool:
+    """Whether a viewer sees customers' numbers in full: supervisors and admins, who call and steer campaigns.
+    A customer list is personal data; analysts read the answers with the numbers masked."""
+    return role in ("supervisor", "admin")
+
+
 async def results(
-    session: AsyncSession, campaign_id: int, *, after: int | None = None, limit: int | None = None
+    session: AsyncSession,
+    campaign_id: int,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+    full_phones: bool = True,
 ) -> list[ResultRow]:
     await get_campaign(session, campaign_id)
-    return await db.campaign_results(session, campaign_id, after=after, limit=limit)
+    rows = await db.campaign_results(session, campaign_id, after=after, limit=limit)
+    return rows if full_phones else [replace(row, phone=mask_phone(row.phone)) for row in rows]
 
 
 # --- the do-not-call list ---

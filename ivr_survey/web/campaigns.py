@@ -16,7 +16,6 @@ from ..db.operators import list_operators
 from ..db.repository import list_surveys
 from ..db.summary import SummaryGroup, UnknownQuestion, ratings_summary, summary_scope
 from ..service import campaigns as service
-from ..service.phones import mask_phone
 from . import charts
 from .i18n import Translator
 from .views import distribution_chart
@@ -110,12 +109,9 @@ async def result_lines(
     session: AsyncSession, campaign_id: int, *, after: int | None, full_phones: bool
 ) -> tuple[list[ResultLine], int | None]:
     """A page of GET /campaigns/{id}/results, and the contact it ends on when another page follows."""
-    rows = await service.results(session, campaign_id, after=after, limit=RESULTS_PAGE)
+    rows = await service.results(session, campaign_id, after=after, limit=RESULTS_PAGE, full_phones=full_phones)
     names = {o.code: o.name for o in await list_operators(session) if o.name}
-    lines = [
-        ResultLine(row, row.phone if full_phones else mask_phone(row.phone), names.get(row.operator or ""))
-        for row in rows
-    ]
+    lines = [ResultLine(row, row.phone, names.get(row.operator or "")) for row in rows]
     return lines, rows[-1].contact_id if len(rows) == RESULTS_PAGE else None
 
 

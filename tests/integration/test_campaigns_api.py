@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from ivr_survey.db import campaigns as db
 from ivr_survey.db.summary import wilson_interval
 from ivr_survey.db.tokens import create_token
+from ivr_survey.service.phones import mask_phone
 from tests.support.api_client import AUTH, admin_client
 from tests.support.campaigns import answer, make_campaign, place, settle
 from tests.support.seed import add_survey, question
@@ -849,3 +850,17 @@ async def test_the_summary_period_defaults_to_the_campaigns_life(client: TestCli
     )
     refused = await call(client, "GET", "/campaigns/1?group_by=minute", 400)
     assert refusal(refused)[2] == {"parameter": "group_by"}
+
+
+async def test_an_analyst_reads_the_results_with_the_numbers_masked(client: TestClient, sessions, roles) -> None:
+    campaign = await dialled(sessions)
+    masked = await call(client, "GET", f"/campaigns/{campaign}/results?limit=7", 200, roles["analyst"])
+    assert [item["phone"] for item in masked["items"]] == [mask_phone(phone) for phone in PHONES[:7]]
+    assert masked["items"][0]["phone"] == "+7******" + PHONES[0][-4:]
+    assert [{**item, "phone": None} for item in masked["items"]] == [{**item, "phone": None} for item in RESULTS]
+    resp = await client.get(f"/campaigns/{campaign}/results?format=csv", headers=roles["analyst"])
+    rows = list(csv.reader(io.StringIO(await resp.text())))
+    # a masked number is no plain number: the one CSV cell function keeps a spreadsheet from reading a formula
+    assert [row[0] for row in rows[1:]] == ["'" + mask_phone(phone) for phone in PHONES[:7]]
+    full = await call(client, "GET", f"/campaigns/{campaign}/results?limit=7", 200, roles["supervisor"])
+    assert full["items"] == RESULTS
