@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ivr_survey.db.writes import FinishResponse, RefusedLine, SaveAnswer, StartResponse, UnreadableLine, decode, encode
+from ivr_survey.db.writes import (
+    FinishResponse,
+    OptOut,
+    RefusedLine,
+    SaveAnswer,
+    StartResponse,
+    UnreadableLine,
+    decode,
+    encode,
+)
 
 T0 = datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC)
 WRITES = [
@@ -45,6 +54,20 @@ WRITES = [
     ),
     SaveAnswer(linkedid="1.1", position=0, question="rating", digits=None, score=None, attempts=3, answered_at=T0),
     FinishResponse(linkedid="1.1", status="completed", ended_at=T0),
+    # a campaign call: its attempt, and the customer's opt-out key
+    StartResponse(
+        linkedid="ivr-survey-dial-5-2",
+        survey="csat3",
+        survey_version=1,
+        channel="ari",
+        language="ru",
+        args={"campaign": "1", "contact": "5", "attempt": "2", "optout": "*"},
+        started_at=T0,
+        campaign_id=1,
+        contact_id=5,
+        attempt=2,
+    ),
+    OptOut(linkedid="ivr-survey-dial-5-2", at=T0),
 ]
 
 
