@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .campaigns import CAMPAIGN_COLUMNS, CampaignRow, add_dnc, campaign_row
+from .engine import dialect_of
 from .models import Call, Campaign, CampaignAttempt, CampaignContact, DoNotCall, SurveyAnswer, SurveyResponse
 from .repository import affected
 
@@ -63,6 +64,17 @@ async def link_attempt(
 async def lock_campaign(session: AsyncSession, campaign_id: int) -> CampaignRow | None:
     """The running campaign, row-locked until the transaction ends; None when it is not running or another
     instance holds it (PostgreSQL: that instance is claiming its contacts now, and this one skips it)."""
+    if dialect_of(session) == "sqlite":
+        # SQLite has no row locks, and its driver begins a transaction only at the first write: without one,
+        # an attempt settled (and the campaign paused) between this read and the claim would go unseen. A write
+        # first takes the database's write lock, so the claim and any settling are one after the other.
+        touched = await session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.state == "running")
+            .values(next_dial_at=Campaign.next_dial_at)
+        )
+        if affected(touched) == 0:
+            return None
     stmt = (
         select(*CAMPAIGN_COLUMNS)
         .where(Campaign.id == campaign_id, Campaign.state == "running")
