@@ -35,7 +35,7 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unreachable", "lost"]
     database_problem: str | None = None
-    ari: Link
+    ari: Link | Literal["replaced"]
     ami: Link
     agi: Literal["disabled", "listening"]
     pending_records: int
@@ -57,11 +57,17 @@ async def healthz(request: web.Request) -> web.Response:
     stasis = app.get(STASIS)
     ami = app.get(AMI)
     dialer = app.get(DIALER)
-    healthy = database["database"] == "ok" and spool.problem is None
+    if stasis is None:
+        ari = "disabled"
+    elif stasis.replaced:  # another instance took the ARI app: this one never hears a call again
+        ari = "replaced"
+    else:
+        ari = "connected" if stasis.connected else "connecting"
+    healthy = database["database"] == "ok" and spool.problem is None and ari != "replaced"
     body = {
         "status": "ok" if healthy else "degraded",
         **database,
-        "ari": "disabled" if stasis is None else ("connected" if stasis.connected else "connecting"),
+        "ari": ari,
         "ami": "disabled" if ami is None else ("connected" if ami.connected else "connecting"),
         "agi": "disabled" if AGI not in app else "listening",
         "pending_records": spool.pending,

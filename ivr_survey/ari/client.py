@@ -366,6 +366,7 @@ class AriClient:
         *,
         on_connected: ConnectedCallback | None = None,
         on_disconnected: ConnectedCallback | None = None,
+        on_replaced: ConnectedCallback | None = None,
         stop: asyncio.Event | None = None,
     ) -> None:
         """Receive events until ``stop`` is set (or the task is cancelled).
@@ -380,6 +381,10 @@ class AriClient:
         When Asterisk is down, refuses, answers 401 or drops the socket, reconnects after a
         backoff delay (capped exponential with full jitter), logging one warning per outage
         and one info line when back.
+
+        ``ApplicationReplaced`` (another websocket took the app: a second instance with the same
+        app name) ends it for good: one ERROR, ``on_disconnected`` then ``on_replaced``, and no
+        reconnection, which would take the app back from the other instance mid-call.
         """
         self._require_session()
         stop_event = stop if stop is not None else asyncio.Event()
@@ -420,6 +425,18 @@ class AriClient:
                     except Exception:
                         log.exception("ARI on_disconnected callback failed")
 
+            if reason is None:
+                log.error(
+                    "another websocket took the ARI app %r (a second instance with the same app name?);"
+                    " this instance takes no more ARI calls until restarted",
+                    self.app,
+                )
+                if on_replaced is not None:
+                    try:
+                        await _maybe_await(on_replaced())
+                    except Exception:
+                        log.exception("ARI on_replaced callback failed")
+                return
             if stop_event.is_set():
                 return
             if loop.time() - connected_at >= self.stable_after:
@@ -472,8 +489,8 @@ class AriClient:
         ws: aiohttp.ClientWebSocketResponse,
         on_event: EventCallback,
         stop: asyncio.Event,
-    ) -> str:
-        """Dispatch frames until the socket closes; returns why it closed."""
+    ) -> str | None:
+        """Dispatch frames until the socket closes; returns why it closed, None once the app was replaced."""
 
         async def close_on_stop() -> None:
             await stop.wait()
@@ -483,7 +500,8 @@ class AriClient:
         try:
             async for msg in ws:
                 if msg.type is aiohttp.WSMsgType.TEXT:
-                    await self._dispatch(msg.data, on_event)
+                    if await self._dispatch(msg.data, on_event):
+                        return None
                 elif msg.type is aiohttp.WSMsgType.ERROR:
                     break
                 else:
@@ -505,19 +523,23 @@ class AriClient:
         return f"connection closed (code {ws.close_code})"
 
     @staticmethod
-    async def _dispatch(data: str, on_event: EventCallback) -> None:
+    async def _dispatch(data: str, on_event: EventCallback) -> bool:
+        """Hand one frame to ``on_event``; True (not handed on) if it says the app was replaced."""
         try:
             event = json.loads(data)
         except ValueError:
             log.warning("ARI: skipping a non-JSON websocket frame: %.200r", data)
-            return
+            return False
         if not isinstance(event, dict):
             log.warning("ARI: skipping a websocket frame that is not a JSON object: %.200r", data)
-            return
+            return False
+        if event.get("type") == "ApplicationReplaced":
+            return True
         try:
             await _maybe_await(on_event(event))
         except Exception:
             log.exception("ARI event handler failed on %s", event.get("type"))
+        return False
 
     def __repr__(self) -> str:
         return f"AriClient({self._rest_root!r}, user={self.user!r}, app={self.app!r})"

@@ -87,6 +87,10 @@ class CallSurvey:
             if kind != "ChannelHangupRequest":
                 self.inbox.put_nowait(_Stop())
 
+    def release(self) -> None:
+        """End the worker without touching the channel: another instance took the app, and the caller with it."""
+        self.inbox.put_nowait(_Stop())
+
     def abort(self, reason: str) -> None:
         self.inbox.put_nowait(Failed(reason))
 
@@ -201,6 +205,7 @@ class StasisApp:
         self.outbound: OutboundCalls | None = None
         self.calls: dict[str, CallSurvey] = {}
         self.connected = False
+        self.replaced = False  # another instance took the app: no more calls until restarted
         self.draining = False
         self._stop = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
@@ -209,7 +214,11 @@ class StasisApp:
     async def start(self) -> None:
         self._listener = asyncio.create_task(
             self.client.listen(
-                self.on_event, on_connected=self._on_connected, on_disconnected=self._on_disconnected, stop=self._stop
+                self.on_event,
+                on_connected=self._on_connected,
+                on_disconnected=self._on_disconnected,
+                on_replaced=self._on_replaced,
+                stop=self._stop,
             ),
             name="ari-listener",
         )
@@ -222,6 +231,12 @@ class StasisApp:
     def _on_disconnected(self) -> None:
         # Events said while the socket is down are lost; the dialer must not place calls it cannot hear.
         self.connected = False
+
+    def _on_replaced(self) -> None:
+        # The calls' events now go to the other instance: our workers must stop driving those channels.
+        self.replaced = True
+        for call in list(self.calls.values()):
+            call.release()
 
     def _placed(self, channel_id: str) -> bool:
         return self.outbound is not None and self.outbound.owns(channel_id)

@@ -481,6 +481,41 @@ async def test_heartbeat_notices_a_dead_connection(caplog: pytest.LogCaptureFixt
     assert warnings and "heartbeat" in warnings[0].getMessage()
 
 
+async def test_replaced_stops_listening_for_good(
+    fake: FakeAsterisk, client: AriClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another instance's websocket for the same app: one ERROR, and no reconnection that would take it back."""
+    caplog.set_level(logging.DEBUG, logger=CLIENT_LOGGER)
+    said: list[str] = []
+    events: list[dict[str, Any]] = []
+    task = asyncio.create_task(
+        client.listen(
+            events.append,
+            on_connected=lambda: said.append("connected"),
+            on_disconnected=lambda: said.append("disconnected"),
+            on_replaced=lambda: said.append("replaced"),
+        )
+    )
+    await fake.wait_for_app()
+    auth = {"Authorization": aiohttp.encode_basic_auth(USER, PASSWORD)}
+    async with aiohttp.ClientSession(headers=auth) as other_instance:
+        other = await other_instance.ws_connect(f"{fake.base_url}/ari/events?app={APP}")
+        await asyncio.wait_for(task, 3)  # listen returned by itself: no stop, no cancel
+        assert task.result() is None
+        assert said == ["connected", "disconnected", "replaced"]
+        assert events == []  # ApplicationReplaced is the client's business, not the handler's
+        await wait_until(lambda: fake.websocket_count() == 1, "our socket closed")
+        channel = await fake.place_call(args=["x"])
+        assert (await other.receive_json(timeout=2))["channel"]["id"] == channel
+    assert [r.path for r in fake.requests] == ["/ari/events", "/ari/events"]  # ours, then the other's: no retry
+    errors = client_records(caplog, logging.ERROR)
+    assert [r.getMessage() for r in errors] == [
+        f"another websocket took the ARI app {APP!r} (a second instance with the same app name?);"
+        " this instance takes no more ARI calls until restarted"
+    ]
+    assert client_records(caplog, logging.WARNING) == []
+
+
 async def test_stop_and_cancel(fake: FakeAsterisk, client: AriClient) -> None:
     loop = asyncio.get_running_loop()
     async with Listener(client) as listener:

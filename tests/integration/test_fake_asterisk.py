@@ -692,6 +692,35 @@ async def test_newest_websocket_wins_and_drop(http: aiohttp.ClientSession) -> No
         await again.close()
 
 
+async def test_a_replaced_websocket_hears_exactly_one_application_replaced(http: aiohttp.ClientSession) -> None:
+    """Issue 15, fact 1: each newer socket replaces the one before; a replaced socket stays open and hears
+    nothing after its ApplicationReplaced, not even when the socket that replaced it goes away."""
+    async with FakeAsterisk(user=USER, password=PASSWORD, speed=50) as fake:
+        heard: list[list[dict[str, Any]]] = [[], [], []]
+        sockets = []
+        readers = []
+        for into in heard:
+            ws = await http.ws_connect(f"{fake.base_url}/ari/events?app={APP}")
+            sockets.append(ws)
+            readers.append(asyncio.create_task(collect(ws, into)))
+            await wait_until(lambda: fake.websocket_count() == len(sockets), "the socket to register")
+        channel = await fake.place_call(args=["x"])
+        await fake.press(channel, "1")
+        await fake.caller_hangup(channel)
+        await wait_until(lambda: any(e["type"] == "StasisEnd" for e in heard[2]), "StasisEnd on the newest")
+        await sockets[2].close()
+        await readers[2]
+        await wait_until(lambda: not fake.app_registered(), "the app to go with its socket")
+        assert fake.websocket_count() == 2  # the replaced ones are still connected
+        assert await fake.drop_websockets() == 2
+        await asyncio.gather(*readers[:2])
+
+    replaced = {"type": "ApplicationReplaced", "application": APP, "asterisk_id": fake.asterisk_id}
+    for first_two in heard[:2]:
+        assert [{k: v for k, v in e.items() if k != "timestamp"} for e in first_two] == [replaced]
+    assert [e["type"] for e in heard[2]] == ["StasisStart", "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd"]
+
+
 async def test_requests_endpoint(http: aiohttp.ClientSession) -> None:
     async with FakeAsterisk(user=USER, password=PASSWORD) as fake:
         async with http.post(

@@ -4,12 +4,14 @@ the app runs the survey, and we assert what is stored and what was asked of Aste
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -513,3 +515,68 @@ async def test_shutdown_drains(service: Service) -> None:
     assert not stasis.calls
     assert [(r["call_id"], r["status"], r["score"]) for r in await service.ratings()] == [("L-drain", "completed", 4.0)]
     assert rest_calls(fake, late) == ["POST /ari/channels/CH/continue -> 204"]
+
+
+async def test_a_second_instance_with_the_same_app_replaces_the_first(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15, fact 1: the first instance says it is replaced (503), lets go of its callers and takes no calls;
+    the second one takes them."""
+
+    async def health(server: TestServer) -> tuple[int, dict[str, Any]]:
+        async with aiohttp.ClientSession() as http, http.get(server.make_url("/healthz")) as resp:
+            return resp.status, await resp.json()
+
+    async with FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake:
+        first = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-1")))
+        second = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-2")))
+        await first.start_server()
+        try:
+            await fake.wait_for_app()
+            stasis_1 = first.app[STASIS]
+            await wait_until(lambda: stasis_1.connected, "the first to connect")
+            caller = await fake.place_call(args=["operator=7001"], linkedid="L-first")
+            await prompt(fake.subscribe(caller), "survey-rate")
+
+            await second.start_server()
+            stasis_2 = second.app[STASIS]
+            await wait_until(lambda: stasis_1.replaced and stasis_2.connected, "the second to take over")
+            # The first lets go of its caller without a word to Asterisk: the caller's events go elsewhere now.
+            await wait_until(lambda: not stasis_1.calls, "the first to let go of its caller")
+            asked = [r.path for r in fake.requests if caller in r.path]
+            assert fake.in_stasis(caller)
+
+            assert await health(first) == (
+                503,
+                {
+                    "status": "degraded",
+                    "database": "ok",
+                    "ari": "replaced",
+                    "ami": "disabled",
+                    "agi": "disabled",
+                    "pending_records": 0,
+                    "spool": {"status": "ok", "pending": 0, "set_aside": 0},
+                    "dialer": {"status": "waiting_for_ari", "campaigns_running": 0, "calls_in_progress": 0},
+                },
+            )
+            status, body = await health(second)
+            assert (status, body["status"], body["ari"]) == (200, "ok", "connected")
+
+            channel = await fake.place_call(args=["operator=7002"], linkedid="L-second")
+            await prompt(fake.subscribe(channel), "survey-rate")
+            assert (channel in stasis_2.calls, stasis_1.calls) == (True, {})
+            await fake.press(channel, "4")
+            await fake.wait_channel_gone(channel)
+            await wait_until(lambda: not stasis_2.calls, "the survey to end")
+            assert [r.path for r in fake.requests if caller in r.path] == asked  # nobody drove that caller since
+            await fake.caller_hangup(caller)
+            async with second.app[SESSIONS]() as session:
+                rated = [(r.call_id, r.status, r.score) for r in (await list_ratings(session, limit=10)).items]
+            assert sorted(rated, key=str) == [("L-first", "in_progress", None), ("L-second", "completed", 4.0)]
+        finally:
+            await second.close()
+            await first.close()
+    assert fake.websocket_count() == 0
+    replaced = [r for r in caplog.records if r.name == "ivr_survey.ari.client" and r.levelno == logging.ERROR]
+    assert len(replaced) == 1
+    assert "'ivr-survey'" in replaced[0].getMessage()
