@@ -273,9 +273,9 @@ class StasisApp:
             if call is not None:
                 self.calls[channel_id] = call
         except Exception:
-            # As when a survey cannot start: the caller must not sit in silence.
             log.exception("channel %s: could not be adopted; sending it back to the dialplan", channel_id)
-            await self._send_off_quietly(channel_id)
+            if channel_id in self._held:  # as when a survey cannot start: the caller must not sit in silence
+                await self._send_off_quietly(channel_id)
         finally:
             held = self._held.pop(channel_id, None)
             call = self.calls.get(channel_id)
@@ -308,6 +308,9 @@ class StasisApp:
         dialplan = channel.get("dialplan", {})
         if dialplan.get("app_name") != "Stasis" or channel.get("name", "").startswith("Snoop/"):
             # Still ringing, the far half of a Local channel, or a listen leg: not a caller in the survey.
+            return None
+        if self.draining:  # as for a StasisStart now: the caller goes on in the dialplan
+            await self.send_off(channel_id)
             return None
         if stored is None:
             log.info("call %s: channel %s in the app with no survey stored; starting it", linkedid, channel_id)

@@ -7,6 +7,7 @@ instance stored: stored_response() reads it, SurveyRun.resume() continues it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ from .args import SurveyArgs, parse_args
 from .naming import OperatorNames
 
 log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 3.0  # seconds; a caller left in the app waits, in silence, on this read
 
 
 def _now() -> datetime:
@@ -157,6 +160,7 @@ class SurveyRun:
 
 
 async def stored_response(setup: SurveySetup, *, channel_id: str, linkedid: str) -> StoredResponse | None:
-    """The survey response stored for the call on this channel, by whichever instance began it."""
-    async with setup.store.sessions() as session:
+    """The survey response stored for the call on this channel, by whichever instance began it. Raises
+    TimeoutError when the database does not answer within READ_TIMEOUT seconds."""
+    async with asyncio.timeout(READ_TIMEOUT), setup.store.sessions() as session:
         return await adoption.stored_response(session, channel_id=channel_id, linkedid=linkedid)

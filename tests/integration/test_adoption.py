@@ -6,20 +6,25 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.app import create_app
 from ivr_survey.ari.client import AriClient
+from ivr_survey.db import repository as repo
+from ivr_survey.db.adoption import StoredResponse, stored_response
 from ivr_survey.db.repository import add_survey_version
 from ivr_survey.keys import SESSIONS, STASIS
 from ivr_survey.simulator.ari import FakeAsterisk
 from ivr_survey.simulator.sounds import PROMPT_DURATIONS
-from ivr_survey.survey.definition import EXAMPLE_CSAT_SOLVED_NPS
+from ivr_survey.survey.actions import SaveAnswer
+from ivr_survey.survey.definition import DEFAULT_SURVEY, EXAMPLE_CSAT_SOLVED_NPS
 from tests.integration.test_stasis import SPEED, Service, prompt, settings_for
 from tests.support.waiting import wait_until
 
@@ -122,18 +127,20 @@ async def test_a_new_instance_adopts_every_caller_the_dead_one_left_in_the_app(
     await prompt(events, "survey-accepted")
     await crash(first)
 
-    # An instance that dies as Asterisk hands it a caller (a StasisStart nobody acted on), and as it places a
-    # campaign call under another instance's name (prefix).
+    # An instance that dies as Asterisk hands it a caller and a customer of our campaigns who answered (StasisStarts
+    # nobody acted on), and as it places a campaign call under another instance's name (prefix).
     async with (
         aiohttp.ClientSession() as http,
         http.ws_connect(fake.base_url + f"/ari/events?app={APP}&api_key={USER}:{PASSWORD}"),
         AriClient(fake.base_url, USER, PASSWORD, APP) as ari,
     ):
         lost = await fake.place_call(args=["operator=7003", "survey=csat3"], linkedid="L-lost")
-        await ari.originate(endpoint="Local/answer@customers", app_args="survey=csat3", channel_id="other-dial-1")
-        await wait_until(lambda: fake.in_stasis("other-dial-1"), "the other instance's campaign call to answer")
+        for channel_id, args in (("other-dial-1", "survey=csat3"), ("ivr-survey-dial-1", "survey=csat3,operator=7005")):
+            await ari.originate(endpoint="Local/answer@customers", app_args=args, channel_id=channel_id)
+            await wait_until(lambda: fake.in_stasis(channel_id), "the campaign call to be answered")  # noqa: B023
+    ours = "ivr-survey-dial-1"
     await wait_until(lambda: not fake.app_registered(), "the second dead instance's websocket to close")
-    listened = {channel: fake.subscribe(channel) for channel in (mid, between, thanked, lost)}
+    listened = {channel: fake.subscribe(channel) for channel in (mid, between, thanked, lost, ours)}
 
     # The caller who hung up did so while the new instance looked at the list of channels: listed, then gone.
     get_application = AriClient.get_application
@@ -157,11 +164,12 @@ async def test_a_new_instance_adopts_every_caller_the_dead_one_left_in_the_app(
             else:
                 await prompt(listened[channel], sound)
             await fake.press(channel, keys)
-    for sound, keys in (("survey-rate", "1"), ("survey-solved", "1"), ("survey-nps", "9#")):
-        await prompt(listened[lost], sound)  # a survey from the start: the first of this channel's prompts
-        await fake.press(lost, keys)
+    for channel in (lost, ours):
+        for sound, keys in (("survey-rate", "1"), ("survey-solved", "1"), ("survey-nps", "9#")):
+            await prompt(listened[channel], sound)  # a survey from the start: the first of this channel's prompts
+            await fake.press(channel, keys)
     await replayed(listened[thanked], thanked, "survey-thanks")
-    for channel in (mid, between, thanked, lost):
+    for channel in (mid, between, thanked, lost, ours):
         await second.wait_done(channel)
 
     assert await stored(second) == {
@@ -170,6 +178,7 @@ async def test_a_new_instance_adopts_every_caller_the_dead_one_left_in_the_app(
         "L-thanks": ("completed", "7001", [("rating", "4", 1), ("solved", "1", 1), ("nps", "10", 1)]),
         "L-gone": ("abandoned", "7001", [("rating", "3", 1)]),
         "L-lost": ("completed", "7003", [("rating", "1", 1), ("solved", "1", 1), ("nps", "9", 1)]),
+        fake.linkedid_of(ours): ("completed", "7005", [("rating", "1", 1), ("solved", "1", 1), ("nps", "9", 1)]),
     }
     # The other instance's campaign call is left alone: not even looked at.
     assert [r.path for r in fake.requests if "other-dial-1" in r.path] == []
@@ -189,3 +198,72 @@ async def test_a_new_instance_adopts_every_caller_the_dead_one_left_in_the_app(
     ]
     assert adopter_calls(fake, gone) == ["GET /ari/channels/CH -> 404"]
     assert [r.path for r in fake.requests if "/applications/" in r.path] == [f"/ari/applications/{APP}"]
+
+
+async def test_a_reconnect_adopts_nothing_the_instance_already_surveys(fake: FakeAsterisk, start: Start) -> None:
+    service = await start("only")
+    channel = await fake.place_call(args=["operator=7001"], linkedid="L-kept")
+    events = fake.subscribe(channel)
+    await prompt(events, "survey-rate")
+    assert await fake.drop_websockets() == 1
+    await fake.wait_for_app()
+    await wait_until(
+        lambda: sum("/applications/" in r.path for r in fake.requests) == 2, "the reconnected app to look for orphans"
+    )
+    await fake.press(channel, "4")
+    await service.wait_done(channel)
+
+    assert await stored(service) == {"L-kept": ("completed", "7001", [("rating", "4", 1)])}
+    plays = [r.params["media"] for r in fake.requests if "/play/" in r.path]
+    assert plays == ["sound:survey-rate", "sound:survey-thanks"]  # one survey, not a second one adopted
+
+
+@pytest.mark.parametrize(
+    ("channel_id", "linkedid", "found"),
+    [
+        ("1795715814.17", "unknown", "1795715814.16"),  # by the channel's uniqueid
+        ("unknown", "1795715814.16", "1795715814.16"),  # by the call's linkedid (another channel of the call)
+        ("1795715814.17", "L-other", "1795715814.16"),  # the channel's own call wins over a linkedid match
+        ("unknown", "unknown", None),
+    ],
+)
+async def test_the_stored_response_of_a_channel(
+    sessions: async_sessionmaker[AsyncSession], channel_id: str, linkedid: str, found: str | None
+) -> None:
+    started = datetime(2026, 11, 26, 17, 56, 57, tzinfo=UTC)
+    async with sessions() as s, s.begin():
+        for call, channel in (("1795715814.16", "1795715814.17"), ("L-other", "1795715900.1")):
+            await repo.start_response(
+                s,
+                linkedid=call,
+                survey="default",
+                survey_version=1,
+                channel="ari",
+                language="ru",
+                args={"operator": "7001", "arg3": "x"},
+                started_at=started,
+                channel_uniqueid=channel,
+            )
+        await repo.save_answer(
+            s,
+            linkedid="1795715814.16",
+            position=0,
+            question="rating",
+            digits=None,
+            score=None,
+            attempts=3,
+            answered_at=started,
+        )
+    async with sessions() as s:
+        response = await stored_response(s, channel_id=channel_id, linkedid=linkedid)
+    if found is None:
+        assert response is None
+        return
+    assert response == StoredResponse(
+        linkedid=found,
+        status="in_progress",
+        definition=DEFAULT_SURVEY,
+        language="ru",
+        args={"operator": "7001", "arg3": "x"},
+        answers=(SaveAnswer(0, "rating", None, None, 3),),
+    )
