@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..survey.actions import SaveAnswer
@@ -41,8 +41,9 @@ async def stored_response(session: AsyncSession, *, channel_id: str, linkedid: s
         .join(SurveyVersion, SurveyVersion.id == SurveyResponse.survey_version_id)
         .join(Survey, Survey.id == SurveyVersion.survey_id)
         .where(or_(Call.channel_uniqueid == channel_id, Call.linkedid == linkedid))
-        # A call whose linkedid only matches comes second: the channel's own call wins.
-        .order_by((Call.channel_uniqueid == channel_id).desc())
+        # A call whose linkedid only matches comes second: the channel's own call wins. (A CASE, not the bare
+        # comparison: a NULL channel_uniqueid would sort first in PostgreSQL's descending order.)
+        .order_by(case((Call.channel_uniqueid == channel_id, 0), else_=1))
         .limit(1)
     )
     row = (await session.execute(stmt)).one_or_none()
