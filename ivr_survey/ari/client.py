@@ -1,7 +1,7 @@
 """A thin asyncio client for the Asterisk REST Interface (ARI), on aiohttp.
 
 Only what the survey needs: answer, play/stop a prompt, hang up, continue in the dialplan,
-read a channel variable, originate, and the events websocket with reconnection.
+read a channel variable or an application, originate, and the events websocket with reconnection.
 
 Behaviour taken from a real Asterisk 22 (see ``../shared/asterisk-ari/traces``):
 
@@ -325,6 +325,13 @@ class AriClient:
     async def get_channel(self, channel_id: str) -> dict[str, Any] | None:
         """``GET /channels/{id}``: the channel, or None once it is gone (404)."""
         result = await self._request("GET", f"/channels/{self._seg(channel_id)}", tolerate_404=True)
+        return result if isinstance(result, dict) else None
+
+    async def get_application(self, app: str) -> dict[str, Any] | None:
+        """``GET /applications/{app}``: the Application (its ``channel_ids`` are the channels the app is
+        subscribed to, callers left in Stasis by a crashed instance included), or None if Asterisk knows no
+        such app (404)."""
+        result = await self._request("GET", f"/applications/{self._seg(app)}", tolerate_404=True)
         return result if isinstance(result, dict) else None
 
     async def originate(

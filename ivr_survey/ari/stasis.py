@@ -5,6 +5,10 @@ order while calls run concurrently and a slow call never stalls the others. An a
 (database or spool) before the next prompt is asked for. Whatever goes wrong inside one call ends
 that call's survey cleanly: what was answered is kept and the caller is hung up (or, when the
 survey never began, sent back to the dialplan).
+
+Each time the app connects (start, reconnect) it adopts the callers Asterisk kept in the app while no
+instance listened (issue 15): one whose survey was stored goes on with it, from the next unanswered
+question's prompt; one with nothing stored (its StasisStart was lost) gets the survey from the start.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..service.args import parse_args
+from ..service.args import SurveyArgs, parse_args
 from ..service.outbound import OutboundCalls
-from ..service.survey_run import Caller, SurveyRun, SurveySetup
+from ..service.survey_run import Caller, SurveyRun, SurveySetup, stored_response
 from ..survey.actions import (
     Action,
     CancelTimer,
@@ -27,6 +32,7 @@ from ..survey.actions import (
     Play,
     SaveAnswer,
     StartTimer,
+    Status,
     StopPlayback,
 )
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, PlaybackStarted, Start, TimerFired
@@ -47,6 +53,13 @@ def _channel_of(event: dict[str, Any]) -> str | None:
     return target.removeprefix("channel:") if target.startswith("channel:") else None
 
 
+def _stasis_args(channel: dict[str, Any]) -> list[str]:
+    """The Stasis arguments, read back from the channel's dialplan application data (`app,arg1,arg2`): what a
+    lost StasisStart would have said."""
+    app_data: str = channel.get("dialplan", {}).get("app_data", "")
+    return app_data.split(",")[1:]
+
+
 @dataclass(frozen=True, slots=True)
 class _Stop:
     """Ends the worker: the channel left the app."""
@@ -55,14 +68,18 @@ class _Stop:
 class CallSurvey:
     """One caller in the survey."""
 
-    def __init__(self, app: StasisApp, start_event: dict[str, Any]) -> None:
+    def __init__(
+        self, app: StasisApp, channel: dict[str, Any], args: SurveyArgs, *, resumed: SurveyRun | None = None
+    ) -> None:
+        """resumed: the survey another run began, to go on with (the channel is already answered)."""
         self.app = app
-        self.channel: dict[str, Any] = start_event["channel"]
-        self.channel_id: str = self.channel["id"]
-        self.args = parse_args(start_event.get("args", []))
-        self.linkedid = self.channel_id  # until Asterisk tells us the call's linkedid
+        self.channel = channel
+        self.channel_id: str = channel["id"]
+        self.args = args
+        # Until Asterisk tells us the call's linkedid.
+        self.linkedid = resumed.caller.linkedid if resumed is not None else self.channel_id
         self.language = app.setup.default_language
-        self.survey: SurveyRun | None = None
+        self.survey = resumed
         self.session: SurveySession | None = None
         self.inbox: asyncio.Queue[Event | _Stop] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
@@ -126,6 +143,17 @@ class CallSurvey:
 
     async def _begin(self) -> None:
         app = self.app
+        if self.survey is not None:
+            log.info(
+                "call %s: adopted channel %s at question %d",
+                self.linkedid,
+                self.channel_id,
+                self.survey.session.position + 1,
+            )
+            self.session = self.survey.session
+            self.language = self.session.language
+            await self._handle(Start())
+            return
         linkedid = await app.client.get_variable(self.channel_id, "CHANNEL(linkedid)")
         self.linkedid = linkedid or self.channel_id
         # Answering first (as the traced app did) also proves the channel is still there.
@@ -210,6 +238,8 @@ class StasisApp:
         self._stop = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
+        # Channels being adopted -> their events meanwhile, handed to their survey once it exists.
+        self._held: dict[str, list[dict[str, Any]]] = {}
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(
@@ -227,6 +257,77 @@ class StasisApp:
         self.connected = True
         if self.outbound is not None:
             self.outbound.events_heard()
+        if not self.draining:
+            self._spawn(self._adopt_all())
+
+    async def _adopt_all(self) -> None:
+        """Adopt every channel Asterisk lists in our app that no survey of ours runs for."""
+        try:
+            application = await self.client.get_application(self.client.app)
+        except AriError as exc:
+            log.error("callers left in app %s not adopted: %s", self.client.app, exc)
+            return
+        listed = application.get("channel_ids", []) if application is not None else []
+        # A campaign channel of another instance (its dialer's prefix is not ours) is not ours to survey.
+        orphans = [cid for cid in listed if cid not in self.calls and ("-dial-" not in cid or self._placed(cid))]
+        if orphans:
+            log.info("adopting %d channels left in app %s", len(orphans), self.client.app)
+        for channel_id in orphans:
+            self._held.setdefault(channel_id, [])
+        await asyncio.gather(*(self._adopt(channel_id) for channel_id in orphans))
+
+    async def _adopt(self, channel_id: str) -> None:
+        try:
+            call = await self._adoption(channel_id)
+            if call is not None:
+                self.calls[channel_id] = call
+        except Exception:
+            log.exception("channel %s: could not be adopted; sending it back to the dialplan", channel_id)
+            if channel_id in self._held:  # as when a survey cannot start: the caller must not sit in silence
+                await self._send_off_quietly(channel_id)
+        finally:
+            held = self._held.pop(channel_id, None)
+            call = self.calls.get(channel_id)
+            if held and call is not None:
+                for event in held:
+                    call.feed(event)
+
+    async def _adoption(self, channel_id: str) -> CallSurvey | None:
+        """The survey for a channel left in the app, or None when there is none to run."""
+        channel = await self.client.get_channel(channel_id)
+        linkedid = channel_id
+        if channel is not None:
+            linkedid = await self.client.get_variable(channel_id, "CHANNEL(linkedid)") or channel_id
+        stored = await stored_response(self.setup, channel_id=channel_id, linkedid=linkedid)
+        caller = Caller(
+            linkedid=stored.linkedid if stored is not None else linkedid,
+            channel_uniqueid=channel_id,
+            number=(channel or {}).get("caller", {}).get("number") or None,
+            language=(channel or {}).get("language"),
+        )
+        prefix = f"{channel_id}-{uuid.uuid4().hex[:8]}-pb-"  # never the ids of the playbacks of the run before
+        if channel is None:
+            if stored is not None and stored.status == "in_progress":
+                log.info("call %s: channel %s gone before it was adopted", caller.linkedid, channel_id)
+                run = SurveyRun.resume(self.setup, stored, caller=caller, playback_prefix=prefix)
+                await run.record(Finish(Status.ABANDONED))
+            return None
+        if channel_id not in self._held:  # its StasisStart came meanwhile: that survey is running
+            return None
+        dialplan = channel.get("dialplan", {})
+        if dialplan.get("app_name") != "Stasis" or channel.get("name", "").startswith("Snoop/"):
+            # Still ringing, the far half of a Local channel, or a listen leg: not a caller in the survey.
+            return None
+        if self.draining:  # as for a StasisStart now: the caller goes on in the dialplan
+            await self.send_off(channel_id)
+            return None
+        if stored is None:
+            log.info("call %s: channel %s in the app with no survey stored; starting it", linkedid, channel_id)
+            if self.outbound is not None and self._placed(channel_id):
+                self.outbound.answered(channel_id)
+            return CallSurvey(self, channel, parse_args(_stasis_args(channel)))
+        run = SurveyRun.resume(self.setup, stored, caller=caller, playback_prefix=prefix)
+        return CallSurvey(self, channel, parse_args(_stasis_args(channel)), resumed=run)
 
     def _on_disconnected(self) -> None:
         # Events said while the socket is down are lost; the dialer must not place calls it cannot hear.
@@ -247,6 +348,7 @@ class StasisApp:
             return
         kind = event.get("type")
         if kind == "StasisStart":
+            self._held.pop(channel_id, None)  # a live StasisStart wins over an adoption under way
             if self.draining:
                 # Shutting down: the caller goes on in the dialplan instead of into a survey we cannot finish.
                 self._spawn(self._send_off_quietly(channel_id))
@@ -254,7 +356,7 @@ class StasisApp:
                 if self.outbound is not None and self._placed(channel_id):
                     self.outbound.answered(channel_id)
                 try:
-                    self.calls[channel_id] = CallSurvey(self, event)
+                    self.calls[channel_id] = CallSurvey(self, event["channel"], parse_args(event.get("args", [])))
                 except Exception:
                     log.exception("channel %s: bad StasisStart; sending the caller back to the dialplan", channel_id)
                     self._spawn(self._send_off_quietly(channel_id))
@@ -263,6 +365,10 @@ class StasisApp:
             return
         if kind == "ChannelDestroyed" and self.outbound is not None and self._placed(channel_id):
             self.outbound.channel_ended(channel_id, int(event.get("cause") or 0))
+        held = self._held.get(channel_id)
+        if held is not None:
+            held.append(event)
+            return
         call = self.calls.get(channel_id)
         if call is not None:
             call.feed(event)

@@ -69,6 +69,11 @@ class SurveyStore:
         self._write_timeout = write_timeout
 
     @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """For the reads that go with the writes (what a crashed instance stored for a caller)."""
+        return self._sessions
+
+    @property
     def pending(self) -> int:
         return len(self._pending)
 

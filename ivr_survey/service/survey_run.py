@@ -1,24 +1,31 @@
 """What both ways into the survey (Stasis over ARI, FastAGI) share: choosing the survey and its language,
 building the state machine, and storing its start, answers and end. Keeping this in one place is what
-makes a stored call look the same whichever entry it came through, but for its `channel`."""
+makes a stored call look the same whichever entry it came through, but for its `channel`.
+
+A survey another instance began (it crashed, leaving the caller in the Stasis app) goes on from what that
+instance stored: stored_response() reads it, SurveyRun.resume() continues it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from ..db import writes
+from ..db import adoption, writes
+from ..db.adoption import StoredResponse
 from ..db.catalog import SurveyCatalog
 from ..db.store import SurveyStore
-from ..survey.actions import Finish, OptOut, SaveAnswer
+from ..survey.actions import Finish, OptOut, SaveAnswer, Status
 from ..survey.session import SurveySession
 from ..survey.timing import Timing
-from .args import SurveyArgs
+from .args import SurveyArgs, parse_args
 from .naming import OperatorNames
 
 log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 3.0  # seconds; a caller left in the app waits, in silence, on this read
 
 
 def _now() -> datetime:
@@ -112,6 +119,23 @@ class SurveyRun:
         )
         return cls(setup.store, caller, session)
 
+    @classmethod
+    def resume(cls, setup: SurveySetup, stored: StoredResponse, *, caller: Caller, playback_prefix: str) -> SurveyRun:
+        """Go on with a stored survey: its version, language and answers as stored; ready for Start(). Raises
+        ValueError when the stored answers do not fit the survey (a gap, another version's questions)."""
+        args = parse_args([f"{key}={value}" for key, value in stored.args.items()])
+        campaign = args.campaign is not None and args.contact is not None and args.attempt is not None
+        session = SurveySession.resume(
+            stored.definition,
+            stored.answers,
+            status=None if stored.status == "in_progress" else Status(stored.status),
+            language=stored.language,
+            timing=setup.timing,
+            playback_prefix=playback_prefix,
+            opt_out_key=args.optout if campaign else None,
+        )
+        return cls(setup.store, caller, session)
+
     async def record(self, action: SaveAnswer | Finish | OptOut) -> None:
         """Commit (or spool) an answer, an opt-out or the end; adapters await it before anything else is played."""
         linkedid = self.caller.linkedid
@@ -133,3 +157,10 @@ class SurveyRun:
         else:
             log.info("call %s: survey %s", linkedid, action.status)
             await self.store.write(writes.FinishResponse(linkedid=linkedid, status=action.status, ended_at=_now()))
+
+
+async def stored_response(setup: SurveySetup, *, channel_id: str, linkedid: str) -> StoredResponse | None:
+    """The survey response stored for the call on this channel, by whichever instance began it. Raises
+    TimeoutError when the database does not answer within READ_TIMEOUT seconds."""
+    async with asyncio.timeout(READ_TIMEOUT), setup.store.sessions() as session:
+        return await adoption.stored_response(session, channel_id=channel_id, linkedid=linkedid)

@@ -9,10 +9,15 @@ answer, it ends the survey with OptOut(position) and then Finish("abandoned") (w
 is kept), plays the opted-out prompt and hangs up. OptOut comes before Finish for the reason
 SaveAnswer does: the adapter commits each action before carrying out the next, so the request
 never to be called again is stored before anything else can go wrong: a keypress is never lost.
+
+A survey another run began (an instance that crashed with the caller left in Stasis) goes on with
+SurveySession.resume(): the answers that run stored are taken as given and Start asks the next
+unanswered question again, from its prompt.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum, auto
 
 from .actions import (
@@ -96,6 +101,36 @@ class SurveySession:
         self._answers: list[SaveAnswer] = []
         self._status: Status | None = None
 
+    @classmethod
+    def resume(
+        cls,
+        definition: SurveyDefinition,
+        answered: Sequence[SaveAnswer],
+        *,
+        status: Status | None = None,
+        language: str | None = None,
+        timing: Timing = DEFAULT_TIMING,
+        playback_prefix: str = "pb-",
+        opt_out_key: str | None = None,
+    ) -> SurveySession:
+        """The session of a survey begun elsewhere. `answered`: the answers stored, one per question from the
+        first, in order; they are not emitted again and the final status counts them. Start asks the next
+        question from its prompt, or, with every question answered, ends the survey as the last answer would
+        have. `status`: the stored final status when the survey had already ended; Start then only plays the
+        thanks prompt again and hangs up, or for abandoned/failed (nothing more to say) hangs up at once."""
+        if [answer.position for answer in answered] != list(range(len(answered))):
+            raise ValueError("the answers must be one per question, in order from the first")
+        keys = [question.key for question in definition.questions]
+        if [answer.question for answer in answered] != keys[: len(answered)]:
+            raise ValueError(f"the answers do not match the questions of survey {definition.name!r}")
+        session = cls(
+            definition, language=language, timing=timing, playback_prefix=playback_prefix, opt_out_key=opt_out_key
+        )
+        session._answers = list(answered)
+        session._position = len(answered)
+        session._status = status
+        return session
+
     # -- read-only state --------------------------------------------------------------------------
 
     @property
@@ -151,7 +186,15 @@ class SurveySession:
                 return []
 
     def _start(self) -> list[Action]:
+        if self._status in (Status.ABANDONED, Status.FAILED):  # resumed once over: nothing to play
+            self._phase = _Phase.DONE
+            return [Hangup()]
+        if self._status is not None:  # resumed during the thanks prompt
+            self._phase = _Phase.CLOSING
+            return [self._play(self._definition.thanks_prompt), self._start_timer(_Timer.GUARD)]
         self._phase = _Phase.ASKING
+        if self._position == len(self._definition.questions):  # resumed after the last answer was stored
+            return self._end()
         return [self._play(self._prompt()), self._start_timer(_Timer.GUARD)]
 
     def _on_digit(self, digit: str) -> list[Action]:
@@ -266,6 +309,10 @@ class SurveySession:
             actions = [self._play(self._definition.accepted_prompt)] if confirm else []
             return [*actions, self._play(self._prompt()), self._start_timer(_Timer.GUARD)]
         # The end: the thanks prompt also confirms the last answer, so no accepted prompt before it.
+        return self._end()
+
+    def _end(self) -> list[Action]:
+        """Past the last question: the final status, then the thanks prompt."""
         answered = sum(answer.score is not None for answer in self._answers)
         if answered == len(self._definition.questions):
             status = Status.COMPLETED

@@ -144,6 +144,20 @@ async def test_rest_round_trips(fake: FakeAsterisk, client: AriClient) -> None:
     assert kinds[-2:] == ["ChannelHangupRequest", "StasisEnd"]
 
 
+async def test_get_application_lists_the_channels_in_the_app(fake: FakeAsterisk, client: AriClient) -> None:
+    async with Listener(client):
+        await fake.wait_for_app()
+        ch = await fake.place_call(args=["post-call", "7001"])
+        application = await client.get_application(APP)
+    assert application is not None
+    assert (application["name"], application["channel_ids"]) == (APP, [ch])
+    assert await client.get_application("nobody") is None  # 404: Asterisk knows no such app
+    assert rest_calls(fake) == [
+        ("GET", f"/ari/applications/{APP}", {}, 200),
+        ("GET", "/ari/applications/nobody", {}, 404),
+    ]
+
+
 async def test_continue_reason_and_generated_playback_id(fake: FakeAsterisk, client: AriClient) -> None:
     async with Listener(client) as listener:
         await fake.wait_for_app()

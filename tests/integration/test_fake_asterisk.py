@@ -721,6 +721,44 @@ async def test_a_replaced_websocket_hears_exactly_one_application_replaced(http:
     assert [e["type"] for e in heard[2]] == ["StasisStart", "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd"]
 
 
+async def test_callers_stay_in_the_app_while_no_socket_listens(http: aiohttp.ClientSession) -> None:
+    """Issue 15, facts 2 and 3: the app's socket goes away, its caller stays in Stasis and listed; a new socket
+    hears that caller's later events at once, with no StasisStart."""
+    async with FakeAsterisk(user=USER, password=PASSWORD, speed=50) as fake:
+        ws = await _started(fake, http)
+        channel = await fake.place_call(args=["x"])
+        assert (await ws.receive_json(timeout=2))["type"] == "StasisStart"
+        async with http.get(f"{fake.base_url}/ari/applications/{APP}") as resp:
+            assert (resp.status, (await resp.json())["channel_ids"]) == (200, [channel])
+        await ws.close()
+        await wait_until(lambda: not fake.app_registered(), "the socket to go")
+        async with http.get(f"{fake.base_url}/ari/applications/{APP}") as resp:
+            assert (resp.status, await resp.json()) == (
+                200,
+                {
+                    "name": APP,
+                    "channel_ids": [channel],
+                    "bridge_ids": [],
+                    "endpoint_ids": [],
+                    "device_names": [],
+                    "events_allowed": [],
+                    "events_disallowed": [],
+                },
+            )
+        assert fake.in_stasis(channel)
+        again = await _started(fake, http)
+        await fake.press(channel, "5")
+        await fake.caller_hangup(channel)
+        kinds = [(await again.receive_json(timeout=2))["type"] for _ in range(3)]
+        assert kinds == ["ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd"]
+        await again.close()
+        await wait_until(lambda: not fake.app_registered(), "the socket to go")
+        # An app no socket ever registered, or whose channels are all gone, is unknown.
+        for app in (APP, "other"):
+            async with http.get(f"{fake.base_url}/ari/applications/{app}") as resp:
+                assert (resp.status, await resp.json()) == (404, {"message": "Application not found"})
+
+
 async def test_requests_endpoint(http: aiohttp.ClientSession) -> None:
     async with FakeAsterisk(user=USER, password=PASSWORD) as fake:
         async with http.post(
@@ -909,6 +947,7 @@ async def test_every_event_and_answer_matches_api_docs(http: aiohttp.ClientSessi
         await call("GET", "/playbacks/p2", "Playback")
         await call("GET", f"/channels/{c1}", "Channel")
         await call("GET", f"/channels/{c1}/variable", "Variable", params={"variable": "CHANNEL(linkedid)"})
+        await call("GET", f"/applications/{APP}", "Application")
         await fake.press(c1, "5")
         await call("DELETE", "/playbacks/p1", None)
         await wait_until(lambda: any(e["type"] == "PlaybackContinuing" for e in received), "PlaybackContinuing")

@@ -521,7 +521,7 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 15, fact 1: the first instance says it is replaced (503), lets go of its callers and takes no calls;
-    the second one takes them."""
+    the second one takes new calls and adopts the first's caller."""
 
     async def health(server: TestServer) -> tuple[int, dict[str, Any]]:
         async with aiohttp.ClientSession() as http, http.get(server.make_url("/healthz")) as resp:
@@ -538,13 +538,23 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
             caller = await fake.place_call(args=["operator=7001"], linkedid="L-first")
             await prompt(fake.subscribe(caller), "survey-rate")
 
+            again = fake.subscribe(caller)
             await second.start_server()
             stasis_2 = second.app[STASIS]
             await wait_until(lambda: stasis_1.replaced and stasis_2.connected, "the second to take over")
             # The first lets go of its caller without a word to Asterisk: the caller's events go elsewhere now.
             await wait_until(lambda: not stasis_1.calls, "the first to let go of its caller")
-            asked = [r.path for r in fake.requests if caller in r.path]
             assert fake.in_stasis(caller)
+            # The second adopted the caller the first let go of (no caller stranded) and asked again: an adopted
+            # survey's playbacks have ids of their own.
+            async with asyncio.timeout(5):
+                while True:
+                    event = await again.get()
+                    playback = event.get("playback", {})
+                    if event["type"] == "PlaybackStarted" and not playback["id"].startswith(f"{caller}-pb-"):
+                        break
+            assert (caller in stasis_2.calls, playback["media_uri"]) == (True, "sound:survey-rate")
+            await fake.press(caller, "5")
 
             assert await health(first) == (
                 503,
@@ -568,11 +578,11 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
             await fake.press(channel, "4")
             await fake.wait_channel_gone(channel)
             await wait_until(lambda: not stasis_2.calls, "the survey to end")
-            assert [r.path for r in fake.requests if caller in r.path] == asked  # nobody drove that caller since
-            await fake.caller_hangup(caller)
+            await fake.wait_channel_gone(caller)
+            await wait_until(lambda: not stasis_2.calls, "the adopted survey to end")
             async with second.app[SESSIONS]() as session:
                 rated = [(r.call_id, r.status, r.score) for r in (await list_ratings(session, limit=10)).items]
-            assert sorted(rated, key=str) == [("L-first", "in_progress", None), ("L-second", "completed", 4.0)]
+            assert sorted(rated, key=str) == [("L-first", "completed", 5.0), ("L-second", "completed", 4.0)]
         finally:
             await second.close()
             await first.close()

@@ -942,3 +942,158 @@ def test_timing_rejects(kwargs: dict[str, Any], message: str) -> None:
 def test_timing_attempts() -> None:
     assert Timing().max_attempts == 3
     assert Timing(max_retries=0).max_attempts == 1
+
+
+# -- resumed after a crash: the answers another run stored are given, Start asks the next question ------------
+
+RATED_5 = SaveAnswer(0, "rating", "5", 5.0, 1)
+SOLVED_1 = SaveAnswer(1, "solved", "1", 1.0, 2)
+SOLVED_NONE = SaveAnswer(1, "solved", None, None, 3)
+NPS_9 = SaveAnswer(2, "nps", "9", 9.0, 1)
+EXAMPLE = EXAMPLE_CSAT_SOLVED_NPS
+
+RESUMED = [
+    pytest.param(
+        EXAMPLE,
+        (),
+        None,
+        [
+            (Start(), [Play("pb-1", "survey-rate"), guard(1)]),
+            (
+                Digit("4"),
+                [
+                    StopPlayback("pb-1"),
+                    SaveAnswer(0, "rating", "4", 4.0, 1),
+                    Play("pb-2", "survey-accepted"),
+                    Play("pb-3", "survey-solved"),
+                    guard(2),
+                ],
+            ),
+        ],
+        None,
+        id="nothing-stored-is-a-fresh-start",
+    ),
+    pytest.param(
+        EXAMPLE,
+        (RATED_5,),
+        None,
+        [
+            (Start(), [Play("pb-1", "survey-solved"), guard(1)]),
+            (PlaybackFinished("pb-1"), [silence(2)]),
+            (
+                Digit("2"),
+                [
+                    SaveAnswer(1, "solved", "2", 0.0, 1),
+                    Play("pb-2", "survey-accepted"),
+                    Play("pb-3", "survey-nps"),
+                    guard(3),
+                ],
+            ),
+            (Digit("1"), [StopPlayback("pb-2"), StopPlayback("pb-3"), between_keys(4)]),
+            (Digit("0"), [SaveAnswer(2, "nps", "10", 10.0, 1), Finish("completed"), thanks("pb-4"), guard(5)]),
+            (PlaybackFinished("pb-4"), [Hangup()]),
+        ],
+        Status.COMPLETED,
+        id="between-questions-asks-the-next-and-counts-the-stored",
+    ),
+    pytest.param(
+        EXAMPLE,
+        (RATED_5, SOLVED_NONE),
+        None,
+        [
+            (Start(), [Play("pb-1", "survey-nps"), guard(1)]),
+            (Digit("9"), [StopPlayback("pb-1"), between_keys(2)]),
+            (Digit("#"), [NPS_9, Finish("partial"), thanks("pb-2"), guard(3)]),
+        ],
+        Status.PARTIAL,
+        id="a-stored-unanswered-question-makes-it-partial",
+    ),
+    pytest.param(
+        EXAMPLE,
+        (SaveAnswer(0, "rating", None, None, 3), SaveAnswer(1, "solved", None, None, 3)),
+        None,
+        [
+            (Start(), [Play("pb-1", "survey-nps"), guard(1)]),
+            (TimerFired(1), [silence(2)]),
+            (TimerFired(2), [Play("pb-2", "survey-nps"), guard(3)]),
+            (HungUp(), [CancelTimer(), Finish("abandoned")]),
+        ],
+        Status.ABANDONED,
+        id="hung-up-after-resuming",
+    ),
+    pytest.param(
+        EXAMPLE,
+        (RATED_5, SOLVED_1, NPS_9),
+        None,
+        [(Start(), [Finish("completed"), thanks("pb-1"), guard(1)]), (PlaybackFinished("pb-1"), [Hangup()])],
+        Status.COMPLETED,
+        id="every-answer-stored-but-not-the-end",
+    ),
+    pytest.param(
+        EXAMPLE,
+        (RATED_5, SOLVED_1, NPS_9),
+        Status.COMPLETED,
+        [
+            (Start(), [thanks("pb-1"), guard(1)]),
+            (Digit("3"), []),
+            (PlaybackFinished("pb-1"), [Hangup()]),
+        ],
+        Status.COMPLETED,
+        id="during-the-thanks-prompt-plays-it-again",
+    ),
+    pytest.param(
+        EXAMPLE,
+        (RATED_5,),
+        Status.ABANDONED,
+        [(Start(), [Hangup()]), (Digit("3"), [])],
+        Status.ABANDONED,
+        id="over-and-abandoned-hangs-up",
+    ),
+]
+
+
+@pytest.mark.parametrize(("definition", "answered", "stored_status", "steps", "status"), RESUMED)
+def test_resumed_call_flow(
+    definition: SurveyDefinition,
+    answered: tuple[SaveAnswer, ...],
+    stored_status: Status | None,
+    steps: Steps,
+    status: Status | None,
+) -> None:
+    session = SurveySession.resume(definition, answered, status=stored_status)
+    assert session.position == len(answered)
+    emitted: list[Action] = []
+    for number, (event, expected) in enumerate(steps, 1):
+        actions = session.handle(event)
+        assert actions == expected, f"step {number}: {event}"
+        emitted += actions
+    assert session.status == status
+    assert session.answers == (*answered, *(a for a in emitted if isinstance(a, SaveAnswer)))
+
+
+@pytest.mark.parametrize(
+    ("answered", "message"),
+    [
+        ((SOLVED_1,), "one per question, in order from the first"),
+        ((RATED_5, RATED_5), "one per question, in order from the first"),
+        ((SaveAnswer(0, "nps", "9", 9.0, 1),), "do not match the questions of survey 'csat-solved-nps'"),
+        ((RATED_5, SOLVED_1, NPS_9, SaveAnswer(3, "extra", "1", 1.0, 1)), "do not match the questions"),
+    ],
+)
+def test_resume_rejects_answers_that_do_not_fit(answered: tuple[SaveAnswer, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SurveySession.resume(EXAMPLE, answered)
+
+
+def test_resume_keeps_language_prefix_and_opt_out_key() -> None:
+    session = SurveySession.resume(EXAMPLE, (RATED_5,), language="ru", playback_prefix="ch-r1-pb-", opt_out_key="*")
+    assert session.language == "ru"
+    assert session.handle(Start())[0] == Play("ch-r1-pb-1", "survey-solved")
+    assert session.handle(Digit("*")) == [
+        StopPlayback("ch-r1-pb-1"),
+        CancelTimer(),
+        OptOut(1),
+        Finish("abandoned"),
+        opted_out("ch-r1-pb-2"),
+        guard(2),
+    ]

@@ -31,6 +31,9 @@ Behaviour summary (real Asterisk unless marked *extrapolated*):
   newest socket gets the app's events, an older one receives ``ApplicationReplaced`` and
   then nothing more. Events for a channel go out in order; while no socket is connected
   for the app, its events are dropped (Asterisk deactivates the app).
+* When the app's websocket goes away, its callers stay in Stasis, in silence (issue 15, fact 2):
+  ``GET /ari/applications/NAME`` still lists them in ``channel_ids``, and a new websocket for
+  the app at once receives their later events, with no ``StasisStart`` (fact 3).
 * ``place_call`` refuses (:class:`AppNotRegistered`) when no websocket is registered for the
   app, unless asked to wait: a real ``Stasis()`` fails on an unregistered app, so there is
   no StasisStart to lose or to queue.

@@ -53,6 +53,7 @@ class Routes(MediaPump, Originator):
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/ari/events", self._h_events, allow_head=False)
+        r.add_get("/ari/applications/{applicationName}", self._h_get_application, allow_head=False)
         r.add_get("/ari/channels", self._h_list_channels, allow_head=False)
         r.add_post("/ari/channels", self._h_originate)
         r.add_get("/ari/channels/{channelId}", self._h_get_channel, allow_head=False)
@@ -170,6 +171,29 @@ class Routes(MediaPump, Originator):
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         return ws
+
+    # -- applications ------------------------------------------------------------------
+
+    async def _h_get_application(self, request: web.Request) -> web.Response:
+        # The app outlives its websocket while channels are in it (issue 15, fact 2): a caller stays in Stasis,
+        # in silence, and is still listed. channel_ids: every channel the app is subscribed to (api-docs), so an
+        # originated channel still ringing, and its Local ;2 half, are listed too.
+        name = request.match_info["applicationName"]
+        channel_ids = [c.id for c in self._channels.values() if c.alive and c.subscribed and c.app == name]
+        if name not in self._apps and not channel_ids:
+            return error(404, "Application not found")
+        return json_response(
+            200,
+            {
+                "name": name,
+                "channel_ids": channel_ids,
+                "bridge_ids": [],
+                "endpoint_ids": [],
+                "device_names": [],
+                "events_allowed": [],
+                "events_disallowed": [],
+            },
+        )
 
     # -- channels ----------------------------------------------------------------------
 
