@@ -1,8 +1,8 @@
 """The aiohttp app factory: settings in, a wired application out. Everything that starts and
 stops (database pool, answer spool, AMI collector, ARI listener with the campaigns' dialer, FastAGI server) is a
-cleanup context, so
-shutdown runs in reverse order: the FastAGI and ARI surveys drain first, then the AMI collector stores what it
-finished, then the spool flushes, then the pool closes."""
+cleanup context, so shutdown runs in reverse order: the FastAGI and ARI surveys drain first, then the AMI
+collector stores what it finished, then the spool flushes, then the pool closes. The ARI listener and the dialer
+run only while this instance is the active one for its ARI app (db.leadership)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,11 @@ from .ari.stasis import StasisApp
 from .config import Settings
 from .db.catalog import SurveyCatalog
 from .db.engine import create_engine, create_sessionmaker
+from .db.leadership import Leadership
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
 from .dialer.runner import Dialer
-from .keys import AGI, AMI, DIALER, ENGINE, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
+from .keys import AGI, AMI, DIALER, ENGINE, LEADERSHIP, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
 from .service.naming import OperatorNames
 from .service.survey_run import SurveySetup
 from .survey.timing import Timing
@@ -86,16 +87,31 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     # The campaigns' dialer places its calls into this same app, so that their events reach this instance.
     dialer = Dialer(app[SESSIONS], AriPlacer(client, stasis), instance=settings.ari_app)
     stasis.outbound = dialer
+
+    async def become_active() -> None:
+        await stasis.start()
+        await dialer.start()
+
+    async def step_down() -> None:
+        # The websocket goes first: the standby that wins the lock next must be the only one connected.
+        await stasis.detach()
+        await dialer.stop_placing()
+
+    # Only the instance holding the lock opens the events websocket and dials; a standby waits for the lock.
+    leadership = Leadership(settings.database_url, settings.ari_app, on_active=become_active, on_standby=step_down)
     app[STASIS] = stasis
     app[DIALER] = dialer
-    await stasis.start()
-    await dialer.start()
+    app[LEADERSHIP] = leadership
+    leadership.start()
     yield
-    # Ringing calls are hung up first; answered ones finish their surveys, and are settled, before ARI closes.
-    await dialer.stop_placing()
-    await stasis.stop(grace=settings.shutdown_grace)
+    await leadership.stop_watching()
+    if leadership.role == "active":
+        # Ringing calls are hung up first; answered ones finish their surveys, and are settled, before ARI closes.
+        await dialer.stop_placing()
+        await stasis.stop(grace=settings.shutdown_grace)
     await dialer.close()
     await client.close()
+    await leadership.release()  # only now may a standby take over
 
 
 async def ami_ctx(app: web.Application) -> AsyncIterator[None]:

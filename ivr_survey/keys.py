@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .config import Settings
+from .db.leadership import Leadership
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
 
@@ -30,3 +31,4 @@ STASIS: web.AppKey[StasisApp] = web.AppKey("stasis")
 AMI: web.AppKey[AmiCollector] = web.AppKey("ami")
 AGI: web.AppKey[AgiServer] = web.AppKey("agi")
 DIALER: web.AppKey[Dialer] = web.AppKey("dialer")  # with ARI
+LEADERSHIP = web.AppKey("leadership", Leadership)  # with ARI: is this instance the active one

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from ..db.engine import ping
-from ..keys import AGI, AMI, DIALER, ENGINE, SQLITE_FILE, STASIS, STORE
+from ..keys import AGI, AMI, DIALER, ENGINE, LEADERSHIP, SQLITE_FILE, STASIS, STORE
 from .responses import json_response
 
 Link = Literal["disabled", "connecting", "connected"]
@@ -35,12 +36,16 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unreachable", "lost"]
     database_problem: str | None = None
-    ari: Link | Literal["replaced"]
+    ari: Link | Literal["replaced", "standby"]
     ami: Link
     agi: Literal["disabled", "listening"]
     pending_records: int
     spool: Spool
     dialer: DialerHealth | None = None  # with ARI
+    # with ARI: one instance per ARI app is active (takes ARI calls, dials), the others wait as standbys
+    role: Literal["active", "standby"] | None = None
+    role_since: datetime | None = None
+    takeovers: int | None = None  # times this instance became active
 
 
 async def _database(app: web.Application) -> dict[str, Any]:
@@ -57,8 +62,11 @@ async def healthz(request: web.Request) -> web.Response:
     stasis = app.get(STASIS)
     ami = app.get(AMI)
     dialer = app.get(DIALER)
+    leadership = app.get(LEADERSHIP)
     if stasis is None:
         ari = "disabled"
+    elif leadership is not None and leadership.role == "standby":  # waiting for the lock: healthy, by design
+        ari = "standby"
     elif stasis.replaced:  # another instance took the ARI app: this one never hears a call again
         ari = "replaced"
     else:
@@ -84,5 +92,7 @@ async def healthz(request: web.Request) -> web.Response:
             "campaigns_running": dialer.campaigns_running,
             "calls_in_progress": dialer.calls_in_progress,
         }
+    if leadership is not None:
+        body |= {"role": leadership.role, "role_since": leadership.role_since, "takeovers": leadership.takeovers}
     health = Health.model_validate(body).model_dump(mode="json", exclude_none=True)
     return json_response(health, status=200 if healthy else 503)

@@ -69,13 +69,21 @@ class CallSurvey:
     """One caller in the survey."""
 
     def __init__(
-        self, app: StasisApp, channel: dict[str, Any], args: SurveyArgs, *, resumed: SurveyRun | None = None
+        self,
+        app: StasisApp,
+        channel: dict[str, Any],
+        args: SurveyArgs,
+        *,
+        resumed: SurveyRun | None = None,
+        playback_prefix: str | None = None,
     ) -> None:
-        """resumed: the survey another run began, to go on with (the channel is already answered)."""
+        """resumed: the survey another run began, to go on with (the channel is already answered).
+        playback_prefix: for an adopted channel, so that no playback id of the run before is used again."""
         self.app = app
         self.channel = channel
         self.channel_id: str = channel["id"]
         self.args = args
+        self.playback_prefix = playback_prefix or f"{self.channel_id}-pb-"
         # Until Asterisk tells us the call's linkedid.
         self.linkedid = resumed.caller.linkedid if resumed is not None else self.channel_id
         self.language = app.setup.default_language
@@ -165,7 +173,7 @@ class CallSurvey:
             language=self.channel.get("language"),
         )
         self.survey = await SurveyRun.begin(
-            app.setup, entry="ari", args=self.args, caller=caller, playback_prefix=f"{self.channel_id}-pb-"
+            app.setup, entry="ari", args=self.args, caller=caller, playback_prefix=self.playback_prefix
         )
         self.session = self.survey.session
         self.language = self.session.language
@@ -242,6 +250,7 @@ class StasisApp:
         self._held: dict[str, list[dict[str, Any]]] = {}
 
     async def start(self) -> None:
+        self.replaced = False  # a new term as the active instance
         self._listener = asyncio.create_task(
             self.client.listen(
                 self.on_event,
@@ -325,7 +334,7 @@ class StasisApp:
             log.info("call %s: channel %s in the app with no survey stored; starting it", linkedid, channel_id)
             if self.outbound is not None and self._placed(channel_id):
                 self.outbound.answered(channel_id)
-            return CallSurvey(self, channel, parse_args(_stasis_args(channel)))
+            return CallSurvey(self, channel, parse_args(_stasis_args(channel)), playback_prefix=prefix)
         run = SurveyRun.resume(self.setup, stored, caller=caller, playback_prefix=prefix)
         return CallSurvey(self, channel, parse_args(_stasis_args(channel)), resumed=run)
 
@@ -389,6 +398,18 @@ class StasisApp:
     async def _send_off_quietly(self, channel_id: str) -> None:
         with contextlib.suppress(Exception):
             await self.send_off(channel_id)
+
+    async def detach(self) -> None:
+        """Step down: close the events websocket and let go of the callers without a word to Asterisk (they stay
+        in the app, for the instance that takes over). start() connects again."""
+        self._stop.set()
+        if self._listener is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        self._stop = asyncio.Event()
+        for call in list(self.calls.values()):
+            call.release()
 
     async def stop(self, *, grace: float) -> None:
         """Stop taking calls, let surveys in progress finish within `grace` seconds, end the rest."""

@@ -20,7 +20,7 @@ from ivr_survey.ari.client import AriClient
 from ivr_survey.db import repository as repo
 from ivr_survey.db.adoption import StoredResponse, stored_response
 from ivr_survey.db.repository import add_survey_version
-from ivr_survey.keys import SESSIONS, STASIS
+from ivr_survey.keys import LEADERSHIP, SESSIONS, STASIS
 from ivr_survey.simulator.ari import FakeAsterisk
 from ivr_survey.simulator.sounds import PROMPT_DURATIONS
 from ivr_survey.survey.actions import SaveAnswer
@@ -69,6 +69,10 @@ async def crash(service: Service) -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await stasis.client.close()
+    # A dead process's active lock goes with it (its file descriptor, its PostgreSQL session).
+    leadership = service.app[LEADERSHIP]
+    await leadership.stop_watching()
+    await leadership.release()
     await wait_until(lambda: not service.fake.app_registered(), "the dead instance's websocket to close")
 
 

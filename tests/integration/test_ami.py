@@ -106,6 +106,14 @@ async def test_the_traced_calls_come_out_field_by_field(run, sessions) -> None:
     assert [(a["Action"], a.get("Username")) for a in fake.actions] == [("Login", "survey")]
 
 
+async def test_two_collectors_on_one_database_store_each_call_once(run, sessions) -> None:
+    """Issue 15: the collector runs on every instance, the standbys' too: they hear the same calls at once, and
+    the history is upserted by linkedid, so each call is one row with one set of operator links."""
+    first, second = await asyncio.gather(run(FakeAmi.from_trace(TRACE)), run(FakeAmi.from_trace(TRACE)))
+    assert (first.written, second.written) == (2, 2)
+    assert await rows(sessions) == EXPECTED
+
+
 @pytest.mark.parametrize("survey_first", [True, False])
 async def test_the_rating_and_the_history_make_one_call_whichever_writes_first(
     run, sessions, survey_first: bool

@@ -25,6 +25,7 @@ from ivr_survey.db.repository import add_survey_version
 from ivr_survey.keys import SESSIONS, STASIS, STORE
 from ivr_survey.simulator.ari import FakeAsterisk
 from ivr_survey.survey.definition import EXAMPLE_CSAT_SOLVED_NPS
+from tests.conftest import Databases
 from tests.support.waiting import wait_until
 
 SPEED = 50.0  # the 2.5 s prompt plays for 50 ms
@@ -518,10 +519,11 @@ async def test_shutdown_drains(service: Service) -> None:
 
 
 async def test_a_second_instance_with_the_same_app_replaces_the_first(
-    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    database_url: str, databases: Databases, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 15, fact 1: the first instance says it is replaced (503), lets go of its callers and takes no calls;
-    the second one takes new calls and adopts the first's caller."""
+    the second one takes new calls and adopts the first's caller. The second has a database of its own: on a shared
+    one it would wait as a standby."""
 
     async def health(server: TestServer) -> tuple[int, dict[str, Any]]:
         async with aiohttp.ClientSession() as http, http.get(server.make_url("/healthz")) as resp:
@@ -529,7 +531,8 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
 
     async with FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake:
         first = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-1")))
-        second = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-2")))
+        other_url = await databases.create()
+        second = TestServer(create_app(settings_for(other_url, fake, tmp_path, spool_dir=tmp_path / "spool-2")))
         await first.start_server()
         try:
             await fake.wait_for_app()
@@ -556,7 +559,8 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
             assert (caller in stasis_2.calls, playback["media_uri"]) == (True, "sound:survey-rate")
             await fake.press(caller, "5")
 
-            assert await health(first) == (
+            status_1, body_1 = await health(first)
+            assert (status_1, body_1) == (
                 503,
                 {
                     "status": "degraded",
@@ -567,6 +571,9 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
                     "pending_records": 0,
                     "spool": {"status": "ok", "pending": 0, "set_aside": 0},
                     "dialer": {"status": "waiting_for_ari", "campaigns_running": 0, "calls_in_progress": 0},
+                    "role": "active",
+                    "role_since": body_1["role_since"],
+                    "takeovers": 1,
                 },
             )
             status, body = await health(second)
@@ -580,12 +587,23 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
             await wait_until(lambda: not stasis_2.calls, "the survey to end")
             await fake.wait_channel_gone(caller)
             await wait_until(lambda: not stasis_2.calls, "the adopted survey to end")
-            async with second.app[SESSIONS]() as session:
-                rated = [(r.call_id, r.status, r.score) for r in (await list_ratings(session, limit=10)).items]
-            assert sorted(rated, key=str) == [("L-first", "completed", 5.0), ("L-second", "completed", 4.0)]
+            rated = []
+            for server in (first, second):
+                async with server.app[SESSIONS]() as session:
+                    rated.append(
+                        sorted(
+                            (r.call_id, r.status, r.score or 0) for r in (await list_ratings(session, limit=10)).items
+                        )
+                    )
+            # The second knew nothing of the first's caller (its own database): it asked the survey from the start.
+            assert rated == [
+                [("L-first", "in_progress", 0)],
+                [("L-first", "completed", 5.0), ("L-second", "completed", 4.0)],
+            ]
         finally:
             await second.close()
             await first.close()
+            await databases.drop(other_url)
     assert fake.websocket_count() == 0
     replaced = [r for r in caplog.records if r.name == "ivr_survey.ari.client" and r.levelno == logging.ERROR]
     assert len(replaced) == 1

@@ -155,11 +155,24 @@ def env_example() -> dict[str, tuple[str, bool]]:
 # --------------------------------------------------------------------------- docker-compose.yml
 
 
-def test_compose_has_the_three_services_and_declares_its_volumes():
+def test_compose_has_the_three_services_a_standby_and_declares_its_volumes():
     doc = compose()
-    assert set(doc["services"]) == {"asterisk", "postgres", "ivr-survey"}
+    assert set(doc["services"]) == {"asterisk", "postgres", "ivr-survey", "ivr-survey-standby"}
     used = {source for name in doc["services"] for source, _, _ in volumes(name) if not source.startswith(".")}
-    assert used == set(doc["volumes"]) == {"pgdata", "recordings", "spool"}
+    assert used == set(doc["volumes"]) == {"pgdata", "recordings", "spool", "spool-standby"}
+
+
+def test_compose_standby_is_the_service_again_with_a_port_and_spool_of_its_own():
+    """Issue 15: the same database and ARI app (so one is active, one waits), started with --profile standby."""
+    active, standby = service("ivr-survey"), service("ivr-survey-standby")
+    assert standby["profiles"] == ["standby"] and "profiles" not in active
+    assert {k: v for k, v in standby.items() if k not in ("profiles", "ports", "volumes")} == {
+        k: v for k, v in active.items() if k not in ("ports", "volumes")
+    }
+    assert (active["ports"], standby["ports"]) == (["8080:8080"], ["8081:8080"])
+    assert [v for v in volumes("ivr-survey-standby") if v[0] != "recordings"] == [
+        ("spool-standby", "/var/lib/ivr-survey/spool", "rw")
+    ]
 
 
 def test_every_ivr_survey_variable_is_a_setting():
@@ -510,6 +523,19 @@ def test_systemd_unit_is_hardened_but_may_write_its_state():
     # SQLite's default ./ivr_survey.db and the default ./spool are relative to the working directory.
     assert svc["WorkingDirectory"] == svc["ReadWritePaths"] == f"/var/lib/{svc['StateDirectory']}"
     assert svc["CapabilityBoundingSet"] == ""
+
+
+def test_systemd_standby_drop_in_reads_its_own_settings_after_the_shared_ones():
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    text = (ROOT / "deploy" / "ivr-survey-standby.conf").read_text(encoding="utf-8")
+    parser.read_string(text)
+    assert dict(parser["Service"]) == {"EnvironmentFile": "/etc/ivr-survey/standby.env"}
+    # The settings it tells the operator to put there are settings, and differ from the defaults the first uses.
+    named = dict(re.findall(r"#   (IVR_SURVEY_[A-Z_]+)=(\S+)", text))
+    assert set(named) == {"IVR_SURVEY_HTTP_PORT", "IVR_SURVEY_AGI_PORT", "IVR_SURVEY_SPOOL_DIR"} <= SETTING_NAMES
+    assert int(named["IVR_SURVEY_HTTP_PORT"]) != settings_default("http_port")
+    assert named["IVR_SURVEY_AGI_PORT"] != environment("ivr-survey")["IVR_SURVEY_AGI_PORT"]
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

@@ -1,0 +1,159 @@
+"""Issue 15, active/standby: two instances with the same ARI app on one database; only the lock holder connects."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from ivr_survey.app import create_app
+from ivr_survey.db.ratings import list_ratings
+from ivr_survey.keys import LEADERSHIP, SESSIONS, STASIS
+from ivr_survey.simulator.ari import FakeAsterisk
+from tests.integration.test_stasis import SPEED, prompt, settings_for
+from tests.support.waiting import wait_until
+
+
+class _CountingSockets(set[Any]):
+    """The fake's set of event sockets, remembering the most it ever held at once."""
+
+    def __init__(self, *items: Any) -> None:
+        super().__init__(*items)
+        self.most = len(self)
+
+    def add(self, item: Any) -> None:
+        super().add(item)
+        self.most = max(self.most, len(self))
+
+
+async def _health(server: TestServer) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.get(server.make_url("/healthz")) as resp:
+        return resp.status, await resp.json()
+
+
+def _role(server: TestServer) -> str:
+    return server.app[LEADERSHIP].role
+
+
+async def test_one_active_instance_and_a_takeover_when_its_lock_connection_dies(
+    database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("standbys need PostgreSQL's advisory lock; on SQLite one instance runs")
+    async with FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake:
+        sockets = _CountingSockets(fake._sockets)
+        fake._sockets = sockets
+        servers = [
+            TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / f"spool-{n}")))
+            for n in (1, 2)
+        ]
+        try:
+            for server in servers:
+                await server.start_server()
+            await wait_until(lambda: sorted(map(_role, servers)) == ["active", "standby"], "one active, one standby")
+            await fake.wait_for_app()
+            active, standby = sorted(servers, key=_role)
+            await wait_until(lambda: active.app[STASIS].connected, "the active one to connect")
+            assert fake.websocket_count() == 1
+
+            status, body = await _health(active)
+            assert (status, body["status"], body["ari"], body["role"], body["takeovers"]) == (
+                200,
+                "ok",
+                "connected",
+                "active",
+                1,
+            )
+            status, body = await _health(standby)
+            assert (status, body["status"], body["ari"], body["role"], body["takeovers"]) == (
+                200,
+                "ok",
+                "standby",
+                "standby",
+                0,
+            )
+
+            # The lock's session asks the server to drop it soon after its peer stops answering (a cut network).
+            lock_conn = active.app[LEADERSHIP]._conn
+            assert lock_conn is not None
+            shown = [
+                (await lock_conn.execute(text(f"SHOW {name}"))).scalar_one()
+                for name in (
+                    "tcp_keepalives_idle",
+                    "tcp_keepalives_interval",
+                    "tcp_keepalives_count",
+                    "tcp_user_timeout",
+                )
+            ]
+            assert shown == ["2", "1", "3", "5000"]  # tcp_user_timeout in ms
+
+            # A network cut between the active one and PostgreSQL: its lock's session ends.
+            dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+            admin = await asyncpg.connect(dsn)
+            try:
+                assert await admin.fetchval("SELECT pg_terminate_backend($1)", active.app[LEADERSHIP].lock_pid)
+            finally:
+                await admin.close()
+            await wait_until(
+                lambda: (_role(active), _role(standby)) == ("standby", "active"), "the standby to take over", 10.0
+            )
+            await wait_until(lambda: standby.app[STASIS].connected, "the new active one to connect")
+            assert (fake.websocket_count(), sockets.most) == (1, 1)  # never two at once
+            assert not active.app[STASIS].connected
+            assert (active.app[LEADERSHIP].takeovers, standby.app[LEADERSHIP].takeovers) == (1, 1)
+            status, body = await _health(active)
+            assert (status, body["ari"], body["role"]) == (200, "standby", "standby")
+
+            channel = await fake.place_call(args=["operator=7001"], linkedid="L-after")
+            await prompt(fake.subscribe(channel), "survey-rate")
+            assert (channel in standby.app[STASIS].calls, active.app[STASIS].calls) == (True, {})
+            await fake.press(channel, "4")
+            await fake.wait_channel_gone(channel)
+            await wait_until(lambda: not standby.app[STASIS].calls, "the survey to end")
+            async with standby.app[SESSIONS]() as session:
+                rated = [(r.call_id, r.status, r.score) for r in (await list_ratings(session, limit=10)).items]
+            assert rated == [("L-after", "completed", 4.0)]
+        finally:
+            for server in servers:
+                await server.close()
+    assert (fake.websocket_count(), sockets.most) == (0, 1)
+
+
+async def test_a_second_instance_on_one_sqlite_file_stays_a_standby(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the SQLite file's lock; PostgreSQL has standbys that take over")
+    async with FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake:
+        first = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-1")))
+        second = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-2")))
+        await first.start_server()
+        try:
+            await wait_until(lambda: first.app[STASIS].connected, "the first to connect")
+            await second.start_server()
+            await wait_until(lambda: "SQLite allows one instance" in caplog.text, "the second to refuse")
+            assert (_role(first), _role(second), fake.websocket_count()) == ("active", "standby", 1)
+            status, body = await _health(second)
+            assert (status, body["status"], body["ari"], body["role"], body["takeovers"]) == (
+                200,
+                "ok",
+                "standby",
+                "standby",
+                0,
+            )
+        finally:
+            await second.close()
+            await first.close()
+    refusals = [r for r in caplog.records if r.name == "ivr_survey.db.leadership" and r.levelno == logging.ERROR]
+    path = make_url(database_url).database
+    assert [r.getMessage() for r in refusals] == [
+        f"another instance is active on the SQLite database {path} (it holds {path}.active.lock); SQLite allows one"
+        " instance: this one stays a standby and takes no ARI calls (use PostgreSQL for standbys)"
+    ]
