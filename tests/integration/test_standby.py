@@ -18,6 +18,7 @@ from ivr_survey.db.ratings import list_ratings
 from ivr_survey.keys import LEADERSHIP, SESSIONS, STASIS
 from ivr_survey.simulator.ari import FakeAsterisk
 from tests.integration.test_stasis import SPEED, prompt, settings_for
+from tests.support.network_cut import NetworkCut
 from tests.support.waiting import wait_until
 
 
@@ -157,3 +158,46 @@ async def test_a_second_instance_on_one_sqlite_file_stays_a_standby(
         f"another instance is active on the SQLite database {path} (it holds {path}.active.lock); SQLite allows one"
         " instance: this one stays a standby and takes no ARI calls (use PostgreSQL for standbys)"
     ]
+
+
+async def test_a_cut_network_makes_the_active_one_step_down_before_the_standby_steps_up(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The network between the active instance and PostgreSQL goes dead (no reset, no close): its lock check hangs
+    and it steps down; the server keeps the lock until it drops the dead session (its keepalives give up, here the
+    relay's far side closing), and only then does the standby win it. No moment with two on the websocket."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("standbys need PostgreSQL's advisory lock; on SQLite one instance runs")
+    url = make_url(database_url)
+    async with (
+        NetworkCut(url.host or "127.0.0.1", url.port or 5432) as network,
+        FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake,
+    ):
+        sockets = _CountingSockets(fake._sockets)
+        fake._sockets = sockets
+        cut_url = url.set(host="127.0.0.1", port=network.port).render_as_string(hide_password=False)
+        active = TestServer(create_app(settings_for(cut_url, fake, tmp_path, spool_dir=tmp_path / "spool-1")))
+        standby = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-2")))
+        try:
+            await active.start_server()
+            await wait_until(lambda: active.app[STASIS].connected, "the first to be active and connect", 10.0)
+            await standby.start_server()
+            await wait_until(lambda: standby.app[LEADERSHIP]._task is not None, "the second to watch the lock")
+
+            network.cut()
+            await wait_until(lambda: _role(active) == "standby", "the cut-off one to step down", 10.0)
+            await wait_until(lambda: fake.websocket_count() == 0, "the cut-off one to close its websocket")
+            assert _role(standby) == "standby"  # the server still holds the cut-off one's lock
+
+            network.drop_far_side()
+            await wait_until(lambda: standby.app[STASIS].connected, "the standby to take over", 15.0)
+            assert (_role(active), _role(standby), fake.websocket_count(), sockets.most) == (
+                "standby",
+                "active",
+                1,
+                1,
+            )
+        finally:
+            await standby.close()
+            await active.close()
+    assert (fake.websocket_count(), sockets.most) == (0, 1)
