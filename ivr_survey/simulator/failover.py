@@ -90,18 +90,6 @@ class Drill:
         return sorted(c.replayed_after for c in self.callers if c.replayed_after is not None)
 
 
-class _CountingSockets(set[Any]):
-    """The fake's set of event sockets, remembering the most it ever held at once."""
-
-    def __init__(self, *items: Any) -> None:
-        super().__init__(*items)
-        self.most = len(self)
-
-    def add(self, item: Any) -> None:
-        super().add(item)
-        self.most = max(self.most, len(self))
-
-
 @contextlib.asynccontextmanager
 async def instances(
     fake: FakeAsterisk, database_url: str, workdir: Path, *, count: int = 2
@@ -188,8 +176,6 @@ async def drill(
 ) -> Drill:
     """Run the drill once: `callers` callers mid-survey (every third has answered one question, every third two),
     SIGKILL of the active instance, then every caller answers what is left once the new active one asks again."""
-    sockets = _CountingSockets(fake._sockets)
-    fake._sockets = sockets
     async with instances(fake, database_url, workdir) as running:
         roles = await _until(
             lambda: _roles(running), "one active instance and one standby", 30.0
@@ -230,7 +216,9 @@ async def drill(
 
         await asyncio.gather(*(goes_on(c) for c in people))
         body = await standby.health()
-        result = Drill(people, sockets.most, new_active_takeovers=None if body is None else body.get("takeovers"))
+        result = Drill(
+            people, fake.most_websockets, new_active_takeovers=None if body is None else body.get("takeovers")
+        )
         result.stranded = sorted(set(fake.live_channels) & {c.channel for c in people})
         await _stored(database_url, result)
         return result

@@ -22,18 +22,6 @@ from tests.support.network_cut import NetworkCut
 from tests.support.waiting import wait_until
 
 
-class _CountingSockets(set[Any]):
-    """The fake's set of event sockets, remembering the most it ever held at once."""
-
-    def __init__(self, *items: Any) -> None:
-        super().__init__(*items)
-        self.most = len(self)
-
-    def add(self, item: Any) -> None:
-        super().add(item)
-        self.most = max(self.most, len(self))
-
-
 async def _health(server: TestServer) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as http, http.get(server.make_url("/healthz")) as resp:
         return resp.status, await resp.json()
@@ -49,8 +37,6 @@ async def test_one_active_instance_and_a_takeover_when_its_lock_connection_dies(
     if not database_url.startswith("postgresql"):
         pytest.skip("standbys need PostgreSQL's advisory lock; on SQLite one instance runs")
     async with FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake:
-        sockets = _CountingSockets(fake._sockets)
-        fake._sockets = sockets
         servers = [
             TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / f"spool-{n}")))
             for n in (1, 2)
@@ -106,7 +92,7 @@ async def test_one_active_instance_and_a_takeover_when_its_lock_connection_dies(
                 lambda: (_role(active), _role(standby)) == ("standby", "active"), "the standby to take over", 10.0
             )
             await wait_until(lambda: standby.app[STASIS].connected, "the new active one to connect")
-            assert (fake.websocket_count(), sockets.most) == (1, 1)  # never two at once
+            assert (fake.websocket_count(), fake.most_websockets) == (1, 1)  # never two at once
             assert not active.app[STASIS].connected
             assert (active.app[LEADERSHIP].takeovers, standby.app[LEADERSHIP].takeovers) == (1, 1)
             status, body = await _health(active)
@@ -124,7 +110,7 @@ async def test_one_active_instance_and_a_takeover_when_its_lock_connection_dies(
         finally:
             for server in servers:
                 await server.close()
-    assert (fake.websocket_count(), sockets.most) == (0, 1)
+    assert (fake.websocket_count(), fake.most_websockets) == (0, 1)
 
 
 async def test_a_second_instance_on_one_sqlite_file_stays_a_standby(
@@ -173,8 +159,6 @@ async def test_a_cut_network_makes_the_active_one_step_down_before_the_standby_s
         NetworkCut(url.host or "127.0.0.1", url.port or 5432) as network,
         FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake,
     ):
-        sockets = _CountingSockets(fake._sockets)
-        fake._sockets = sockets
         cut_url = url.set(host="127.0.0.1", port=network.port).render_as_string(hide_password=False)
         active = TestServer(create_app(settings_for(cut_url, fake, tmp_path, spool_dir=tmp_path / "spool-1")))
         standby = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-2")))
@@ -191,7 +175,7 @@ async def test_a_cut_network_makes_the_active_one_step_down_before_the_standby_s
 
             network.drop_far_side()
             await wait_until(lambda: standby.app[STASIS].connected, "the standby to take over", 15.0)
-            assert (_role(active), _role(standby), fake.websocket_count(), sockets.most) == (
+            assert (_role(active), _role(standby), fake.websocket_count(), fake.most_websockets) == (
                 "standby",
                 "active",
                 1,
@@ -200,4 +184,4 @@ async def test_a_cut_network_makes_the_active_one_step_down_before_the_standby_s
         finally:
             await standby.close()
             await active.close()
-    assert (fake.websocket_count(), sockets.most) == (0, 1)
+    assert (fake.websocket_count(), fake.most_websockets) == (0, 1)

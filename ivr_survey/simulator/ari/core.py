@@ -36,6 +36,7 @@ class Core:
     _playbacks: dict[str, list[Playback]]
     _apps: dict[str, EventSocket]  # app name -> the socket that gets its events
     _sockets: set[EventSocket]
+    most_websockets: int  # the most events websockets ever open at once (two instances both on the app?)
     _subscribers: dict[str | None, list[asyncio.Queue[dict[str, Any]]]]
     _tasks: set[asyncio.Task[Any]]
     _changed: asyncio.Event

@@ -159,6 +159,7 @@ class Routes(MediaPump, Originator):
                 previous.send(events.application_replaced(app, self.asterisk_id))
             self._apps[app] = sock
         self._sockets.add(sock)
+        self.most_websockets = max(self.most_websockets, len(self._sockets))
         self._notify()
         writer = asyncio.get_running_loop().create_task(sock.run_writer())
         try:

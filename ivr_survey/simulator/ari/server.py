@@ -89,6 +89,7 @@ class FakeAsterisk(Routes):
         self.originated_peak = 0
         self._apps = {}  # app name -> the socket that gets its events
         self._sockets = set()
+        self.most_websockets = 0
         self._subscribers = {}
         self._tasks = set()
         self._changed = asyncio.Event()
