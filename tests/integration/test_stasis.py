@@ -530,9 +530,13 @@ async def test_a_second_instance_with_the_same_app_replaces_the_first(
             return resp.status, await resp.json()
 
     async with FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake:
-        first = TestServer(create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-1")))
+        # No question times out while the second instance starts (on PostgreSQL it waits 1.5 s before connecting).
+        slow = {"no_input_timeout": 5.0, "inter_digit_timeout": 5.0}
+        first = TestServer(
+            create_app(settings_for(database_url, fake, tmp_path, spool_dir=tmp_path / "spool-1", **slow))
+        )
         other_url = await databases.create()
-        second = TestServer(create_app(settings_for(other_url, fake, tmp_path, spool_dir=tmp_path / "spool-2")))
+        second = TestServer(create_app(settings_for(other_url, fake, tmp_path, spool_dir=tmp_path / "spool-2", **slow)))
         await first.start_server()
         try:
             await fake.wait_for_app()
