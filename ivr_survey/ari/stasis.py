@@ -345,6 +345,10 @@ class StasisApp:
     def _on_replaced(self) -> None:
         # The calls' events now go to the other instance: our workers must stop driving those channels.
         self.replaced = True
+        self._let_go_of_callers()
+
+    def _let_go_of_callers(self) -> None:
+        """End every worker without touching its channel: the caller stays in the app for another instance."""
         for call in list(self.calls.values()):
             call.release()
 
@@ -408,8 +412,7 @@ class StasisApp:
                 await self._listener
             self._listener = None
         self._stop = asyncio.Event()
-        for call in list(self.calls.values()):
-            call.release()
+        self._let_go_of_callers()
 
     async def stop(self, *, grace: float) -> None:
         """Stop taking calls, let surveys in progress finish within `grace` seconds, end the rest."""

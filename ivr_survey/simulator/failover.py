@@ -177,9 +177,7 @@ async def drill(
     """Run the drill once: `callers` callers mid-survey (every third has answered one question, every third two),
     SIGKILL of the active instance, then every caller answers what is left once the new active one asks again."""
     async with instances(fake, database_url, workdir) as running:
-        roles = await _until(
-            lambda: _roles(running), "one active instance and one standby", 30.0
-        )  # the standby never connects
+        roles = await _until(lambda: _roles(running), "one active instance and one standby", 30.0)
         active = running[roles.index("active")]
         standby = running[roles.index("standby")]
         await fake.wait_for_app(timeout=10.0)
@@ -190,8 +188,8 @@ async def drill(
             events = fake.subscribe(channel)
             answered = n % 3
             await _prompt(events, ANSWERS[0][0])
-            for n, (sound, keys) in enumerate(ANSWERS[:answered]):
-                if n:
+            for question, (sound, keys) in enumerate(ANSWERS[:answered]):
+                if question:
                     await _prompt(events, sound)
                 await fake.press(channel, keys)
                 await _prompt(events, "survey-accepted")  # the answer is stored before it is accepted
@@ -206,8 +204,8 @@ async def drill(
             adopted = re.compile(rf"{re.escape(caller.channel)}-[0-9a-f]{{8}}-pb-\d+")
             await _prompt(caller.events, ANSWERS[caller.answered_before][0], adopted)
             caller.replayed_after = time.monotonic() - killed_at
-            for n, (sound, keys) in enumerate(ANSWERS[caller.answered_before :]):
-                if n:
+            for question, (sound, keys) in enumerate(ANSWERS[caller.answered_before :]):
+                if question:  # the first was heard above
                     await _prompt(caller.events, sound, adopted)
                 await fake.press(caller.channel, keys)
             await _prompt(caller.events, "survey-thanks", adopted)
