@@ -20,9 +20,9 @@ from .models import Call, Campaign, CampaignAttempt, CampaignContact, DoNotCall,
 from .repository import affected
 
 
-async def opt_out(session: AsyncSession, *, linkedid: str, at: datetime) -> None:
+async def opt_out(session: AsyncSession, *, linkedid: str, at: datetime) -> bool:
     """The customer of a campaign call pressed the opt-out key: the number goes on the do-not-call list and the
-    attempt's outcome is opted_out. A replay changes nothing; a call that is no campaign's is ignored."""
+    attempt's outcome is opted_out. A replay changes nothing and a call that is no campaign's is ignored (False)."""
     stmt = (
         select(CampaignAttempt.id, CampaignAttempt.campaign_id, CampaignContact.phone)
         .join(CampaignContact, CampaignContact.id == CampaignAttempt.contact_id)
@@ -32,10 +32,15 @@ async def opt_out(session: AsyncSession, *, linkedid: str, at: datetime) -> None
     )
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
-        return
+        return False
     attempt_id, campaign_id, phone = row
     await add_dnc(session, phone, source="opt_out", at=at, campaign_id=campaign_id, linkedid=linkedid)
-    await session.execute(update(CampaignAttempt).where(CampaignAttempt.id == attempt_id).values(outcome="opted_out"))
+    result = await session.execute(
+        update(CampaignAttempt)
+        .where(CampaignAttempt.id == attempt_id, CampaignAttempt.outcome.is_distinct_from("opted_out"))
+        .values(outcome="opted_out")
+    )
+    return bool(affected(result))
 
 
 async def link_attempt(

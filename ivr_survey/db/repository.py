@@ -110,8 +110,9 @@ async def start_response(
     operator: str | None = None,
     queue: str | None = None,
     campaign_id: int | None = None,
-) -> None:
-    """Record that the caller entered the survey (status in_progress). A second start for the call is ignored."""
+) -> bool:
+    """Record that the caller entered the survey (status in_progress); False when the call already had one (a
+    second start is ignored)."""
     ids = await survey_version_ids(session, name=survey, version=survey_version)
     if ids is None:
         raise LookupError(f"survey {survey!r} version {survey_version} is not stored")
@@ -140,7 +141,7 @@ async def start_response(
         started_at=started_at,
         campaign_id=campaign_id,
     )
-    await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id"]))
+    return bool(affected(await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id"]))))
 
 
 async def _response_id(session: AsyncSession, linkedid: str) -> int:
@@ -196,14 +197,15 @@ async def _satisfied_scores(session: AsyncSession, response_id: int) -> frozense
     return Question.from_dict(definition["questions"][0]).satisfied_scores
 
 
-async def finish_response(session: AsyncSession, *, linkedid: str, status: str, ended_at: datetime) -> None:
-    """Give the response its final status once; a replay does not move ended_at."""
+async def finish_response(session: AsyncSession, *, linkedid: str, status: str, ended_at: datetime) -> bool:
+    """Give the response its final status once; False for a replay, which does not move ended_at."""
     response_id = await _response_id(session, linkedid)
-    await session.execute(
+    result = await session.execute(
         update(SurveyResponse)
         .where(SurveyResponse.id == response_id, SurveyResponse.status == "in_progress")
         .values(status=status, ended_at=ended_at)
     )
+    return bool(affected(result))
 
 
 async def add_survey_version(session: AsyncSession, *, name: str, definition: dict[str, Any]) -> tuple[int, bool]:

@@ -17,11 +17,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +33,18 @@ from .writes import RefusedLine, Write
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class WriteListener(Protocol):
+    """What follows a write: the outbox's events (in the write's own transaction) and the metrics (once it is
+    committed)."""
+
+    async def stored(self, session: AsyncSession, record: Write) -> None:
+        """In the write's transaction, only when it stored something anew (never for its replay): what goes with
+        it is written here, or neither is."""
+
+    def committed(self, record: Write, *, new: bool, seconds: float) -> None:
+        """After the commit, with the time the write took; `new` is False for a replay that changed nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +63,10 @@ class SurveyStore:
         retry_initial: float = 0.5,
         retry_cap: float = 15.0,
         write_timeout: float = 3.0,
+        listeners: Sequence[WriteListener] = (),
     ) -> None:
         self._sessions = sessions
+        self.listeners = list(listeners)
         self._file = SpoolFile(spool_dir)
         # One thread, so records reach the file in the order the loop hands them over.
         self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey-spool")
@@ -122,8 +136,15 @@ class SurveyStore:
         return await asyncio.get_running_loop().run_in_executor(self._disk, work, *args)
 
     async def _apply(self, record: Write) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         async with asyncio.timeout(self._write_timeout), self._sessions() as session, session.begin():
-            await record.apply(session)
+            new = await record.apply(session)
+            if new:
+                for listener in self.listeners:
+                    await listener.stored(session, record)
+        for listener in self.listeners:
+            listener.committed(record, new=new, seconds=loop.time() - began)
 
     async def write(self, record: Write) -> None:
         """Store the record, or spool it: either way it is safe when this returns."""

@@ -1,5 +1,8 @@
 """The keypress path's writes: one typed record per operation, and the spool's line format for them.
 
+Each record's `apply` says whether it stored something new (False for a replay of what is stored already), so
+that what follows a write (its outbox events, its metrics) happens once however often the write is replayed.
+
 A spool outlives the release that wrote it, so its format is explicit and versioned: a line is
 `{"v": 1, "op": "start", "data": {...}}`, the data being the record's fields (times in ISO 8601). Lines
 without `v` were written by 0.1.0, whose data had the same fields. Decoding checks every field against the
@@ -47,7 +50,7 @@ class StartResponse:
     contact_id: int | None = None
     attempt: int | None = None
 
-    async def apply(self, session: AsyncSession) -> None:
+    async def apply(self, session: AsyncSession) -> bool:
         fields = _fields(self)
         campaign_id, contact_id, attempt = fields.pop("campaign_id"), fields.pop("contact_id"), fields.pop("attempt")
         phone = None
@@ -63,7 +66,9 @@ class StartResponse:
         if phone is not None:  # the customer's number, not the caller id we showed them
             fields["caller_number"] = phone
         # Arguments naming no attempt of ours (a hand-written dialplan) make an ordinary response.
-        await repository.start_response(session, **fields, campaign_id=campaign_id if phone is not None else None)
+        return await repository.start_response(
+            session, **fields, campaign_id=campaign_id if phone is not None else None
+        )
 
 
 @with_config(_STRICT)
@@ -80,8 +85,8 @@ class SaveAnswer:
     attempts: int
     answered_at: datetime
 
-    async def apply(self, session: AsyncSession) -> None:
-        await repository.save_answer(session, **_fields(self))
+    async def apply(self, session: AsyncSession) -> bool:
+        return await repository.save_answer(session, **_fields(self))
 
 
 @with_config(_STRICT)
@@ -94,8 +99,8 @@ class FinishResponse:
     status: str
     ended_at: datetime
 
-    async def apply(self, session: AsyncSession) -> None:
-        await repository.finish_response(session, **_fields(self))
+    async def apply(self, session: AsyncSession) -> bool:
+        return await repository.finish_response(session, **_fields(self))
 
 
 @with_config(_STRICT)
@@ -107,8 +112,8 @@ class OptOut:
     linkedid: str
     at: datetime
 
-    async def apply(self, session: AsyncSession) -> None:
-        await dialing.opt_out(session, **_fields(self))
+    async def apply(self, session: AsyncSession) -> bool:
+        return await dialing.opt_out(session, **_fields(self))
 
 
 Write = StartResponse | SaveAnswer | FinishResponse | OptOut

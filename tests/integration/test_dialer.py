@@ -138,14 +138,29 @@ async def test_answered_without_a_key_is_no_input(rig: Rig) -> None:
     assert await responses(rig) == [(campaign_id, "no_input", None)]
 
 
+async def test_a_round_fills_every_free_slot_and_no_more(rig: Rig) -> None:
+    phones = [f"+7916123{n:04d}" for n in range(15)]
+    for phone in phones:
+        rig.fake.script_endpoint(f"Local/{phone}@customers", "busy", ring=30.0)  # still ringing at the end
+    instance = await rig.instance(rounds=False)
+    campaign_id = await rig.campaign(phones, concurrency=10, max_attempts=1)
+    assert await instance.dialer.run_once() == 10
+    assert await instance.dialer.run_once() == 0  # every slot taken
+    assert len(rig.originates()) == 10
+    assert rig.fake.originated_peak == 10
+    assert (await rig.progress(campaign_id))["pending"] == 5
+
+
 async def test_never_more_than_concurrency_calls_at_once(rig: Rig) -> None:
+    # Whether all ten slots are ever full at one instant depends on how fast this machine is; the
+    # test above shows a round fills them. This one shows the ceiling holds while calls come and go.
     phones = [f"+7916123{n:04d}" for n in range(200)]
     for phone in phones:
         rig.fake.script_endpoint(f"Local/{phone}@customers", "busy", ring=1.0)
     await rig.instance()
     campaign_id = await rig.campaign(phones, concurrency=10, max_attempts=1)
     await rig.settled(campaign_id, attempts=200, within=60)
-    assert rig.fake.originated_peak == 10
+    assert 1 <= rig.fake.originated_peak <= 10
     assert len(rig.originates()) == 200
     assert (await rig.progress(campaign_id))["busy"] == 200
 
