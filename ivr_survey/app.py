@@ -2,7 +2,9 @@
 stops (database pool, answer spool, AMI collector, ARI listener with the campaigns' dialer, FastAGI server) is a
 cleanup context, so shutdown runs in reverse order: the FastAGI and ARI surveys drain first, then the AMI
 collector stores what it finished, then the spool flushes, then the pool closes. The ARI listener and the dialer
-run only while this instance is the active one for its ARI app (db.leadership)."""
+run only while this instance is the active one for its ARI app (db.leadership). The metrics (metrics/) live on
+a registry of the app's own: the store's listener counts the surveys, a collector reads the adapters when
+scraped."""
 
 from __future__ import annotations
 
@@ -28,7 +30,11 @@ from .db.leadership import Leadership
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
 from .dialer.runner import Dialer
-from .keys import AGI, AMI, DIALER, ENGINE, LEADERSHIP, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
+from .keys import AGI, AMI, DIALER, ENGINE, LEADERSHIP, METRICS, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
+from .metrics.http import metrics_middleware
+from .metrics.live import LiveCollector
+from .metrics.registry import Metrics
+from .metrics.store import SurveyCounters
 from .service.naming import OperatorNames
 from .service.survey_run import SurveySetup
 from .survey.timing import Timing
@@ -51,7 +57,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir)
+    store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir, listeners=[SurveyCounters(app[METRICS])])
     await store.start()
     app[STORE] = store
     yield
@@ -84,6 +90,7 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     client = AriClient(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     await client.start()
     stasis = StasisApp(client, survey_setup(app))
+    stasis.on_latency = app[METRICS].observe_latency("ari")
     # The campaigns' dialer places its calls into this same app, so that their events reach this instance.
     dialer = Dialer(app[SESSIONS], AriPlacer(client, stasis), instance=settings.ari_app)
     stasis.outbound = dialer
@@ -149,9 +156,13 @@ def create_app(settings: Settings) -> web.Application:
         allow_anonymous=token is None and settings.http_is_loopback,
         is_page=is_page,
         session_token=session_token,
+        metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
     )
-    app = web.Application(middlewares=[error_middleware, auth])
+    metrics = Metrics()
+    app = web.Application(middlewares=[metrics_middleware(metrics), error_middleware, auth])
     app[SETTINGS] = settings
+    app[METRICS] = metrics
+    metrics.registry.register(LiveCollector(app))
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(store_ctx)
     if settings.ami_enabled:

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
     api_token: SecretStr | None = None
+    # A bearer token that opens GET /metrics only (for Prometheus), beside any API token.
+    metrics_token: SecretStr | None = None
     # Signs the web pages' session cookies; unset, one is generated and kept in data_dir/session.key (set it
     # when several instances serve the pages behind one address, so that each accepts the others' sessions).
     session_secret: SecretStr | None = None
@@ -164,13 +166,13 @@ class Settings(BaseSettings):
     shutdown_grace: Seconds = 30.0
     log_level: str = "INFO"
 
-    @field_validator("api_token", "ari_password", "ami_secret", "session_secret", mode="before")
+    @field_validator("api_token", "metrics_token", "ari_password", "ami_secret", "session_secret", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         # `IVR_SURVEY_ARI_PASSWORD=` copied unedited from .env.example must not switch ARI on with no password
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("api_token", mode="before")
+    @field_validator("api_token", "metrics_token", mode="before")
     @classmethod
     def _strip_api_token(cls, value: object) -> object:
         # the presented token is stripped of whitespace; a padded one in .env could otherwise never match
@@ -242,7 +244,7 @@ class Settings(BaseSettings):
             return False
 
 
-_SECRET_FIELDS = {"api_token", "ari_password", "ami_secret", "database_url", "session_secret"}
+_SECRET_FIELDS = {"api_token", "metrics_token", "ari_password", "ami_secret", "database_url", "session_secret"}
 MIN_SESSION_SECRET_LENGTH = 32
 
 
@@ -282,12 +284,18 @@ def _why_not_writable(folder: Path) -> str | None:
 
 
 def check_serving(settings: Settings) -> None:
-    """What `serve` and `demo` need beyond valid settings, checked before anything starts: a bootstrap token
-    worth its name, no anonymous API off loopback, and a spool folder that takes files (made if missing)."""
+    """What `serve` and `demo` need beyond valid settings, checked before anything starts: tokens worth their
+    names, no anonymous API off loopback, and a spool folder that takes files (made if missing)."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
     if token is not None and len(token) < MIN_API_TOKEN_LENGTH:
         raise ConfigError(
             f"{ENV_PREFIX}API_TOKEN: too short; use at least {MIN_API_TOKEN_LENGTH} characters "
+            "(e.g. openssl rand -hex 24)"
+        )
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    if metrics_token is not None and len(metrics_token) < MIN_API_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{ENV_PREFIX}METRICS_TOKEN: too short; use at least {MIN_API_TOKEN_LENGTH} characters "
             "(e.g. openssl rand -hex 24)"
         )
     if token is None and not settings.http_is_loopback:

@@ -1,7 +1,7 @@
 """Typed keys for what the app factory puts on the aiohttp application.
 
-The adapters' types are named for the type checker only: importing the API (which reads these keys) must not
-load the ARI client, the dialer, the FastAGI server or panoramisk.
+The adapters' types (and the metrics') are named for the type checker only: importing the API (which reads these
+keys) must not load the ARI client, the dialer, the FastAGI server or panoramisk, nor the pages prometheus_client.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .ami.collector import AmiCollector
     from .ari.stasis import StasisApp
     from .dialer.runner import Dialer
+    from .metrics.registry import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -32,3 +33,4 @@ AMI: web.AppKey[AmiCollector] = web.AppKey("ami")
 AGI: web.AppKey[AgiServer] = web.AppKey("agi")
 DIALER: web.AppKey[Dialer] = web.AppKey("dialer")  # with ARI
 LEADERSHIP = web.AppKey("leadership", Leadership)  # with ARI: is this instance the active one
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

@@ -43,6 +43,10 @@ class AgiServer:
         log.info("FastAGI listening on %s:%d", self.host, self.port)
 
     @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
     def port(self) -> int:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -85,7 +86,9 @@ class AmiCollector:
         self.tracker = tracker
         self.clock = clock
         self.connected = False
+        self.reconnects = 0  # logins after a lost connection
         self.written = 0
+        self.dispositions: Counter[str] = Counter()  # the calls stored, by disposition
         self._config = {
             "host": host,
             "port": port,
@@ -138,6 +141,7 @@ class AmiCollector:
     def _on_login(self, _manager: Manager) -> None:
         if self._lost:
             log.warning("AMI connection back")
+            self.reconnects += 1
         self.connected, self._lost = True, False
         self._spawn(self._resync())
 
@@ -188,6 +192,7 @@ class AmiCollector:
                 await asyncio.sleep(backoff.next_delay())
                 continue
             self.written += 1
+            self.dispositions[record.disposition] += 1
             log.info("call %s: %s %s", record.linkedid, record.direction, record.disposition)
             return
 

@@ -1,5 +1,6 @@
 """Bearer tokens and roles. Everything but the health probe needs a token, except that an API bound to
-loopback with no IVR_SURVEY_API_TOKEN configured lets anonymous callers read (role analyst)."""
+loopback with no IVR_SURVEY_API_TOKEN configured lets anonymous callers read (role analyst). GET /metrics also
+takes IVR_SURVEY_METRICS_TOKEN, which opens nothing else."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..keys import SESSIONS
 from .errors import ApiError, Handler
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
+METRICS_PATH = "/metrics"
 _CACHE_SECONDS = 10.0  # a revoked token stops working within this time
 
 
@@ -32,6 +34,7 @@ class Principal:
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 ANONYMOUS = Principal("anonymous", "analyst")
+SCRAPER = Principal("metrics", "analyst")  # the metrics token's: on METRICS_PATH only
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -67,11 +70,21 @@ def auth_middleware(
     allow_anonymous: bool,
     is_page: Callable[[str], bool] = lambda path: False,
     session_token: SessionReader = lambda request: None,
+    metrics_token: str | None = None,
 ) -> Middleware:
     """A bearer token, else a signed-in browser session (on the pages, and for reading the API: a recording, a
     CSV), else anonymous where allowed. A page without a principal decides itself (it offers the sign-in); the
-    API answers 401. The session never authorises an API request that changes data: those need the header."""
+    API answers 401. The session never authorises an API request that changes data: those need the header.
+    The metrics token is checked before any stored token, so a scrape needs no database."""
     lookup = tokens.principal
+    scraper_key = metrics_token.encode() if metrics_token else None
+
+    def scraper(request: web.Request, token: str) -> bool:
+        return (
+            scraper_key is not None
+            and request.path == METRICS_PATH
+            and hmac.compare_digest(token.encode(), scraper_key)
+        )
 
     async def from_session(request: web.Request, page: bool) -> Principal | None:
         if not page and request.method not in SAFE_METHODS:
@@ -95,9 +108,11 @@ def auth_middleware(
                 request[PRINCIPAL] = principal
             return await handler(request)
         scheme, _, token = header.partition(" ")
-        principal = (
-            await lookup(request, hash_token(token.strip())) if scheme.lower() == "bearer" and token.strip() else None
-        )
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if token and scraper(request, token):
+            request[PRINCIPAL] = SCRAPER
+            return await handler(request)
+        principal = await lookup(request, hash_token(token)) if token else None
         if principal is None:
             raise ApiError("unauthorized", "missing or invalid bearer token")
         request[PRINCIPAL] = principal

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from ..cqr import CALL_TYPES
 from ..db.operators import MAX_CODE
+from ..metrics.http import get_metrics
 from . import calls, campaigns, cqr, operators, ratings, review
+from .auth import METRICS_PATH
 from .errors import ErrorBody
 from .health import Health, healthz
 from .params import MAX_ID
@@ -17,6 +19,10 @@ OPERATOR_ID = {"type": "string", "minLength": 1, "maxLength": MAX_CODE, "descrip
 REFUSED = (400, 401, 404, 409)
 CAMPAIGN_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 PHONE = {"type": "string", "minLength": 1, "description": "as stored, URL-encoded: %2B79161234567"}
+METRICS_EXAMPLE = (
+    "# HELP ivr_survey_surveys_total Surveys ended, by final status\n# TYPE ivr_survey_surveys_total counter\n"
+    'ivr_survey_surveys_total{status="completed",survey="default"} 42.0\n'
+)
 CONTACTS_CSV = {
     "text/csv": {
         "schema": {"type": "string"},
@@ -294,6 +300,20 @@ ROUTES = (
         refusals=(400, 401, 404),
         path_schemas={"phone": PHONE},
         replies={204: Reply("taken off")},
+    ),
+    Route(
+        "GET",
+        METRICS_PATH,
+        get_metrics,
+        "Prometheus metrics (text format, or OpenMetrics when asked for). No token on loopback with no API token"
+        " configured; else any API token or IVR_SURVEY_METRICS_TOKEN",
+        refusals=(401,),
+        replies={
+            200: Reply(
+                "the exposition; README, Operations, lists the metrics",
+                content={"text/plain": {"schema": {"type": "string"}, "example": METRICS_EXAMPLE}},
+            )
+        },
     ),
     Route(
         "GET",

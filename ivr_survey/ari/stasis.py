@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,14 @@ class _Stop:
     """Ends the worker: the channel left the app."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """An event from Asterisk, with the loop time it arrived: what it leads to is timed from then."""
+
+    event: Event
+    at: float
+
+
 class CallSurvey:
     """One caller in the survey."""
 
@@ -89,7 +98,7 @@ class CallSurvey:
         self.language = app.setup.default_language
         self.survey = resumed
         self.session: SurveySession | None = None
-        self.inbox: asyncio.Queue[Event | _Stop] = asyncio.Queue()
+        self.inbox: asyncio.Queue[Event | _Heard | _Stop] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
         self._last_dtmf: tuple[str, str] | None = None
         self.task = asyncio.create_task(self._run(), name=f"survey-{self.channel_id}")
@@ -102,15 +111,18 @@ class CallSurvey:
             if stamp == self._last_dtmf:  # the same event delivered twice is one keypress
                 return
             self._last_dtmf = stamp
-            self.inbox.put_nowait(Digit(event["digit"]))
+            self._hear(Digit(event["digit"]))
         elif kind == "PlaybackStarted":
-            self.inbox.put_nowait(PlaybackStarted(event["playback"]["id"]))
+            self._hear(PlaybackStarted(event["playback"]["id"]))
         elif kind == "PlaybackFinished":
-            self.inbox.put_nowait(PlaybackFinished(event["playback"]["id"], ok=event["playback"]["state"] == "done"))
+            self._hear(PlaybackFinished(event["playback"]["id"], ok=event["playback"]["state"] == "done"))
         elif kind in _GONE:
-            self.inbox.put_nowait(HungUp())
+            self._hear(HungUp())
             if kind != "ChannelHangupRequest":
                 self.inbox.put_nowait(_Stop())
+
+    def _hear(self, event: Event) -> None:
+        self.inbox.put_nowait(_Heard(event, asyncio.get_running_loop().time()))
 
     def release(self) -> None:
         """End the worker without touching the channel: another instance took the app, and the caller with it."""
@@ -142,7 +154,10 @@ class CallSurvey:
                     break
                 if isinstance(item, _Stop):
                     break
-                await self._handle(item)
+                if not isinstance(item, _Heard):
+                    await self._handle(item)
+                elif await self._handle(item.event) and self.app.on_latency is not None:
+                    self.app.on_latency(asyncio.get_running_loop().time() - item.at)
         finally:
             self._cancel_timer()
             self.app.calls.pop(self.channel_id, None)
@@ -179,14 +194,18 @@ class CallSurvey:
         self.language = self.session.language
         await self._handle(Start())
 
-    async def _handle(self, event: Event) -> None:
+    async def _handle(self, event: Event) -> bool:
+        """True when the event led to actions and they were all carried out."""
         assert self.session is not None
         try:
-            await self._execute(self.session.handle(event))
+            actions = self.session.handle(event)
+            await self._execute(actions)
         except Exception:
             log.exception("call %s: survey handler failed on %s; ending the survey", self.linkedid, event)
             for action in self.session.handle(Failed("handler error")):
                 await self._best_effort(self._do(action))
+            return False
+        return bool(actions)
 
     async def _execute(self, actions: list[Action]) -> None:
         for action in actions:
@@ -241,6 +260,10 @@ class StasisApp:
         self.outbound: OutboundCalls | None = None
         self.calls: dict[str, CallSurvey] = {}
         self.connected = False
+        self.reconnects = 0  # connections after the first
+        # Seconds from an event's arrival (a key, a prompt's end) to the actions it led to being carried out.
+        self.on_latency: Callable[[float], None] | None = None
+        self._ever_connected = False
         self.replaced = False  # another instance took the app: no more calls until restarted
         self.draining = False
         self._stop = asyncio.Event()
@@ -264,6 +287,8 @@ class StasisApp:
 
     def _on_connected(self) -> None:
         self.connected = True
+        self.reconnects += self._ever_connected
+        self._ever_connected = True
         if self.outbound is not None:
             self.outbound.events_heard()
         if not self.draining:

@@ -144,6 +144,18 @@ async def start_response(
     return bool(affected(await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id"]))))
 
 
+async def response_survey(session: AsyncSession, *, linkedid: str) -> str | None:
+    """The name of the survey the call's response answers; None when the call has no response."""
+    stmt = (
+        select(Survey.name)
+        .join(SurveyResponse, SurveyResponse.survey_id == Survey.id)
+        .join(Call, Call.id == SurveyResponse.call_id)
+        .where(Call.linkedid == linkedid)
+    )
+    name: str | None = (await session.execute(stmt)).scalar_one_or_none()
+    return name
+
+
 async def _response_id(session: AsyncSession, linkedid: str) -> int:
     stmt = select(SurveyResponse.id).join(Call, Call.id == SurveyResponse.call_id).where(Call.linkedid == linkedid)
     response_id = (await session.execute(stmt)).scalar_one_or_none()

@@ -91,6 +91,11 @@ class SurveyStore:
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def set_aside(self) -> int:
+        """Records the database refused, kept in the dead letters."""
+        return self._set_aside
+
     async def start(self) -> None:
         """Load what a previous run left in the spool and start replaying it."""
         records, unusable, self._set_aside = await self._on_disk(self._file.load)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,7 @@ class Dialer:
         self.other_half_wait = other_half_wait
         self.recheck = recheck
         self.campaigns_running = 0
+        self.outcomes: Counter[str] = Counter()  # the attempts this instance settled, by outcome
         self._calls: dict[str, _Call] = {}  # by the channel id of either half
         self._unsettled: list[_Call] = []  # settling failed (the database away): tried again each tick
         self._wake = asyncio.Event()
@@ -416,6 +418,7 @@ class Dialer:
                 reason = f"{failures} attempts in a row failed (the last: {outcome}, cause {cause}); check the endpoint"
                 paused = await dialing.pause_itself(session, campaign.id, reason=reason)
             finished = await dialing.finish_if_done(session, campaign.id, at=now)
+        self.outcomes[outcome] += 1
         log.info(
             "%s (call %s): %s, cause %s%s",
             call.label,
