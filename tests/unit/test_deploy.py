@@ -4,6 +4,7 @@ Dockerfile, .env.example, deploy/asterisk-start.sh (run here on temporary folder
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import shutil
@@ -87,7 +88,8 @@ def published(name: str) -> list[tuple[str, str, str]]:
 
 
 def port_numbers(spec: str) -> set[int]:
-    first, _, last = spec.partition("-")
+    """The ports of `5060`, `10000-10099` or `127.0.0.1:3000` (published on one address)."""
+    first, _, last = spec.rpartition(":")[2].partition("-")
     return set(range(int(first), int(last or first) + 1))
 
 
@@ -155,11 +157,18 @@ def env_example() -> dict[str, tuple[str, bool]]:
 # --------------------------------------------------------------------------- docker-compose.yml
 
 
-def test_compose_has_the_three_services_a_standby_and_declares_its_volumes():
+def test_compose_has_the_three_services_a_standby_monitoring_and_declares_its_volumes():
     doc = compose()
-    assert set(doc["services"]) == {"asterisk", "postgres", "ivr-survey", "ivr-survey-standby"}
+    assert set(doc["services"]) == {
+        "asterisk",
+        "postgres",
+        "ivr-survey",
+        "ivr-survey-standby",
+        "prometheus",
+        "grafana",
+    }
     used = {source for name in doc["services"] for source, _, _ in volumes(name) if not source.startswith(".")}
-    assert used == set(doc["volumes"]) == {"pgdata", "recordings", "spool", "spool-standby"}
+    assert used == set(doc["volumes"]) == {"pgdata", "recordings", "spool", "spool-standby", "prometheus", "grafana"}
 
 
 def test_compose_standby_is_the_service_again_with_a_port_and_spool_of_its_own():
@@ -262,7 +271,7 @@ def test_env_example_shows_the_real_defaults(monkeypatch: pytest.MonkeyPatch):
 
 def test_bind_mounts_exist_and_are_read_only():
     mounts = [(name, s, t, m) for name in compose()["services"] for s, t, m in volumes(name) if s.startswith(".")]
-    assert len(mounts) == 4
+    assert len(mounts) == 7
     for name, source, target, mode in mounts:
         assert (ROOT / source).exists(), f"{name}: {source} is not in the repository"
         assert mode == "ro", f"{name}: {source} -> {target} must be read-only"
@@ -318,6 +327,8 @@ def test_images_are_pinned():
     # Asterisk: an exact release of a maintained LTS line (20 or 22) on a named Debian release.
     assert re.fullmatch(r"andrius/asterisk:(20|22)\.\d+\.\d+_debian-[a-z]+", service("asterisk")["image"])
     assert re.fullmatch(r"postgres:\d+", service("postgres")["image"])
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", service("prometheus")["image"])
+    assert re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", service("grafana")["image"])
 
 
 def test_asterisk_conf_names_the_users_and_app_compose_uses():
@@ -545,3 +556,53 @@ def test_systemd_accepts_every_directive(tmp_path: Path):
     copy.write_text(UNIT_FILE.read_text(encoding="utf-8").replace("/opt/ivr-survey/venv/bin/ivr-survey", "/bin/true"))
     done = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+# --------------------------------------------------------------------------- the monitoring profile
+
+
+def test_monitoring_is_a_profile_of_prometheus_and_grafana():
+    """Off unless asked for; Grafana on loopback only, Prometheus on the compose network only."""
+    profiled = {name for name, body in compose()["services"].items() if "monitoring" in body.get("profiles", [])}
+    assert profiled == {"prometheus", "grafana"}
+    assert all(service(name)["profiles"] == ["monitoring"] for name in profiled)
+    assert published("prometheus") == []
+    assert published("grafana") == [("127.0.0.1:3000", "3000", "tcp")]
+
+
+def test_prometheus_scrapes_the_service_with_the_metrics_token():
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text(encoding="utf-8"))
+    assert ("./deploy/prometheus.yml", "/etc/prometheus/prometheus.yml", "ro") in volumes("prometheus")
+    assert "--config.file=/etc/prometheus/prometheus.yml" in service("prometheus")["command"]
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    port = environment("ivr-survey")["IVR_SURVEY_HTTP_PORT"]
+    assert job["static_configs"] == [{"targets": [f"ivr-survey:{port}"]}]
+    # the bearer token is the compose secret made from the setting the service reads
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
+    assert service("prometheus")["secrets"] == ["metrics_token"]
+    assert compose()["secrets"] == {"metrics_token": {"environment": "IVR_SURVEY_METRICS_TOKEN"}}
+    assert "IVR_SURVEY_METRICS_TOKEN" in SETTING_NAMES
+
+
+def test_grafana_provisions_the_datasource_and_the_dashboard():
+    grafana = ROOT / "deploy" / "grafana"
+    assert ("./deploy/grafana/provisioning", "/etc/grafana/provisioning", "ro") in volumes("grafana")
+    assert ("./deploy/grafana", "/etc/grafana/dashboards", "ro") in volumes("grafana")
+    [source] = yaml.safe_load((grafana / "provisioning/datasources/prometheus.yml").read_text())["datasources"]
+    assert (source["type"], source["url"]) == ("prometheus", "http://prometheus:9090")
+    [provider] = yaml.safe_load((grafana / "provisioning/dashboards/ivr-survey.yml").read_text())["providers"]
+    assert provider["options"]["path"] == "/etc/grafana/dashboards"
+    board = json.loads((grafana / "ivr-survey.json").read_text(encoding="utf-8"))
+    targets = [t for panel in board["panels"] for t in panel["targets"]]
+    assert targets and all(re.search(r"\bivr_survey_\w+", t["expr"]) for t in targets)
+    used = {panel["datasource"]["uid"] for panel in board["panels"]} | {t["datasource"]["uid"] for t in targets}
+    assert used == {source["uid"]}
+    titles = {panel["title"] for panel in board["panels"]}
+    assert {
+        "Surveys per minute",
+        "CSAT, last hour",
+        "Response rate, last hour",
+        "Event-to-action latency p99",
+    } <= titles
+    assert {"Spool depth", "Connections"} <= titles
