@@ -5,6 +5,8 @@ rules hold. Every figure is parsed from the exposition with prometheus_client's 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,26 +17,31 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.app import create_app
 from ivr_survey.config import Settings
-from ivr_survey.db.models import Survey, SurveyAnswer, SurveyResponse
+from ivr_survey.db.models import Call, Survey, SurveyAnswer, SurveyResponse
 from ivr_survey.db.store import SurveyStore
 from ivr_survey.db.tokens import create_token
 from ivr_survey.db.writes import FinishResponse, SaveAnswer, StartResponse
-from ivr_survey.keys import LEADERSHIP, SESSIONS, STASIS
+from ivr_survey.keys import AMI, LEADERSHIP, SESSIONS, STASIS
+from ivr_survey.metrics.live import LiveCollector
 from ivr_survey.metrics.registry import Metrics
 from ivr_survey.metrics.store import SurveyCounters, score_label
 from ivr_survey.simulator.ari import FakeAsterisk
+from tests.support.fake_ami import FakeAmi, event_bounds
 from tests.support.store import T0, SwitchableSessions, answer_fields, start_fields
-from tests.support.waiting import wait_until
+from tests.support.waiting import free_port, wait_until
 
 SPEED = 50.0
 API_TOKEN = "metrics-api-token-0123456789"
 METRICS_TOKEN = "metrics-scrape-token-0123456789"
+
+AMI_TRACE = "ami-answered-then-missed.txt"  # one call answered, one missed
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -333,3 +340,97 @@ async def test_refreshers_run_before_rendering_and_a_failing_one_is_skipped() ->
     values = parse((await metrics.render(None))[0].decode())
     assert order == ["broken", "outbox"]
     assert values["ivr_survey_outbox_pending"] == {(("target", "webhook"),): 3.0}
+
+
+# -- every link at once: what the dashboard asks for is exported ----------------------------------------------
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "ivr-survey.json"
+SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created")}
+PERSONAL = re.compile(r"call|phone|number|linkedid|uniqueid|caller|contact", re.IGNORECASE)
+
+
+def exported_names(text: str) -> tuple[set[str], set[str]]:
+    """Every series name the exposition declares (a labelled metric without samples yet too), and every label
+    name its samples carry."""
+    names: set[str] = set()
+    labels: set[str] = set()
+    for family in text_string_to_metric_families(text):
+        names |= {family.name + suffix for suffix in SUFFIXES.get(family.type, ("",))}
+        labels |= {label for sample in family.samples for label in sample.labels}
+    return names, labels
+
+
+async def test_every_metric_the_dashboard_queries_is_exported(database_url: str, tmp_path: Path) -> None:
+    ami = FakeAmi.from_trace(AMI_TRACE)
+    await ami.start()
+    agi_port = free_port()
+    try:
+        async with FakeAsterisk(user="ivr-survey", password="secret", app="ivr-survey", speed=SPEED) as fake:
+            settings = settings_for(
+                database_url,
+                tmp_path,
+                fake,
+                ami_host="127.0.0.1",
+                ami_port=ami.port,
+                ami_secret="secret",
+                agi_port=agi_port,
+            )
+            async with TestClient(TestServer(create_app(settings))) as client:
+                await wait_until(lambda: client.app[STASIS].connected and client.app[AMI].connected, "ARI and AMI")
+                await wait_until(lambda: client.app[AMI].written == 2, "the AMI trace's calls to be stored")
+                channel = await fake.place_call(args=["post-call", "7001"], linkedid="L-dash")
+                pbx = Pbx(fake, client)
+                await pbx.events_until(channel, "survey-rate")
+                await fake.press(channel, "5")
+                await pbx.done(channel)
+                response = await client.get("/metrics")
+                text = await response.text()
+                async with client.app[SESSIONS]() as session:
+                    rows_by = await session.execute(select(Call.disposition, func.count()).group_by(Call.disposition))
+                    dispositions = {disposition: n for disposition, n in rows_by}
+    finally:
+        await ami.close()
+
+    metrics = parse(text)
+    assert metrics["ivr_survey_link_connected"] == {
+        (("link", "agi"),): 1.0,
+        (("link", "ami"),): 1.0,
+        (("link", "ari"),): 1.0,
+    }
+    assert metrics["ivr_survey_surveys_in_progress"] == {(("entry", "agi"),): 0.0, (("entry", "ari"),): 0.0}
+    # the AMI collector's calls, as stored (the survey's call has no disposition: AMI did not see it)
+    assert (
+        metrics["ivr_survey_ami_calls_total"]
+        == {(("disposition", d),): float(n) for d, n in dispositions.items() if d is not None}
+        == {(("disposition", "answered"),): 1.0, (("disposition", "missed"),): 1.0}
+    )
+
+    names, labels = exported_names(text)
+    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    queried = {
+        name
+        for panel in board["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bivr_survey_\w+", target["expr"])
+    }
+    assert queried - names == set()
+    assert {"ivr_survey_surveys_total", "ivr_survey_answers_total", "ivr_survey_spool_pending"} <= queried
+    assert {label for label in labels if PERSONAL.search(label)} == set()
+
+
+async def test_ami_reconnects_are_counted(run) -> None:
+    bounds = event_bounds(FakeAmi.from_trace(AMI_TRACE).stream)
+    cuts = [bounds[3] + 5, bounds[8] + 5]
+    fake = FakeAmi.from_trace(AMI_TRACE, cuts=cuts, resume=lambda cut: max(b for b in bounds if b <= cut))
+    collector = await run(fake)
+    app = web.Application()
+    app[AMI] = collector
+    registry = CollectorRegistry()
+    registry.register(LiveCollector(app))
+    metrics = parse(generate_latest(registry).decode())
+    assert fake.connections == 3
+    assert metrics["ivr_survey_link_reconnects_total"] == {(("link", "ami"),): 2.0}
+    assert metrics["ivr_survey_ami_calls_total"] == {
+        (("disposition", "answered"),): 1.0,
+        (("disposition", "missed"),): 1.0,
+    }
