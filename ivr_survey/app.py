@@ -142,6 +142,7 @@ async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.agi_port is not None
     server = AgiServer(survey_setup(app), host=settings.agi_host, port=settings.agi_port)
+    server.on_latency = app[METRICS].observe_latency("agi")
     await server.start()
     app[AGI] = server
     yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from ..service.survey_run import SurveySetup
 from .protocol import AgiChannel, AgiError, AgiGone, read_headers
@@ -30,6 +31,7 @@ class AgiServer:
         self.header_timeout = header_timeout  # a peer that never finishes its headers is dropped after this
         self.reply_timeout = reply_timeout  # Asterisk answers a command within this (plus what the command takes)
         self.connections: set[asyncio.Task[None]] = set()
+        self.on_latency: Callable[[float], None] | None = None  # handed to each AgiSurvey
         self.draining = False
         self._server: asyncio.Server | None = None
 
@@ -74,7 +76,7 @@ class AgiServer:
             if headers is None:
                 log.debug("AGI connection from %s closed before a word (a health probe?)", peer)
                 return
-            await AgiSurvey(agi, headers, self.setup).run()
+            await AgiSurvey(agi, headers, self.setup, on_latency=self.on_latency).run()
         except Exception:
             log.exception("AGI connection from %s failed", peer)
         finally:

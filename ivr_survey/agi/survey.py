@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from ..service.args import SurveyArgs, parse_args
 from ..service.survey_run import Caller, SurveyRun, SurveySetup
@@ -33,8 +34,13 @@ class AgiSurvey:
         agi: AgiChannel,
         headers: dict[str, str],
         setup: SurveySetup,
+        *,
+        on_latency: Callable[[float], None] | None = None,
     ) -> None:
+        """on_latency: seconds from a reply of Asterisk's (a key, a prompt's end) to the actions it led to being
+        carried out (the answer committed, the next command ready to send)."""
         self.agi = agi
+        self.on_latency = on_latency
         self.headers = headers
         self.setup = setup
         self.uniqueid = headers.get("uniqueid", "")
@@ -94,11 +100,14 @@ class AgiSurvey:
                 # STREAM FILE plays in the channel's language (ARI is told per playback, AGI per channel).
                 await self.agi.command(f"SET VARIABLE CHANNEL(language) {quote(session.language)}")
             await self._feed(survey, Start())
+            loop = asyncio.get_running_loop()
             while not session.done:
                 events = await self._step()
+                heard = loop.time()
                 if self.agi.hung_up:  # a HANGUP line came with the reply; a key it reports still counts
                     events.append(HungUp())
-                await self._feed(survey, *events)
+                if await self._feed(survey, *events) and self.on_latency is not None:
+                    self.on_latency(loop.time() - heard)
         except AgiGone as exc:
             log.info("call %s: AGI connection lost (%s)", self.linkedid, exc)
             await self._feed(survey, HungUp())
@@ -134,10 +143,14 @@ class AgiSurvey:
             return [TimerFired(token)]
         return [Digit(chr(reply.result))]
 
-    async def _feed(self, survey: SurveyRun, *events: Event) -> None:
+    async def _feed(self, survey: SurveyRun, *events: Event) -> bool:
+        """Carry out what the events lead to; True when they led to any action."""
+        acted = False
         for event in events:
             for action in survey.session.handle(event):
+                acted = True
                 await self._do(survey, action)
+        return acted
 
     async def _do(self, survey: SurveyRun, action: Action) -> None:
         match action:

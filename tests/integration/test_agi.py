@@ -208,6 +208,14 @@ async def test_rated_4(server: AgiServer, sessions: async_sessionmaker[AsyncSess
         assert (await session.scalar(select(SurveyResponse.args))) == {"operator": "7001", "queue": "sales"}
 
 
+async def test_each_reply_that_leads_to_actions_is_timed(server: AgiServer) -> None:
+    """The key (its answer committed, thanks queued) and the end of thanks (hang-up); how long is not asserted."""
+    timed: list[float] = []
+    server.on_latency = timed.append
+    assert await converse(server.port, RATED_4) == commands(RATED_4)
+    assert len(timed) == 2 and all(seconds >= 0 for seconds in timed)
+
+
 @pytest.mark.parametrize(
     ("thanks", "end"),
     [
