@@ -5,6 +5,7 @@ the opt-out key, and what a restart finds."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,8 @@ async def test_unanswered_calls_are_retried_after_the_delay_up_to_max_attempts(
     assert await rig.attempts(campaign_id) == [(phone, 1, attempt_outcome, cause), (phone, 2, attempt_outcome, cause)]
     assert await rig.contacts(campaign_id) == [(phone, "done", final, 2)]
     assert (await rig.get(campaign_id)).state == "finished"
+    # what /metrics reads (ivr_survey_campaign_attempts_total)
+    await wait_until(lambda: instance.dialer.outcomes == Counter({attempt_outcome: 2}), "both attempts counted")
 
 
 async def test_an_endpoint_that_does_not_exist_fails_at_once_and_is_not_retried(rig: Rig) -> None:

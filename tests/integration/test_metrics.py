@@ -198,6 +198,12 @@ async def test_ari_link_and_the_role(pbx: Pbx) -> None:
     since = pbx.app[LEADERSHIP].role_since.timestamp()
     assert metrics["ivr_survey_role_since_seconds"] == {(): pytest.approx(since)}
 
+    assert await pbx.fake.drop_websockets() == 1
+    await wait_until(lambda: pbx.app[STASIS].reconnects == 1 and pbx.app[STASIS].connected, "ARI to reconnect")
+    metrics = await scrape(pbx.client)
+    assert metrics["ivr_survey_link_reconnects_total"] == {(("link", "ari"),): 1.0}
+    assert metrics["ivr_survey_takeovers_total"] == {(): 1.0}  # a reconnect is no takeover
+
     await pbx.fake.stop()
     await wait_until(lambda: not pbx.app[STASIS].connected, "the app to see ARI gone")
     assert (await scrape(pbx.client))["ivr_survey_link_connected"] == {(("link", "ari"),): 0.0}
