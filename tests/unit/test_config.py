@@ -197,6 +197,26 @@ def test_serving_refuses_a_short_bootstrap_token_without_showing_it(monkeypatch:
     check_serving(load_settings(_env_file=None))
 
 
+def test_the_metrics_token_is_a_secret_blank_unset_stripped_and_long_enough(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from ivr_survey.config import check_serving
+
+    monkeypatch.setenv("IVR_SURVEY_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("IVR_SURVEY_METRICS_TOKEN", "   ")
+    assert load_settings(_env_file=None).metrics_token is None
+    monkeypatch.setenv("IVR_SURVEY_METRICS_TOKEN", " scrape-" + "x" * 8 + " ")
+    token = load_settings(_env_file=None).metrics_token
+    assert token is not None and token.get_secret_value() == "scrape-xxxxxxxx" and "scrape" not in repr(token)
+    with pytest.raises(ConfigError) as info:
+        check_serving(load_settings(_env_file=None))
+    assert str(info.value) == (
+        "IVR_SURVEY_METRICS_TOKEN: too short; use at least 16 characters (e.g. openssl rand -hex 24)"
+    )
+    monkeypatch.setenv("IVR_SURVEY_METRICS_TOKEN", "scrape-" + "x" * 9)
+    check_serving(load_settings(_env_file=None))
+
+
 def test_serving_makes_the_spool_folder_with_its_parents(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     from ivr_survey.config import check_serving
 
