@@ -3,6 +3,7 @@ process (the tests) each count only their own."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 Refresher = Callable[[], Awaitable[None]]
+REFRESH_SECONDS = 3.0  # each refresher's bound: a hung database must not stall the scrape (Prometheus waits 10 s)
 
 
 class Metrics:
@@ -22,7 +24,8 @@ class Metrics:
 
     Refreshers: `refreshers` holds async callables that GET /metrics awaits, in order, before it renders; each
     sets metrics from where only a query can tell (e.g. the outbox's pending and failed events per target, from
-    the database). One that raises is logged and skipped: the scrape goes on with the values it last set.
+    the database). One that raises, or takes over REFRESH_SECONDS, is logged and skipped: the scrape goes on
+    with the values it last set.
     """
 
     def __init__(self) -> None:
@@ -77,8 +80,9 @@ class Metrics:
         """The exposition (the text format unless the scraper asks for OpenMetrics) and its content type."""
         for refresh in self.refreshers:
             try:
-                await refresh()
+                async with asyncio.timeout(REFRESH_SECONDS):
+                    await refresh()
             except Exception as exc:  # e.g. the database away: scraped every few seconds, so one line each
-                log.warning("metrics refresher %r failed (%s); its metrics keep their values", refresh, exc)
+                log.warning("metrics refresher %r failed (%r); its metrics keep their values", refresh, exc)
         encode, content_type = choose_encoder(accept or "")
         return encode(self.registry), content_type

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import aiohttp
 import pytest
@@ -330,7 +331,7 @@ async def test_a_replayed_spool_record_is_not_counted_again(
     }
 
 
-async def test_refreshers_run_before_rendering_and_a_failing_one_is_skipped() -> None:
+async def test_refreshers_run_before_rendering_and_a_failing_or_hung_one_is_skipped() -> None:
     metrics = Metrics()
     order: list[str] = []
 
@@ -342,9 +343,14 @@ async def test_refreshers_run_before_rendering_and_a_failing_one_is_skipped() ->
         order.append("outbox")
         metrics.outbox_pending.labels(target="webhook").set(3)
 
-    metrics.refreshers += [broken, outbox]
-    values = parse((await metrics.render(None))[0].decode())
-    assert order == ["broken", "outbox"]
+    async def hung() -> None:
+        order.append("hung")
+        await asyncio.Event().wait()
+
+    metrics.refreshers += [broken, hung, outbox]
+    with patch("ivr_survey.metrics.registry.REFRESH_SECONDS", 0.05):
+        values = parse((await metrics.render(None))[0].decode())
+    assert order == ["broken", "hung", "outbox"]
     assert values["ivr_survey_outbox_pending"] == {(("target", "webhook"),): 3.0}
 
 
