@@ -28,13 +28,29 @@ from .db.catalog import SurveyCatalog
 from .db.engine import create_engine, create_sessionmaker
 from .db.leadership import Leadership
 from .db.sqlite_file import SqliteFile
-from .db.store import SurveyStore
+from .db.store import SurveyStore, WriteListener
 from .dialer.runner import Dialer
-from .keys import AGI, AMI, DIALER, ENGINE, LEADERSHIP, METRICS, SESSIONS, SETTINGS, SQLITE_FILE, STASIS, STORE
+from .keys import (
+    AGI,
+    AMI,
+    DIALER,
+    ENGINE,
+    LEADERSHIP,
+    METRICS,
+    OUTBOX,
+    OUTBOX_LISTENER,
+    SESSIONS,
+    SETTINGS,
+    SQLITE_FILE,
+    STASIS,
+    STORE,
+)
 from .metrics.http import metrics_middleware
 from .metrics.live import LiveCollector
+from .metrics.outbox import count_dropped, outbox_refresher
 from .metrics.registry import Metrics
 from .metrics.store import SurveyCounters
+from .notify.setup import outbox_sender
 from .service.naming import OperatorNames
 from .service.survey_run import SurveySetup
 from .survey.timing import Timing
@@ -56,8 +72,28 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         sqlite_file.close()
 
 
+async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Before the store: the store's listener writes the events; after it on the way down, so that what the
+    spool flushes at shutdown is told too (or left in the outbox for the next start)."""
+    metrics = app[METRICS]
+    found = outbox_sender(app[SETTINGS], app[SESSIONS], on_dropped=count_dropped(metrics))
+    if found is None:
+        yield
+        return
+    sender, listener = found
+    metrics.refreshers.append(outbox_refresher(metrics, app[SESSIONS], [t.name for t in sender.targets]))
+    app[OUTBOX] = sender
+    app[OUTBOX_LISTENER] = listener
+    await sender.start()
+    yield
+    await sender.close()
+
+
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir, listeners=[SurveyCounters(app[METRICS])])
+    listeners: list[WriteListener] = [SurveyCounters(app[METRICS])]
+    if OUTBOX_LISTENER in app:
+        listeners.append(app[OUTBOX_LISTENER])
+    store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir, listeners=listeners)
     await store.start()
     app[STORE] = store
     yield
@@ -165,6 +201,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     metrics.registry.register(LiveCollector(app))
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(store_ctx)
     if settings.ami_enabled:
         app.cleanup_ctx.append(ami_ctx)

@@ -30,7 +30,10 @@ class Backoff:
         cap: float = 30.0,
         factor: float = 2.0,
         rng: random.Random | None = None,
+        *,
+        attempt: int = 0,
     ) -> None:
+        """`attempt`: how many delays were handed out already (a retry whose count is stored, e.g. the outbox's)."""
         if initial <= 0:
             raise ValueError("initial must be > 0")
         if cap < initial:
@@ -41,7 +44,7 @@ class Backoff:
         self.cap = cap
         self.factor = factor
         self._rng = rng if rng is not None else random.Random()
-        self._attempt = 0
+        self._attempt = attempt
 
     @property
     def attempt(self) -> int:

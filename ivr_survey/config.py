@@ -160,13 +160,41 @@ class Settings(BaseSettings):
     # Share of each operator's calls that the review queue proposes to supervisors.
     review_share: Annotated[float, Field(gt=0, le=1)] = 0.3
 
+    # Events out (notify/): a webhook per survey result, and alerts of low scores to a webhook and/or Telegram.
+    webhook_url: HttpUrl | None = None
+    webhook_secret: SecretStr | None = None  # signs each body: X-Signature: sha256=<hex HMAC>
+    alert_webhook_url: HttpUrl | None = None
+    alert_webhook_secret: SecretStr | None = None
+    # A first-question score at or below this alerts (as does an answer a survey marks with "alert").
+    alert_max_score: float = 2.0
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    telegram_api_url: HttpUrl = "https://api.telegram.org"
+    # The language of the Telegram message (en, ru); unset, the default language.
+    alert_language: str | None = None
+    # Where people open the service (the links in events and alerts); unset, http://HTTP_HOST:HTTP_PORT.
+    public_url: HttpUrl | None = None
+    webhook_timeout: Seconds = 5.0
+    # An event not delivered within this many seconds is dropped (logged, counted, listed in /events/outbox).
+    outbox_max_age: Annotated[float, Field(gt=0, le=30 * 86400)] = 86400.0
+
     # Answers wait here while the database is unreachable.
     spool_dir: Path = Path("./spool")
     # How long SIGTERM waits for surveys in progress.
     shutdown_grace: Seconds = 30.0
     log_level: str = "INFO"
 
-    @field_validator("api_token", "metrics_token", "ari_password", "ami_secret", "session_secret", mode="before")
+    @field_validator(
+        "api_token",
+        "metrics_token",
+        "ari_password",
+        "ami_secret",
+        "session_secret",
+        "webhook_secret",
+        "alert_webhook_secret",
+        "telegram_bot_token",
+        mode="before",
+    )
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         # `IVR_SURVEY_ARI_PASSWORD=` copied unedited from .env.example must not switch ARI on with no password
@@ -216,6 +244,18 @@ class Settings(BaseSettings):
     def _default_country(cls, value: str | None) -> str | None:
         return validate_country(value) if value and value.strip() else None
 
+    @field_validator("webhook_url", "alert_webhook_url", "public_url", "telegram_chat_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alert_language")
+    @classmethod
+    def _alert_language(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("en", "ru"):
+            raise ValueError("must be en or ru")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -223,6 +263,14 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @property
+    def link_base(self) -> str:
+        """The address the links in events and alerts start with."""
+        if self.public_url is not None:
+            return self.public_url
+        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     @property
     def ari_enabled(self) -> bool:
@@ -244,7 +292,17 @@ class Settings(BaseSettings):
             return False
 
 
-_SECRET_FIELDS = {"api_token", "metrics_token", "ari_password", "ami_secret", "database_url", "session_secret"}
+_SECRET_FIELDS = {
+    "api_token",
+    "metrics_token",
+    "ari_password",
+    "ami_secret",
+    "database_url",
+    "session_secret",
+    "webhook_secret",
+    "alert_webhook_secret",
+    "telegram_bot_token",
+}
 MIN_SESSION_SECRET_LENGTH = 32
 
 
@@ -313,6 +371,10 @@ def check_serving(settings: Settings) -> None:
         raise ConfigError(
             f"{ENV_PREFIX}DATA_DIR: {settings.data_dir.absolute()} is not a writable folder ({reason}); "
             f"it keeps the generated session key (or set {ENV_PREFIX}SESSION_SECRET)"
+        )
+    if (settings.telegram_bot_token is None) != (settings.telegram_chat_id is None):
+        raise ConfigError(
+            f"{ENV_PREFIX}TELEGRAM_BOT_TOKEN and {ENV_PREFIX}TELEGRAM_CHAT_ID go together: set both, or neither"
         )
     spool = settings.spool_dir.absolute()
     if (reason := _why_not_writable(spool)) is not None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .ari.stasis import StasisApp
     from .dialer.runner import Dialer
     from .metrics.registry import Metrics
+    from .notify.listener import OutboxListener
+    from .notify.sender import OutboxSender
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -34,3 +36,5 @@ AGI: web.AppKey[AgiServer] = web.AppKey("agi")
 DIALER: web.AppKey[Dialer] = web.AppKey("dialer")  # with ARI
 LEADERSHIP = web.AppKey("leadership", Leadership)  # with ARI: is this instance the active one
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+OUTBOX: web.AppKey[OutboxSender] = web.AppKey("outbox")  # when any event target is configured
+OUTBOX_LISTENER: web.AppKey[OutboxListener] = web.AppKey("outbox_listener")

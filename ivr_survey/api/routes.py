@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..cqr import CALL_TYPES
 from ..db.operators import MAX_CODE
 from ..metrics.http import get_metrics
-from . import calls, campaigns, cqr, operators, ratings, review
+from . import calls, campaigns, cqr, operators, outbox, ratings, review
 from .auth import METRICS_PATH
 from .errors import ErrorBody
 from .health import Health, healthz
@@ -300,6 +300,26 @@ ROUTES = (
         refusals=(400, 401, 404),
         path_schemas={"phone": PHONE},
         replies={204: Reply("taken off")},
+    ),
+    Route(
+        "GET",
+        "/events/outbox",
+        outbox.get_outbox,
+        "Admin: the events not delivered yet (pending, with their last error), and those given up on (failed:"
+        " refused by the target; dropped: older than IVR_SURVEY_OUTBOX_MAX_AGE)",
+        query=outbox.OutboxQuery,
+        role="admin",
+        replies={200: Reply(model=outbox.OutboxList)},
+    ),
+    Route(
+        "POST",
+        "/events/outbox/{id}/retry",
+        outbox.post_retry,
+        "Admin: send a failed or dropped delivery again (a pending one at once); a delivered one is left as it is",
+        role="admin",
+        refusals=(400, 401, 404),
+        path_schemas={"id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+        replies={200: Reply(model=outbox.OutboxDelivery)},
     ),
     Route(
         "GET",

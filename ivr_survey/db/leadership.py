@@ -47,10 +47,15 @@ _KEEPALIVES = {
 }
 
 
-def lock_key(app_name: str) -> int:
-    """The advisory lock's key for an ARI app: the same on every instance, a signed 64-bit integer (bigint)."""
-    digest = hashlib.sha256(f"ivr-survey ari app {app_name}".encode()).digest()
+def advisory_key(purpose: str) -> int:
+    """An advisory lock's key: the same on every instance, a signed 64-bit integer (bigint)."""
+    digest = hashlib.sha256(purpose.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_key(app_name: str) -> int:
+    """The advisory lock's key for an ARI app."""
+    return advisory_key(f"ivr-survey ari app {app_name}")
 
 
 class Leadership:

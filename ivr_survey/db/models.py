@@ -52,6 +52,9 @@ CONTACT_OUTCOMES = ("completed", "partial", "no_input", "opted_out", "no_answer"
 # One attempt's outcome; "congestion" is retried like busy and ends a contact as "failed" once attempts run out.
 ATTEMPT_OUTCOMES = ("completed", "partial", "no_input", "opted_out", "no_answer", "busy", "congestion", "failed")
 DNC_SOURCES = ("api", "opt_out")
+# The outbox: a delivery is pending (retried with backoff) until delivered, failed (the target refused it for
+# good, or is no longer configured) or dropped (older than the outbox's maximum age).
+DELIVERY_STATES = ("pending", "delivered", "failed", "dropped")
 # API roles, weakest first: analysts read, supervisors also evaluate calls, admins also edit scorecards/surveys.
 ROLES = ("analyst", "supervisor", "admin")
 
@@ -454,3 +457,40 @@ class DoNotCall(Base):
     added_by: Mapped[str | None] = mapped_column(String(100))  # the token's name (source api)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     linkedid: Mapped[str | None] = mapped_column(String(64))  # the call in which the customer opted out
+
+
+class OutboxEvent(Base):
+    """An event to tell the outside (a survey's result, an alert), written in the transaction of the answer that
+    caused it; its deliveries say how far each target got."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)  # X-Event-Id: receivers drop duplicates by it
+    type: Mapped[str] = mapped_column(String(40))
+    linkedid: Mapped[str | None] = mapped_column(String(64))  # the call's events go out in their order
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class OutboxDelivery(Base):
+    """One event for one target (webhook, alert_webhook, telegram): each target goes at its own pace."""
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "target"),
+        _one_of("state", DELIVERY_STATES),
+        Index(None, "target", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # the age limit counts from here: the event's creation, or an admin's retry
+    queued_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]

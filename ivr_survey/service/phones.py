@@ -87,6 +87,32 @@ def mask_phone(phone: str) -> str:
     return prefix + "*" * (len(digits) - kept) + digits[len(digits) - kept :]
 
 
+def mask_phone_for_people(phone: str, default_country: str | None = None) -> str:
+    """A number shown in an alert: grouped as people write it, the country and area codes and the last two digits
+    kept (`+7 916 ***-**-67`); one without + is read in the default country; a number phonenumbers cannot read
+    (an extension) keeps its last two digits only."""
+    try:
+        number = phonenumbers.parse(phone, None if phone.startswith("+") else (default_country or "ZZ"))
+        written = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    except NumberParseException:
+        digits = re.sub(r"[^0-9]", "", phone)
+        return "*" * max(len(digits) - 2, 0) + digits[-2:]
+    head, _, rest = written.partition(" ")  # the country code
+    area, _, local = rest.partition(" ")
+    if not local:  # no area code group: mask all but the last two digits of the rest
+        area, local = "", rest
+    total = sum(c.isdigit() for c in local)
+    seen = 0
+    masked = []
+    for c in local:
+        if c.isdigit():
+            seen += 1
+            masked.append(c if seen > total - 2 else "*")
+        else:
+            masked.append(c)
+    return " ".join(part for part in (head, area, "".join(masked)) if part)
+
+
 def validate_country(code: str) -> str:
     """A default country for the setting: an ISO 3166 alpha-2 code phonenumbers knows, upper-cased."""
     region = code.strip().upper()

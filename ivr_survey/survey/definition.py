@@ -60,21 +60,42 @@ def _positive_int(value: object, where: str) -> int:
     return value
 
 
-def _satisfied(value: object, scores: frozenset[float], where: str) -> tuple[float, ...] | None:
-    """The scores a question counts as satisfied (sorted), each one of its scores; None when not given."""
+def _listed(value: object, where: str, name: str, what: str) -> list[Any] | None:
+    """A list field naming some of a question's answers or scores: None when not given, refused when empty."""
     if value is None:
         return None
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise SurveyDefinitionError(f"{where}: satisfied must be a list of scores")
+        raise SurveyDefinitionError(f"{where}: {name} must be a list of {what}")
     items = list(value)
     if not items:
-        raise SurveyDefinitionError(f"{where}: satisfied must name at least one score")
+        raise SurveyDefinitionError(f"{where}: {name} must name at least one {what[:-1]}")
+    return items
+
+
+def _satisfied(value: object, scores: frozenset[float], where: str) -> tuple[float, ...] | None:
+    """The scores a question counts as satisfied (sorted), each one of its scores; None when not given."""
+    items = _listed(value, where, "satisfied", "scores")
+    if items is None:
+        return None
     for item in items:
         if isinstance(item, bool) or not isinstance(item, int | float) or item not in scores:
             raise SurveyDefinitionError(f"{where}: satisfied names {item!r}, which is not a score of an answer")
     if len(set(items)) != len(items):
         raise SurveyDefinitionError(f"{where}: satisfied names a score twice")
     return tuple(sorted(float(item) for item in items))
+
+
+def _alert(value: object, answers: Mapping[str, float], where: str) -> tuple[str, ...] | None:
+    """The answers that alert a supervisor (e.g. "issue not solved"), each a valid answer; None when not given."""
+    items = _listed(value, where, "alert", "answers")
+    if items is None:
+        return None
+    for item in items:
+        if not isinstance(item, str) or item not in answers:
+            raise SurveyDefinitionError(f"{where}: alert names {item!r}, which is not one of its answers")
+    if len(set(items)) != len(items):
+        raise SurveyDefinitionError(f"{where}: alert names an answer twice")
+    return tuple(sorted(items))
 
 
 def _kind(value: object, scores: frozenset[float], where: str) -> str | None:
@@ -112,6 +133,8 @@ class Question:
     kind: str | None = None
     # The scores CSAT counts as satisfied; None: 4 and 5 of a 1-5 scale, no CSAT for any other scale.
     satisfied: tuple[float, ...] | None = None
+    # Answers a supervisor is alerted of whatever the first question's score (e.g. "2" for "not solved").
+    alert: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         key = _non_empty_str(self.key, "question key")
@@ -141,6 +164,7 @@ class Question:
         values = frozenset(scores.values())
         object.__setattr__(self, "kind", _kind(self.kind, values, where))
         object.__setattr__(self, "satisfied", _satisfied(self.satisfied, values, where))
+        object.__setattr__(self, "alert", _alert(self.alert, scores, where))
 
     def __hash__(self) -> int:
         # Mappings are unhashable; hash their items (order-free, like their equality).
@@ -153,6 +177,7 @@ class Question:
                 frozenset(self.text.items()),
                 self.kind,
                 self.satisfied,
+                self.alert,
             )
         )
 
@@ -187,7 +212,7 @@ class Question:
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "question") -> Question:
         if not isinstance(data, Mapping):
             raise SurveyDefinitionError(f"{where} must be an object")
-        _check_fields(data, where, ("key", "prompts", "scores"), ("max_digits", "text", "kind", "satisfied"))
+        _check_fields(data, where, ("key", "prompts", "scores"), ("max_digits", "text", "kind", "satisfied", "alert"))
         _non_empty_str(data["key"], f"{where}: key")  # later messages name the question by its key
         return cls(**data)
 
@@ -205,6 +230,8 @@ class Question:
             data["kind"] = self.kind
         if self.satisfied is not None:
             data["satisfied"] = list(self.satisfied)
+        if self.alert is not None:
+            data["alert"] = list(self.alert)
         return data
 
 

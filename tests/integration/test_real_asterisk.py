@@ -33,6 +33,7 @@ from ivr_survey.db import campaigns
 from ivr_survey.db.models import CampaignAttempt, CampaignContact, SurveyResponse
 from ivr_survey.db.ratings import list_ratings
 from ivr_survey.keys import SESSIONS, STASIS
+from tests.support.receivers import Receiver
 
 ARI_URL = os.environ.get("IVR_SURVEY_TEST_ARI_URL")
 ARI_USER = os.environ.get("IVR_SURVEY_TEST_ARI_USER", "ivr-survey")
@@ -90,9 +91,8 @@ class Caller:
         await self.client.hangup(channel_id)
 
 
-@pytest.fixture
-async def service(database_url: str, tmp_path: Path) -> AsyncIterator[TestServer]:
-    settings = Settings(
+def _settings(database_url: str, tmp_path: Path, **extra: Any) -> Settings:
+    return Settings(
         _env_file=None,
         database_url=database_url,
         spool_dir=tmp_path / "spool",
@@ -101,8 +101,13 @@ async def service(database_url: str, tmp_path: Path) -> AsyncIterator[TestServer
         ari_password=ARI_PASSWORD,
         no_input_timeout=1.0,
         max_retries=1,
+        **extra,
     )
-    server = TestServer(create_app(settings))
+
+
+@pytest.fixture
+async def service(database_url: str, tmp_path: Path) -> AsyncIterator[TestServer]:
+    server = TestServer(create_app(_settings(database_url, tmp_path)))
     await server.start_server()
     async with asyncio.timeout(10):
         while not server.app[STASIS].connected:
@@ -317,3 +322,33 @@ async def test_rated_4_over_fastagi_on_a_real_asterisk(database_url: str, tmp_pa
         "79991234567",
     )
     assert rating["call_id"] != rating["channel_uniqueid"]  # the linkedid, read with GET VARIABLE
+
+
+async def test_rated_1_is_told_to_the_webhook_and_alerted_on_a_real_asterisk(database_url: str, tmp_path: Path) -> None:
+    async with Receiver() as webhook, Receiver() as alerts:
+        settings = _settings(database_url, tmp_path, webhook_url=webhook.url, alert_webhook_url=alerts.url)
+        server = TestServer(create_app(settings))
+        await server.start_server()
+        try:
+            async with asyncio.timeout(10):
+                while not server.app[STASIS].connected:
+                    await asyncio.sleep(0.05)
+            async with Caller() as caller:
+                channel = await caller.call()
+                await _in_survey(server)
+                await caller.press(channel, "1")
+                rating = await _rating(server)
+            async with asyncio.timeout(15):
+                while not (webhook.accepted and alerts.accepted):
+                    await asyncio.sleep(0.05)
+        finally:
+            await server.close()
+    [result] = [r.json for r in webhook.accepted]
+    [alert] = [r.json for r in alerts.accepted]
+    assert (result["type"], result["call_id"], result["score"]) == ("survey.completed", rating["call_id"], 1.0)
+    assert (alert["type"], alert["reason"], alert["call_id"], alert["operator"]) == (
+        "alert.low_score",
+        "low_score",
+        rating["call_id"],
+        "7001",
+    )

@@ -140,13 +140,18 @@ def test_a_malformed_url_is_one_line_naming_the_variable(
 
 
 def test_every_http_url_setting_has_the_one_check() -> None:
-    """A URL setting added later (anything *_url but the database's) is checked by the same validator."""
+    """A URL setting added later (anything *_url but the database's) is checked by the same validator, optional
+    ones (`HttpUrl | None`) too."""
+    from typing import get_args
+
     from ivr_survey.config import Settings, http_url
 
     urls = [name for name in Settings.model_fields if name.endswith("_url") and name != "database_url"]
-    assert "ari_url" in urls
+    assert {"ari_url", "webhook_url", "alert_webhook_url", "telegram_api_url", "public_url"} <= set(urls)
     for name in urls:
-        assert [m.func for m in Settings.model_fields[name].metadata if hasattr(m, "func")] == [http_url]
+        field = Settings.model_fields[name]
+        metadata = [*field.metadata, *(m for a in get_args(field.annotation) for m in getattr(a, "__metadata__", ()))]
+        assert [m.func for m in metadata if hasattr(m, "func")] == [http_url]
 
 
 @pytest.mark.parametrize(
