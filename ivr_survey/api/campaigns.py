@@ -322,10 +322,9 @@ def _now() -> datetime:
 
 
 def _campaign_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= params.MAX_ID:
-        raise ApiError("not_found", f"no campaign {raw!r}", {"campaign": raw})
-    return int(raw)
+    return params.path_id(
+        request.match_info, "id", lambda raw: ApiError("not_found", f"no campaign {raw!r}", {"campaign": raw})
+    )
 
 
 def _campaign_json(view: service.CampaignView) -> dict[str, Any]:

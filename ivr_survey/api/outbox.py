@@ -69,15 +69,17 @@ async def get_outbox(request: web.Request) -> web.Response:
     return json_response(OutboxList(items=[_item(r) for r in rows]))
 
 
+def _no_delivery(raw: str) -> ApiError:
+    return ApiError("not_found", f"no delivery {raw!r}", {"delivery": raw})
+
+
 async def post_retry(request: web.Request) -> web.Response:
-    raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= params.MAX_ID:
-        raise ApiError("not_found", f"no delivery {raw!r}", {"delivery": raw})
+    delivery_id = params.path_id(request.match_info, "id", _no_delivery)
     params.parse_query(request.query, params.NoQuery)
     async with request.app[SESSIONS].begin() as session:
-        row = await outbox.retry(session, delivery_id=int(raw), at=datetime.now(UTC))
+        row = await outbox.retry(session, delivery_id=delivery_id, at=datetime.now(UTC))
     if row is None:
-        raise ApiError("not_found", f"no delivery {raw!r}", {"delivery": raw})
+        raise _no_delivery(str(delivery_id))
     if OUTBOX in request.app:
         request.app[OUTBOX].wake()
     return json_response(_item(row))

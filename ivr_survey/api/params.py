@@ -245,6 +245,14 @@ def path_key(match_info: Mapping[str, str], name: str, not_found: Callable[[str]
     return value
 
 
+def path_id(match_info: Mapping[str, str], name: str, not_found: Callable[[str], Exception]) -> int:
+    """A row's id from the path (a campaign, an outbox delivery): ASCII digits, 1 to MAX_ID, else not found."""
+    raw = match_info[name]
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        raise not_found(raw)
+    return int(raw)
+
+
 # --- cursors ---
 # A cursor is the base64url JSON list of the values a keyset page continues after (the sort value, the id,
 # and for /calls the sort and order too). It comes back from the client, so every value is checked against

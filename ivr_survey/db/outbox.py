@@ -146,8 +146,8 @@ _COLUMNS = (
 )
 
 
-def _delivery(row: Any) -> Delivery:
-    return Delivery(*row)
+# every read of deliveries: the delivery with its event
+_DELIVERIES = select(*_COLUMNS).join(OutboxEvent, OutboxEvent.id == OutboxDelivery.event_id)
 
 
 async def due(session: AsyncSession, *, target: str, now: datetime, limit: int) -> list[Delivery]:
@@ -165,9 +165,7 @@ async def due(session: AsyncSession, *, target: str, now: datetime, limit: int) 
         )
     )
     stmt = (
-        select(*_COLUMNS)
-        .join(OutboxEvent, OutboxEvent.id == OutboxDelivery.event_id)
-        .where(
+        _DELIVERIES.where(
             OutboxDelivery.target == target,
             OutboxDelivery.state == "pending",
             OutboxDelivery.next_attempt_at <= now,
@@ -176,15 +174,7 @@ async def due(session: AsyncSession, *, target: str, now: datetime, limit: int) 
         .order_by(OutboxDelivery.id)
         .limit(limit)
     )
-    return [_delivery(r) for r in await session.execute(stmt)]
-
-
-async def next_due_at(session: AsyncSession, *, target: str) -> datetime | None:
-    stmt = select(func.min(OutboxDelivery.next_attempt_at)).where(
-        OutboxDelivery.target == target, OutboxDelivery.state == "pending"
-    )
-    found: datetime | None = (await session.execute(stmt)).scalar_one()
-    return found
+    return [Delivery(*r) for r in await session.execute(stmt)]
 
 
 async def lock_target(session: AsyncSession, *, target: str) -> bool:
@@ -228,11 +218,15 @@ async def mark_retry(session: AsyncSession, *, delivery_id: int, at: datetime, r
     )
 
 
-async def mark_failed(session: AsyncSession, *, delivery_id: int, at: datetime, error: str, tried: bool) -> bool:
-    values: dict[str, Any] = {"state": "failed", "last_error": error}
-    if tried:
-        values.update(attempts=OutboxDelivery.attempts + 1, last_attempt_at=at)
-    return await _settle(session, delivery_id, **values)
+async def mark_failed(session: AsyncSession, *, delivery_id: int, at: datetime, error: str) -> bool:
+    return await _settle(
+        session,
+        delivery_id,
+        state="failed",
+        attempts=OutboxDelivery.attempts + 1,
+        last_attempt_at=at,
+        last_error=error,
+    )
 
 
 async def mark_dropped(session: AsyncSession, *, delivery_id: int, error: str) -> bool:
@@ -242,14 +236,8 @@ async def mark_dropped(session: AsyncSession, *, delivery_id: int, error: str) -
 async def undelivered(session: AsyncSession, *, state: str | None, limit: int) -> list[Delivery]:
     """Pending, failed and dropped deliveries (or those of one state), newest first."""
     states = (state,) if state is not None else ("pending", "failed", "dropped")
-    stmt = (
-        select(*_COLUMNS)
-        .join(OutboxEvent, OutboxEvent.id == OutboxDelivery.event_id)
-        .where(OutboxDelivery.state.in_(states))
-        .order_by(OutboxDelivery.id.desc())
-        .limit(limit)
-    )
-    return [_delivery(r) for r in await session.execute(stmt)]
+    stmt = _DELIVERIES.where(OutboxDelivery.state.in_(states)).order_by(OutboxDelivery.id.desc()).limit(limit)
+    return [Delivery(*r) for r in await session.execute(stmt)]
 
 
 async def retry(session: AsyncSession, *, delivery_id: int, at: datetime) -> Delivery | None:
@@ -260,9 +248,8 @@ async def retry(session: AsyncSession, *, delivery_id: int, at: datetime) -> Del
         .where(OutboxDelivery.id == delivery_id, OutboxDelivery.state != "delivered")
         .values(state="pending", queued_at=at, next_attempt_at=at)
     )
-    stmt = select(*_COLUMNS).join(OutboxEvent, OutboxEvent.id == OutboxDelivery.event_id)
-    row = (await session.execute(stmt.where(OutboxDelivery.id == delivery_id))).one_or_none()
-    return _delivery(row) if row is not None else None
+    row = (await session.execute(_DELIVERIES.where(OutboxDelivery.id == delivery_id))).one_or_none()
+    return Delivery(*row) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)

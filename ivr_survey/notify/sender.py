@@ -137,7 +137,7 @@ class OutboxSender:
                     retry_at = at + timedelta(seconds=delay)
                     await outbox.mark_retry(session, delivery_id=delivery.id, at=at, retry_at=retry_at, error=str(exc))
                 else:
-                    await outbox.mark_failed(session, delivery_id=delivery.id, at=at, error=str(exc), tried=True)
+                    await outbox.mark_failed(session, delivery_id=delivery.id, at=at, error=str(exc))
             if exc.retryable:
                 log.info("%s: attempt %d failed (%s); retrying", label, delivery.attempts + 1, exc)
                 return False

@@ -42,10 +42,7 @@ def _may_steer(request: web.Request) -> bool:
 
 
 def _campaign_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= params.MAX_ID:
-        raise PageRefusal(404, "error.no_campaign", id=raw)
-    return int(raw)
+    return params.path_id(request.match_info, "id", lambda raw: PageRefusal(404, "error.no_campaign", id=raw))
 
 
 def _no_campaign(exc: Refused, campaign_id: int) -> Exception:
