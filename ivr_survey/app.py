@@ -64,7 +64,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONS] = create_sessionmaker(engine)
     sqlite_file = SqliteFile.of(url)
     if sqlite_file is not None:
-        sqlite_file.watch(engine)
+        sqlite_file.watch(engine.sync_engine)
         app[SQLITE_FILE] = sqlite_file
     yield
     await engine.dispose()
@@ -93,7 +93,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     listeners: list[WriteListener] = [SurveyCounters(app[METRICS])]
     if OUTBOX_LISTENER in app:
         listeners.append(app[OUTBOX_LISTENER])
-    store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir, listeners=listeners)
+    store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir, listeners=listeners, sqlite_file=app.get(SQLITE_FILE))
     await store.start()
     app[STORE] = store
     yield

@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Callable
 
 from ..service.args import SurveyArgs, parse_args
-from ..service.survey_run import Caller, SurveyRun, SurveySetup
-from ..survey.actions import Action, CancelTimer, Finish, Hangup, Play, SaveAnswer, StartTimer, StopPlayback
+from ..service.survey_run import Caller, SurveyRun, SurveySetup, in_steps
+from ..survey.actions import Action, CancelTimer, Hangup, Play, StartTimer, StopPlayback
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, Start, TimerFired
 from .protocol import AgiChannel, AgiGone, quote, script_args
 
@@ -70,9 +70,9 @@ class AgiSurvey:
         except asyncio.CancelledError:
             # Shutdown ran out of grace mid-command; its reply will never be read, so the connection is just
             # closed (the caller goes on in the dialplan). The survey ends failed, its answers kept, as over ARI.
-            for action in survey.session.handle(Failed("shutdown")):
-                if isinstance(action, SaveAnswer | Finish):
-                    await survey.record(action)
+            for step in in_steps(survey.session.handle(Failed("shutdown"))):
+                if isinstance(step, tuple):
+                    await survey.record(*step)
             raise
 
     async def _begin(self, args: SurveyArgs) -> SurveyRun | None:
@@ -147,16 +147,17 @@ class AgiSurvey:
         """Carry out what the events lead to; True when they led to any action."""
         acted = False
         for event in events:
-            for action in survey.session.handle(event):
+            for step in in_steps(survey.session.handle(event)):
                 acted = True
-                await self._do(survey, action)
+                if isinstance(step, tuple):
+                    # Committed (or spooled) before anything else is played: a keypress is never lost.
+                    await survey.record(*step)
+                else:
+                    await self._do(survey, step)
         return acted
 
     async def _do(self, survey: SurveyRun, action: Action) -> None:
         match action:
-            case SaveAnswer() | Finish():
-                # Committed (or spooled) before anything else is played: a keypress is never lost.
-                await survey.record(action)
             case Play():
                 self._prompts.append(action)
             case StopPlayback():

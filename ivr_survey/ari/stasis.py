@@ -23,7 +23,7 @@ from typing import Any
 
 from ..service.args import SurveyArgs, parse_args
 from ..service.outbound import OutboundCalls
-from ..service.survey_run import Caller, SurveyRun, SurveySetup, stored_response
+from ..service.survey_run import Caller, SurveyRun, SurveySetup, in_steps, stored_response
 from ..survey.actions import (
     Action,
     CancelTimer,
@@ -208,14 +208,18 @@ class CallSurvey:
         return bool(actions)
 
     async def _execute(self, actions: list[Action]) -> None:
-        for action in actions:
-            await self._do(action)
+        for step in in_steps(actions):
+            if isinstance(step, tuple):
+                # Committed (or spooled) before anything else is played: a keypress is never lost.
+                assert self.survey is not None
+                await self.survey.record(*step)
+            else:
+                await self._do(step)
 
     async def _do(self, action: Action) -> None:
         client = self.app.client
         match action:
-            case SaveAnswer() | Finish() | OptOut():
-                # Committed (or spooled) before anything else is played: a keypress is never lost.
+            case SaveAnswer() | Finish() | OptOut():  # one at a time only when a failure ends the survey
                 assert self.survey is not None
                 await self.survey.record(action)
             case Play():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import (
@@ -23,7 +23,7 @@ from .models import (
     SurveyResponse,
     SurveyVersion,
 )
-from .repository import affected, upsert_insert
+from .statements import affected, upsert_insert
 
 MAX_CAMPAIGN_NAME = 200
 MAX_ENDPOINT = 256
@@ -423,14 +423,27 @@ async def add_dnc(
     source: str,
     at: datetime,
     added_by: str | None = None,
-    campaign_id: int | None = None,
-    linkedid: str | None = None,
 ) -> bool:
     """Put a number on the list; False when it was already there (the first entry stays, for the audit)."""
-    stmt = upsert_insert(session, DoNotCall.__table__).values(
+    stmt = dnc_insert(session, phone, source=source, at=at, added_by=added_by)
+    return affected(await session.execute(stmt)) > 0
+
+
+def dnc_insert(
+    bind: AsyncSession | Connection,
+    phone: str,
+    *,
+    source: str,
+    at: datetime,
+    added_by: str | None = None,
+    campaign_id: int | None = None,
+    linkedid: str | None = None,
+) -> Any:
+    """The statement that puts a number on the list unless it is there already."""
+    stmt = upsert_insert(bind, DoNotCall.__table__).values(
         phone=phone, source=source, added_at=at, added_by=added_by, campaign_id=campaign_id, linkedid=linkedid
     )
-    return affected(await session.execute(stmt.on_conflict_do_nothing(index_elements=["phone"]))) > 0
+    return stmt.on_conflict_do_nothing(index_elements=["phone"])
 
 
 async def remove_dnc(session: AsyncSession, phone: str) -> bool:

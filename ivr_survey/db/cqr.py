@@ -24,7 +24,7 @@ from ..cqr import (
     validate_scores,
 )
 from .models import Call, CqrEvaluation, CqrScorecard, Operator, utcnow
-from .repository import affected, upsert_insert
+from .statements import affected, upsert_insert
 
 _VERSION_ATTEMPTS = 5
 

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .campaigns import CAMPAIGN_COLUMNS, CampaignRow, add_dnc, campaign_row
+from .campaigns import CAMPAIGN_COLUMNS, CampaignRow, campaign_row, dnc_insert
 from .engine import dialect_of
 from .models import Call, Campaign, CampaignAttempt, CampaignContact, DoNotCall, SurveyAnswer, SurveyResponse
-from .repository import affected
+from .statements import affected
 
 
-async def opt_out(session: AsyncSession, *, linkedid: str, at: datetime) -> bool:
+def opt_out(conn: Connection, *, linkedid: str, at: datetime) -> bool:
     """The customer of a campaign call pressed the opt-out key: the number goes on the do-not-call list and the
     attempt's outcome is opted_out. A replay changes nothing and a call that is no campaign's is ignored (False)."""
     stmt = (
@@ -30,12 +30,12 @@ async def opt_out(session: AsyncSession, *, linkedid: str, at: datetime) -> bool
         .order_by(CampaignAttempt.id.desc())
         .limit(1)
     )
-    row = (await session.execute(stmt)).one_or_none()
+    row = conn.execute(stmt).one_or_none()
     if row is None:
         return False
     attempt_id, campaign_id, phone = row
-    await add_dnc(session, phone, source="opt_out", at=at, campaign_id=campaign_id, linkedid=linkedid)
-    result = await session.execute(
+    conn.execute(dnc_insert(conn, phone, source="opt_out", at=at, campaign_id=campaign_id, linkedid=linkedid))
+    result = conn.execute(
         update(CampaignAttempt)
         .where(CampaignAttempt.id == attempt_id, CampaignAttempt.outcome.is_distinct_from("opted_out"))
         .values(outcome="opted_out")
@@ -43,13 +43,13 @@ async def opt_out(session: AsyncSession, *, linkedid: str, at: datetime) -> bool
     return bool(affected(result))
 
 
-async def link_attempt(
-    session: AsyncSession, *, campaign_id: int, contact_id: int, attempt: int, linkedid: str, at: datetime
+def link_attempt(
+    conn: Connection, *, campaign_id: int, contact_id: int, attempt: int, linkedid: str, at: datetime
 ) -> str | None:
     """The survey of a campaign call began: the attempt was answered and its call is `linkedid`. Returns the
     contact's phone (the originated channel shows our caller id, not theirs), or None when no such attempt exists
     (arguments that name no attempt of ours)."""
-    result = await session.execute(
+    result = conn.execute(
         update(CampaignAttempt)
         .where(
             CampaignAttempt.campaign_id == campaign_id,
@@ -60,9 +60,7 @@ async def link_attempt(
     )
     if affected(result) == 0:
         return None
-    phone: str = (
-        await session.execute(select(CampaignContact.phone).where(CampaignContact.id == contact_id))
-    ).scalar_one()
+    phone: str = conn.execute(select(CampaignContact.phone).where(CampaignContact.id == contact_id)).scalar_one()
     return phone
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -101,9 +102,19 @@ def create_engine(url: str) -> AsyncEngine:
     )
 
 
-def dialect_of(session: AsyncSession) -> str:
-    """The session's database: "sqlite" or "postgresql"."""
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
+def sqlite_sync_engine(url: str) -> Engine:
+    """The same SQLite file through the standard library's driver, with the same settings on every connection:
+    for the store's writer thread."""
+    engine = create_sync_engine(make_url(url).set(drivername="sqlite+pysqlite"), hide_parameters=True)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def dialect_of(bind: AsyncSession | Connection) -> str:
+    """The session's (or connection's) database: "sqlite" or "postgresql"."""
+    if isinstance(bind, Connection):
+        return bind.dialect.name
+    return bind.bind.dialect.name if bind.bind is not None else "sqlite"
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Call, CallOperator, SurveyResponse
-from .repository import operator_id, upsert_call, upsert_insert
+from .repository import operator_id, upsert_call
+from .statements import upsert_insert
 
 
 async def save_call(

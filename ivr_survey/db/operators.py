@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from .models import Operator, utcnow
-from .repository import affected, upsert_insert
+from .statements import affected, upsert_insert
 
 # The columns' lengths: what an import or the API must refuse rather than let PostgreSQL do it as an error.
 MAX_CODE = 64

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, text, update
+from sqlalchemy import Connection, and_, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from .engine import dialect_of
 from .leadership import advisory_key
 from .models import Call, Operator, OutboxDelivery, OutboxEvent, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
-from .repository import affected
+from .statements import affected
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class Delivery:
     last_error: str | None
 
 
-async def response_facts(session: AsyncSession, *, linkedid: str) -> ResponseFacts | None:
+def response_facts(conn: Connection, *, linkedid: str) -> ResponseFacts | None:
     stmt = (
         select(
             Call.linkedid,
@@ -84,10 +84,10 @@ async def response_facts(session: AsyncSession, *, linkedid: str) -> ResponseFac
         .outerjoin(Operator, Operator.id == SurveyResponse.operator_id)
         .where(Call.linkedid == linkedid)
     )
-    row = (await session.execute(stmt)).one_or_none()
+    row = conn.execute(stmt).one_or_none()
     if row is None:
         return None
-    answers = await session.execute(
+    answers = conn.execute(
         select(SurveyAnswer.position, SurveyAnswer.question, SurveyAnswer.digits, SurveyAnswer.score)
         .where(SurveyAnswer.response_id == row.id)
         .order_by(SurveyAnswer.position)
@@ -109,8 +109,8 @@ async def response_facts(session: AsyncSession, *, linkedid: str) -> ResponseFac
     )
 
 
-async def add_event(
-    session: AsyncSession,
+def add_event(
+    conn: Connection,
     *,
     event_id: str,
     type: str,
@@ -119,14 +119,22 @@ async def add_event(
     targets: list[str],
     at: datetime,
 ) -> None:
-    event = OutboxEvent(event_id=event_id, type=type, linkedid=linkedid, payload=payload, created_at=at)
-    session.add(event)
-    await session.flush()
-    session.add_all(
-        OutboxDelivery(event_id=event.id, target=t, state="pending", attempts=0, queued_at=at, next_attempt_at=at)
-        for t in targets
+    event = insert(OutboxEvent).values(event_id=event_id, type=type, linkedid=linkedid, payload=payload, created_at=at)
+    stored_id = conn.execute(event.returning(OutboxEvent.id)).scalar_one()
+    conn.execute(
+        insert(OutboxDelivery),
+        [
+            {
+                "event_id": stored_id,
+                "target": t,
+                "state": "pending",
+                "attempts": 0,
+                "queued_at": at,
+                "next_attempt_at": at,
+            }
+            for t in targets
+        ],
     )
-    await session.flush()
 
 
 _COLUMNS = (

@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class DatabaseFileLost(Exception):
@@ -57,14 +56,20 @@ class SqliteFile:
             return "replaced by another file since the service opened it"
         return None
 
-    def watch(self, engine: AsyncEngine) -> None:
+    def check(self) -> None:
+        """Raises DatabaseFileLost unless the file is the one opened."""
+        problem = self.problem()
+        if problem is not None:
+            raise DatabaseFileLost(f"database file {self.path} is {problem}")
+
+    def watch(self, engine: Engine) -> None:
+        """Check at every checkout from the engine's pool."""
+
         def check(_dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-            problem = self.problem()
-            if problem is not None:
-                raise DatabaseFileLost(f"database file {self.path} is {problem}")
+            self.check()
 
         self.problem()  # take hold of the file as it is now
-        event.listen(engine.sync_engine, "checkout", check)
+        event.listen(engine, "checkout", check)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -23,11 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..backoff import Backoff
 from .outage import first_line, is_outage
 from .spool import SpoolFile
+from .sqlite_file import SqliteFile
+from .writer import Writer, writer_for
 from .writes import RefusedLine, Write
 
 log = logging.getLogger(__name__)
@@ -39,9 +43,9 @@ class WriteListener(Protocol):
     """What follows a write: the outbox's events (in the write's own transaction) and the metrics (once it is
     committed)."""
 
-    async def stored(self, session: AsyncSession, record: Write) -> None:
+    def stored(self, conn: Connection, record: Write) -> None:
         """In the write's transaction, only when it stored something anew (never for its replay): what goes with
-        it is written here, or neither is."""
+        it is written here, or neither is. It may run on the writer's thread: no event loop calls here."""
 
     def committed(self, record: Write, *, new: bool, seconds: float) -> None:
         """After the commit, with the time the write took; `new` is False for a replay that changed nothing."""
@@ -64,8 +68,13 @@ class SurveyStore:
         retry_cap: float = 15.0,
         write_timeout: float = 3.0,
         listeners: Sequence[WriteListener] = (),
+        writer: Writer | None = None,
+        sqlite_file: SqliteFile | None = None,
     ) -> None:
+        """writer: where the writes run (default: the one for the sessions' database, given the SQLite file to
+        watch)."""
         self._sessions = sessions
+        self._writer = writer if writer is not None else writer_for(sessions, sqlite_file)
         self.listeners = list(listeners)
         self._file = SpoolFile(spool_dir)
         # One thread, so records reach the file in the order the loop hands them over.
@@ -131,6 +140,7 @@ class SurveyStore:
             log.warning("%d survey records kept in %s until the database is back", self.pending, self._file.path)
         self._closed = True
         self._disk.shutdown(wait=True)
+        await self._writer.close()
 
     async def health(self) -> SpoolHealth:
         return SpoolHealth(await self._on_disk(self._file.probe), self.pending, self._set_aside)
@@ -140,30 +150,43 @@ class SurveyStore:
             return work(*args)  # a write after close(): slow, on the loop, but kept
         return await asyncio.get_running_loop().run_in_executor(self._disk, work, *args)
 
-    async def _apply(self, record: Write) -> None:
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        async with asyncio.timeout(self._write_timeout), self._sessions() as session, session.begin():
-            new = await record.apply(session)
+    def _transaction(self, conn: Connection, records: tuple[Write, ...]) -> list[bool]:
+        stored = []
+        for record in records:
+            new = record.apply(conn)
             if new:
                 for listener in self.listeners:
-                    await listener.stored(session, record)
-        for listener in self.listeners:
-            listener.committed(record, new=new, seconds=loop.time() - began)
+                    listener.stored(conn, record)
+            stored.append(new)
+        return stored
 
-    async def write(self, record: Write) -> None:
-        """Store the record, or spool it: either way it is safe when this returns."""
+    async def _apply(self, records: tuple[Write, ...]) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        async with asyncio.timeout(self._write_timeout):
+            stored = await self._writer.run(functools.partial(self._transaction, records=records))
+        seconds = loop.time() - began
+        for record, new in zip(records, stored, strict=True):
+            for listener in self.listeners:
+                listener.committed(record, new=new, seconds=seconds)
+
+    async def write(self, *records: Write) -> None:
+        """Store the records, in one transaction, or spool them: either way they are safe when this returns."""
         if not self._pending:
             try:
-                await self._apply(record)
+                await self._apply(records)
                 return
-            except BaseException as exc:  # the keypress goes to the spool whatever went wrong, even a cancel
-                log.warning("database write failed for call %s (%s); spooling", record.linkedid, exc.__class__.__name__)
-                await self._spool(record)
+            except BaseException as exc:  # the keypresses go to the spool whatever went wrong, even a cancel
+                log.warning(
+                    "database write failed for call %s (%s); spooling", records[0].linkedid, exc.__class__.__name__
+                )
+                for record in records:
+                    await self._spool(record)
                 if not isinstance(exc, Exception):
                     raise
                 return
-        await self._spool(record)
+        for record in records:
+            await self._spool(record)
 
     async def _spool(self, record: Write) -> None:
         # Memory first, at once: should the disk fail too, the record still waits here for the database,
@@ -188,7 +211,7 @@ class SurveyStore:
             while self._pending:
                 record = self._pending[0]
                 try:
-                    await self._apply(record)
+                    await self._apply((record,))
                     written += 1
                 except Exception as exc:
                     if is_outage(exc):

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import ApiToken, utcnow
-from .repository import affected
+from .statements import affected
 
 TOKEN_PREFIX = "ivs_"
 

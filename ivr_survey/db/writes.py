@@ -1,6 +1,7 @@
 """The keypress path's writes: one typed record per operation, and the spool's line format for them.
 
-Each record's `apply` says whether it stored something new (False for a replay of what is stored already), so
+Each record's `apply` is one synchronous transaction's work over a Core connection (the store's writer runs it:
+see writer.py), and says whether it stored something new (False for a replay of what is stored already), so
 that what follows a write (its outbox events, its metrics) happens once however often the write is replayed.
 
 A spool outlives the release that wrote it, so its format is explicit and versioned: a line is
@@ -19,9 +20,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
-from . import dialing, repository
+from . import dialing, responses
 
 SPOOL_VERSION = 1
 _READABLE_VERSIONS = frozenset({0, 1})  # 0: the unversioned lines of 0.1.0, the same fields as 1
@@ -50,13 +51,13 @@ class StartResponse:
     contact_id: int | None = None
     attempt: int | None = None
 
-    async def apply(self, session: AsyncSession) -> bool:
+    def apply(self, conn: Connection) -> bool:
         fields = _fields(self)
         campaign_id, contact_id, attempt = fields.pop("campaign_id"), fields.pop("contact_id"), fields.pop("attempt")
         phone = None
         if campaign_id is not None and contact_id is not None and attempt is not None:
-            phone = await dialing.link_attempt(
-                session,
+            phone = dialing.link_attempt(
+                conn,
                 campaign_id=campaign_id,
                 contact_id=contact_id,
                 attempt=attempt,
@@ -66,9 +67,7 @@ class StartResponse:
         if phone is not None:  # the customer's number, not the caller id we showed them
             fields["caller_number"] = phone
         # Arguments naming no attempt of ours (a hand-written dialplan) make an ordinary response.
-        return await repository.start_response(
-            session, **fields, campaign_id=campaign_id if phone is not None else None
-        )
+        return responses.start_response(conn, **fields, campaign_id=campaign_id if phone is not None else None)
 
 
 @with_config(_STRICT)
@@ -85,8 +84,8 @@ class SaveAnswer:
     attempts: int
     answered_at: datetime
 
-    async def apply(self, session: AsyncSession) -> bool:
-        return await repository.save_answer(session, **_fields(self))
+    def apply(self, conn: Connection) -> bool:
+        return responses.save_answer(conn, **_fields(self))
 
 
 @with_config(_STRICT)
@@ -99,8 +98,8 @@ class FinishResponse:
     status: str
     ended_at: datetime
 
-    async def apply(self, session: AsyncSession) -> bool:
-        return await repository.finish_response(session, **_fields(self))
+    def apply(self, conn: Connection) -> bool:
+        return responses.finish_response(conn, **_fields(self))
 
 
 @with_config(_STRICT)
@@ -112,8 +111,8 @@ class OptOut:
     linkedid: str
     at: datetime
 
-    async def apply(self, session: AsyncSession) -> bool:
-        return await dialing.opt_out(session, **_fields(self))
+    def apply(self, conn: Connection) -> bool:
+        return dialing.opt_out(conn, **_fields(self))
 
 
 Write = StartResponse | SaveAnswer | FinishResponse | OptOut

@@ -3,9 +3,9 @@ once it is committed, and times every write."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
-from ..db.repository import response_survey
+from ..db.responses import response_survey
 from ..db.writes import FinishResponse, SaveAnswer, StartResponse, Write
 from .registry import Metrics
 
@@ -25,9 +25,9 @@ class SurveyCounters:
         self._metrics = metrics
         self._survey_of: dict[FinishResponse, str] = {}
 
-    async def stored(self, session: AsyncSession, record: Write) -> None:
+    def stored(self, conn: Connection, record: Write) -> None:
         if isinstance(record, FinishResponse):
-            survey = await response_survey(session, linkedid=record.linkedid)
+            survey = response_survey(conn, linkedid=record.linkedid)
             self._survey_of[record] = survey or UNKNOWN_SURVEY
 
     def committed(self, record: Write, *, new: bool, seconds: float) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
 from ..db import outbox
 from ..db.writes import FinishResponse, Write
@@ -18,15 +18,15 @@ class OutboxListener:
         self.policy = policy
         self._wake = wake
 
-    async def stored(self, session: AsyncSession, record: Write) -> None:
+    def stored(self, conn: Connection, record: Write) -> None:
         if not isinstance(record, FinishResponse):
             return
-        facts = await outbox.response_facts(session, linkedid=record.linkedid)
+        facts = outbox.response_facts(conn, linkedid=record.linkedid)
         if facts is None:
             return
         for payload, targets in events_of(facts, self.policy):
-            await outbox.add_event(
-                session,
+            outbox.add_event(
+                conn,
                 event_id=str(uuid.uuid4()),
                 type=payload["type"],
                 linkedid=record.linkedid,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -17,13 +18,15 @@ from ..db import adoption, writes
 from ..db.adoption import StoredResponse
 from ..db.catalog import SurveyCatalog
 from ..db.store import SurveyStore
-from ..survey.actions import Finish, OptOut, SaveAnswer, Status
+from ..survey.actions import Action, Finish, OptOut, SaveAnswer, Status
 from ..survey.session import SurveySession
 from ..survey.timing import Timing
 from .args import SurveyArgs, parse_args
 from .naming import OperatorNames
 
 log = logging.getLogger(__name__)
+
+Recorded = SaveAnswer | Finish | OptOut  # the actions that are results to store
 
 READ_TIMEOUT = 3.0  # seconds; a caller left in the app waits, in silence, on this read
 
@@ -136,27 +139,44 @@ class SurveyRun:
         )
         return cls(setup.store, caller, session)
 
-    async def record(self, action: SaveAnswer | Finish | OptOut) -> None:
-        """Commit (or spool) an answer, an opt-out or the end; adapters await it before anything else is played."""
+    async def record(self, *actions: Recorded) -> None:
+        """Commit (or spool) answers, an opt-out, the end, in one transaction; adapters await it before anything
+        else is played."""
+        await self.store.write(*(self._write(action) for action in actions))
+
+    def _write(self, action: Recorded) -> writes.Write:
         linkedid = self.caller.linkedid
         if isinstance(action, OptOut):
             log.info("call %s: the customer opted out at question %d", linkedid, action.position + 1)
-            await self.store.write(writes.OptOut(linkedid=linkedid, at=_now()))
-        elif isinstance(action, SaveAnswer):
-            await self.store.write(
-                writes.SaveAnswer(
-                    linkedid=linkedid,
-                    position=action.position,
-                    question=action.question,
-                    digits=action.digits,
-                    score=action.score,
-                    attempts=action.attempts,
-                    answered_at=_now(),
-                )
+            return writes.OptOut(linkedid=linkedid, at=_now())
+        if isinstance(action, SaveAnswer):
+            return writes.SaveAnswer(
+                linkedid=linkedid,
+                position=action.position,
+                question=action.question,
+                digits=action.digits,
+                score=action.score,
+                attempts=action.attempts,
+                answered_at=_now(),
             )
-        else:
-            log.info("call %s: survey %s", linkedid, action.status)
-            await self.store.write(writes.FinishResponse(linkedid=linkedid, status=action.status, ended_at=_now()))
+        log.info("call %s: survey %s", linkedid, action.status)
+        return writes.FinishResponse(linkedid=linkedid, status=action.status, ended_at=_now())
+
+
+def in_steps(actions: Sequence[Action]) -> Iterator[Action | tuple[Recorded, ...]]:
+    """The actions in order, each run of results to record made one step: an answer and the end it leads to are
+    committed in one transaction (one wait for the caller, one for the database), before what follows them."""
+    run: list[Recorded] = []
+    for action in actions:
+        if isinstance(action, SaveAnswer | Finish | OptOut):
+            run.append(action)
+            continue
+        if run:
+            yield tuple(run)
+            run = []
+        yield action
+    if run:
+        yield tuple(run)
 
 
 async def stored_response(setup: SurveySetup, *, channel_id: str, linkedid: str) -> StoredResponse | None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.app import create_app
 from ivr_survey.ari.client import AriClient
-from ivr_survey.db import repository as repo
+from ivr_survey.db import writes
 from ivr_survey.db.adoption import StoredResponse, stored_response
 from ivr_survey.db.repository import add_survey_version
 from ivr_survey.keys import LEADERSHIP, SESSIONS, STASIS
@@ -27,6 +27,7 @@ from ivr_survey.survey.actions import SaveAnswer
 from ivr_survey.survey.definition import DEFAULT_SURVEY, EXAMPLE_CSAT_SOLVED_NPS
 from tests.integration.test_stasis import SPEED, Service, prompt, settings_for
 from tests.support.waiting import wait_until
+from tests.support.writing import write
 
 USER, PASSWORD, APP = "ivr-survey", "secret", "ivr-survey"
 Start = Callable[[str], Awaitable[Service]]
@@ -237,26 +238,30 @@ async def test_the_stored_response_of_a_channel(
     started = datetime(2026, 11, 26, 17, 56, 57, tzinfo=UTC)
     async with sessions() as s, s.begin():
         for call, channel in (("1795715814.16", "1795715814.17"), ("L-other", "1795715900.1")):
-            await repo.start_response(
+            await write(
                 s,
-                linkedid=call,
-                survey="default",
-                survey_version=1,
-                channel="ari",
-                language="ru",
-                args={"operator": "7001", "arg3": "x"},
-                started_at=started,
-                channel_uniqueid=channel,
+                writes.StartResponse(
+                    linkedid=call,
+                    survey="default",
+                    survey_version=1,
+                    channel="ari",
+                    language="ru",
+                    args={"operator": "7001", "arg3": "x"},
+                    started_at=started,
+                    channel_uniqueid=channel,
+                ),
             )
-        await repo.save_answer(
+        await write(
             s,
-            linkedid="1795715814.16",
-            position=0,
-            question="rating",
-            digits=None,
-            score=None,
-            attempts=3,
-            answered_at=started,
+            writes.SaveAnswer(
+                linkedid="1795715814.16",
+                position=0,
+                question="rating",
+                digits=None,
+                score=None,
+                attempts=3,
+                answered_at=started,
+            ),
         )
     async with sessions() as s:
         response = await stored_response(s, channel_id=channel_id, linkedid=linkedid)

@@ -35,7 +35,7 @@ from ivr_survey.metrics.registry import Metrics
 from ivr_survey.metrics.store import SurveyCounters, score_label
 from ivr_survey.simulator.ari import FakeAsterisk
 from tests.support.fake_ami import FakeAmi, event_bounds
-from tests.support.store import T0, SwitchableSessions, answer_fields, start_fields
+from tests.support.store import T0, SwitchableWriter, answer_fields, start_fields
 from tests.support.waiting import free_port, wait_until
 
 SPEED = 50.0
@@ -297,9 +297,9 @@ async def test_a_replayed_spool_record_is_not_counted_again(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     spool = tmp_path / "spool"
-    unplugged = SwitchableSessions(sessions)
+    unplugged = SwitchableWriter(sessions)
     unplugged.down = True
-    offline = SurveyStore(unplugged, spool, retry_initial=0.01)
+    offline = SurveyStore(sessions, spool, writer=unplugged, retry_initial=0.01)
     await offline.start()
     for record in (
         StartResponse(**start_fields("L-spooled")),

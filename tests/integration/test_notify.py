@@ -34,7 +34,7 @@ from ivr_survey.notify.sender import OutboxSender
 from ivr_survey.notify.targets import Webhook
 from ivr_survey.simulator.ari import FakeAsterisk
 from tests.support.receivers import Receiver
-from tests.support.store import T0, SwitchableSessions, answer_fields, start_fields
+from tests.support.store import T0, SwitchableWriter, answer_fields, start_fields
 from tests.support.waiting import wait_until
 
 SPEED = 50.0
@@ -366,11 +366,11 @@ async def test_an_event_older_than_the_maximum_age_is_dropped_and_counted(
 async def test_a_result_the_spool_replays_is_told_once(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    switch = SwitchableSessions(sessions)
+    switch = SwitchableWriter(sessions)
     woken: list[int] = []
     policy = Policy(result_targets=(WEBHOOK,), alert_targets=(), alert_max_score=2, link_base="http://x")
     listener = OutboxListener(policy, lambda: woken.append(1))
-    store = SurveyStore(switch, tmp_path, retry_initial=0.01, retry_cap=0.02, listeners=[listener])  # type: ignore[arg-type]
+    store = SurveyStore(sessions, tmp_path, writer=switch, retry_initial=0.01, retry_cap=0.02, listeners=[listener])
     await store.start()
     try:
         switch.down = True

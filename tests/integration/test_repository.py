@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from ivr_survey.db import repository as repo
+from ivr_survey.db import writes
 from ivr_survey.db.models import Call, Operator, SurveyAnswer, SurveyResponse
+from tests.support.writing import write
 
 T0 = datetime(2026, 11, 26, 17, 56, 57, tzinfo=UTC)
 
@@ -30,33 +32,40 @@ START = dict(
 async def test_start_answer_finish_twice_stores_once(sessions) -> None:
     for _ in range(2):
         async with sessions() as s, s.begin():
-            await repo.start_response(s, **START)
+            await write(s, writes.StartResponse(**START))
     async with sessions() as s, s.begin():
-        first = await repo.save_answer(
+        first = await write(
             s,
-            linkedid=START["linkedid"],
-            position=0,
-            question="rating",
-            digits="4",
-            score=4.0,
-            attempts=1,
-            answered_at=T0 + timedelta(seconds=1),
+            writes.SaveAnswer(
+                linkedid=START["linkedid"],
+                position=0,
+                question="rating",
+                digits="4",
+                score=4.0,
+                attempts=1,
+                answered_at=T0 + timedelta(seconds=1),
+            ),
         )
     async with sessions() as s, s.begin():
-        again = await repo.save_answer(
+        again = await write(
             s,
-            linkedid=START["linkedid"],
-            position=0,
-            question="rating",
-            digits="5",
-            score=5.0,
-            attempts=1,
-            answered_at=T0 + timedelta(seconds=2),
+            writes.SaveAnswer(
+                linkedid=START["linkedid"],
+                position=0,
+                question="rating",
+                digits="5",
+                score=5.0,
+                attempts=1,
+                answered_at=T0 + timedelta(seconds=2),
+            ),
         )
     for seconds in (3, 9):
         async with sessions() as s, s.begin():
-            await repo.finish_response(
-                s, linkedid=START["linkedid"], status="completed", ended_at=T0 + timedelta(seconds=seconds)
+            await write(
+                s,
+                writes.FinishResponse(
+                    linkedid=START["linkedid"], status="completed", ended_at=T0 + timedelta(seconds=seconds)
+                ),
             )
     assert (first, again) == (True, False)
 
@@ -79,7 +88,7 @@ async def test_call_written_first_by_another_side_is_completed_not_replaced(sess
     async with sessions() as s, s.begin():
         await repo.upsert_call(s, linkedid="L1", caller_number="79990000001", started_at=T0)
     async with sessions() as s, s.begin():
-        await repo.start_response(s, **{**START, "linkedid": "L1", "caller_number": "70000000000"})
+        await write(s, writes.StartResponse(**{**START, "linkedid": "L1", "caller_number": "70000000000"}))
     async with sessions() as s:
         call = (await s.execute(select(Call))).scalar_one()
     # The first writer's values stay; the gaps are filled.
@@ -88,7 +97,7 @@ async def test_call_written_first_by_another_side_is_completed_not_replaced(sess
 
 async def test_unknown_operator_is_stored_as_null(sessions) -> None:
     async with sessions() as s, s.begin():
-        await repo.start_response(s, **{**START, "operator": None})
+        await write(s, writes.StartResponse(**{**START, "operator": None}))
     async with sessions() as s:
         call = (await s.execute(select(Call))).scalar_one()
         assert call.operator_id is None
@@ -98,19 +107,21 @@ async def test_unknown_operator_is_stored_as_null(sessions) -> None:
 async def test_unknown_survey_version_is_refused(sessions) -> None:
     with pytest.raises(LookupError, match="survey 'nope' version 1 is not stored"):
         async with sessions() as s, s.begin():
-            await repo.start_response(s, **{**START, "survey": "nope"})
+            await write(s, writes.StartResponse(**{**START, "survey": "nope"}))
 
 
 async def test_answer_without_response_is_refused(sessions) -> None:
     with pytest.raises(LookupError, match="no survey response for call missing"):
         async with sessions() as s, s.begin():
-            await repo.save_answer(
+            await write(
                 s,
-                linkedid="missing",
-                position=0,
-                question="rating",
-                digits="1",
-                score=1.0,
-                attempts=1,
-                answered_at=T0,
+                writes.SaveAnswer(
+                    linkedid="missing",
+                    position=0,
+                    question="rating",
+                    digits="1",
+                    score=1.0,
+                    attempts=1,
+                    answered_at=T0,
+                ),
             )

@@ -21,7 +21,7 @@ from ivr_survey.db.spool import SpoolFile
 from ivr_survey.db.store import SurveyStore
 from ivr_survey.db.writes import FinishResponse, SaveAnswer, StartResponse
 from ivr_survey.keys import STORE
-from tests.support.store import T0, SwitchableSessions, answer_fields, response_rows, start_fields
+from tests.support.store import T0, SwitchableWriter, answer_fields, response_rows, start_fields
 
 
 def _line(op: str, data: dict) -> str:
@@ -98,8 +98,8 @@ async def test_unwritable_spool_keeps_answers_in_memory_and_says_so(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     folder = tmp_path / "spool"
-    switch = SwitchableSessions(sessions)
-    store = SurveyStore(switch, folder, retry_initial=0.01, retry_cap=0.02)
+    switch = SwitchableWriter(sessions)
+    store = SurveyStore(sessions, folder, writer=switch, retry_initial=0.01, retry_cap=0.02)
     await store.start()
     assert (await store.health()).problem is None
     _break_folder(folder)
@@ -174,9 +174,9 @@ async def test_sqlite_file_deleted_under_the_service(tmp_path: Path) -> None:
 async def test_spool_writes_leave_the_event_loop_free_and_keep_their_order(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    switch = SwitchableSessions(sessions)
+    switch = SwitchableWriter(sessions)
     switch.down = True
-    store = SurveyStore(switch, tmp_path)
+    store = SurveyStore(sessions, tmp_path, writer=switch)
     await store.start()
     gate = threading.Event()
     writers: set[str] = set()

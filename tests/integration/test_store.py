@@ -12,12 +12,12 @@ from sqlalchemy import select
 from ivr_survey.db.models import SurveyAnswer, SurveyResponse
 from ivr_survey.db.store import SurveyStore
 from ivr_survey.db.writes import FinishResponse, SaveAnswer, StartResponse
-from tests.support.store import T0, SwitchableSessions, answer_fields, response_rows, start_fields
+from tests.support.store import T0, SwitchableWriter, answer_fields, response_rows, start_fields
 
 
 async def test_outage_spools_then_replays_in_order(sessions, tmp_path: Path) -> None:
-    switch = SwitchableSessions(sessions)
-    store = SurveyStore(switch, tmp_path, retry_initial=0.01, retry_cap=0.02)
+    switch = SwitchableWriter(sessions)
+    store = SurveyStore(sessions, tmp_path, writer=switch, retry_initial=0.01, retry_cap=0.02)
     await store.start()
     await store.write(StartResponse(**start_fields("A")))
     switch.down = True
@@ -39,9 +39,9 @@ async def test_outage_spools_then_replays_in_order(sessions, tmp_path: Path) -> 
 
 
 async def test_spool_left_by_a_crashed_run_is_replayed_atstart_fields(sessions, tmp_path: Path) -> None:
-    switch = SwitchableSessions(sessions)
+    switch = SwitchableWriter(sessions)
     switch.down = True
-    first = SurveyStore(switch, tmp_path)
+    first = SurveyStore(sessions, tmp_path, writer=switch)
     await first.write(StartResponse(**start_fields("C")))
     await first.write(SaveAnswer(**answer_fields("C", "5")))
     assert first.pending == 2  # the process dies here without close()
@@ -96,9 +96,9 @@ async def test_truncated_spool_line_is_set_aside_and_the_rest_replayed(sessions,
     assert await response_rows(sessions) == [("in_progress", None)]
     # A record appended after a broken last line starts on a line of its own.
     (tmp_path / "pending.jsonl").write_text('{"op": "ans')
-    switch = SwitchableSessions(sessions)
+    switch = SwitchableWriter(sessions)
     switch.down = True
-    second = SurveyStore(switch, tmp_path)
+    second = SurveyStore(sessions, tmp_path, writer=switch)
     await second.write(SaveAnswer(**answer_fields("T", "4")))
     lines = (tmp_path / "pending.jsonl").read_text().splitlines()
     assert lines[0] == '{"op": "ans'

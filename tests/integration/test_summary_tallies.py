@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr_survey.db import repository as repo
+from ivr_survey.db import writes
 from ivr_survey.db.models import Call, ResponseSlotOtherScore, ResponseSlotTally, SurveyResponse
 from ivr_survey.db.ratings import RatingFilter
 from ivr_survey.db.summary import ratings_summary
 from tests.support.seed import Rated, add_survey, question, seed
+from tests.support.writing import write
 
 T0 = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)  # Berlin leaves winter time the next night
 SLOT = int(T0.timestamp()) // 900
@@ -76,15 +77,17 @@ async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
         ],
     )
     async with sessions() as s, s.begin():  # a caller still in the survey: offered, not yet a response
-        await repo.start_response(
+        await write(
             s,
-            linkedid="e",
-            survey="default",
-            survey_version=1,
-            channel="agi",
-            language="en",
-            args={},
-            started_at=at(40),
+            writes.StartResponse(
+                linkedid="e",
+                survey="default",
+                survey_version=1,
+                channel="agi",
+                language="en",
+                args={},
+                started_at=at(40),
+            ),
         )
     assert await _tallies(sessions) == [
         (0, 3, 2, 7.0, 0, 1, 0, 0, 1),
@@ -99,13 +102,19 @@ async def test_every_write_is_counted_in_its_quarter_hour(sessions) -> None:
 
     async with sessions() as s, s.begin():
         # the same keypress replayed changes nothing; the caller in the survey answers 4
-        assert not await repo.save_answer(
-            s, linkedid="a", position=0, question="rating", digits="5", score=5.0, attempts=1, answered_at=at(1)
+        assert not await write(
+            s,
+            writes.SaveAnswer(
+                linkedid="a", position=0, question="rating", digits="5", score=5.0, attempts=1, answered_at=at(1)
+            ),
         )
-        assert await repo.save_answer(
-            s, linkedid="e", position=0, question="rating", digits="4", score=4.0, attempts=1, answered_at=at(41)
+        assert await write(
+            s,
+            writes.SaveAnswer(
+                linkedid="e", position=0, question="rating", digits="4", score=4.0, attempts=1, answered_at=at(41)
+            ),
         )
-        await repo.finish_response(s, linkedid="e", status="completed", ended_at=at(42))
+        await write(s, writes.FinishResponse(linkedid="e", status="completed", ended_at=at(42)))
         # a score corrected in place moves between the counts
         await s.execute(update(SurveyResponse).where(SurveyResponse.score == 2.5).values(score=1.0))
         # deleting a call deletes its response (ON DELETE CASCADE), and its counts

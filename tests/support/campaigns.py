@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db import campaigns, dialing, writes
+from tests.support.writing import write
 
 ENDPOINT = "PJSIP/{number}@trunk"
 
@@ -66,29 +67,35 @@ async def answer(
     async with sessions() as s, s.begin():
         attempt = await dialing.attempt_by_channel(s, channel)
         assert attempt is not None
-        await writes.StartResponse(
-            linkedid=linkedid,
-            survey=survey,
-            survey_version=1,
-            channel="ari",
-            language="en",
-            args={},
-            started_at=at,
-            campaign_id=attempt.campaign_id,
-            contact_id=attempt.contact_id,
-            attempt=attempt.number,
-        ).apply(s)
-        for position, (question, score) in enumerate(answers):
-            await writes.SaveAnswer(
+        await write(
+            s,
+            writes.StartResponse(
                 linkedid=linkedid,
-                position=position,
-                question=question,
-                digits=None if score is None else str(int(score)),
-                score=score,
-                attempts=1,
-                answered_at=at + timedelta(seconds=3 + position),
-            ).apply(s)
-        await writes.FinishResponse(linkedid=linkedid, status=status, ended_at=at + timedelta(seconds=9)).apply(s)
+                survey=survey,
+                survey_version=1,
+                channel="ari",
+                language="en",
+                args={},
+                started_at=at,
+                campaign_id=attempt.campaign_id,
+                contact_id=attempt.contact_id,
+                attempt=attempt.number,
+            ),
+        )
+        for position, (question, score) in enumerate(answers):
+            await write(
+                s,
+                writes.SaveAnswer(
+                    linkedid=linkedid,
+                    position=position,
+                    question=question,
+                    digits=None if score is None else str(int(score)),
+                    score=score,
+                    attempts=1,
+                    answered_at=at + timedelta(seconds=3 + position),
+                ),
+            )
+        await write(s, writes.FinishResponse(linkedid=linkedid, status=status, ended_at=at + timedelta(seconds=9)))
 
 
 async def settle(

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db import repository as repo
+from ivr_survey.db import writes
 from ivr_survey.survey.definition import SurveyDefinition
+from tests.support.writing import write
 
 
 @dataclass(frozen=True)
@@ -30,34 +32,41 @@ class Rated:
 async def seed(sessions: async_sessionmaker[AsyncSession], rows: list[Rated]) -> None:
     async with sessions() as s, s.begin():
         for r in rows:
-            await repo.start_response(
+            await write(
                 s,
-                linkedid=r.linkedid,
-                survey=r.survey,
-                survey_version=1,
-                channel="ari",
-                language="en",
-                args={},
-                started_at=r.started_at,
-                channel_uniqueid=r.linkedid + ".2",
-                caller_number=r.caller,
-                operator=r.operator,
-                queue=r.queue,
+                writes.StartResponse(
+                    linkedid=r.linkedid,
+                    survey=r.survey,
+                    survey_version=1,
+                    channel="ari",
+                    language="en",
+                    args={},
+                    started_at=r.started_at,
+                    channel_uniqueid=r.linkedid + ".2",
+                    caller_number=r.caller,
+                    operator=r.operator,
+                    queue=r.queue,
+                ),
             )
             for position, (question, score) in enumerate(((r.first, r.score), *r.later)):
                 digits = str(int(score)) if score is not None else None
-                await repo.save_answer(
+                await write(
                     s,
-                    linkedid=r.linkedid,
-                    position=position,
-                    question=question,
-                    digits=digits,
-                    score=score,
-                    attempts=1 if digits else 3,
-                    answered_at=r.started_at + timedelta(seconds=3 + position),
+                    writes.SaveAnswer(
+                        linkedid=r.linkedid,
+                        position=position,
+                        question=question,
+                        digits=digits,
+                        score=score,
+                        attempts=1 if digits else 3,
+                        answered_at=r.started_at + timedelta(seconds=3 + position),
+                    ),
                 )
-            await repo.finish_response(
-                s, linkedid=r.linkedid, status=r.status, ended_at=r.started_at + timedelta(seconds=5)
+            await write(
+                s,
+                writes.FinishResponse(
+                    linkedid=r.linkedid, status=r.status, ended_at=r.started_at + timedelta(seconds=5)
+                ),
             )
 
 

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db.models import SurveyAnswer, SurveyResponse
+from ivr_survey.db.writer import writer_for
+
+T = TypeVar("T")
 
 T0 = datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC)
 
 
-class SwitchableSessions:
-    """A session factory whose database can be 'unplugged' (connection refused) and plugged back."""
+class SwitchableWriter:
+    """The store's writer for a database that can be 'unplugged' (connection refused) and plugged back."""
 
-    def __init__(self, real: async_sessionmaker[AsyncSession]) -> None:
-        self.real = real
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.real = writer_for(sessions)
         self.down = False
 
-    def __call__(self) -> AsyncSession:
+    async def run(self, work: Callable[[Connection], T]) -> T:
         if self.down:
             raise ConnectionRefusedError(111, "Connection refused")
-        return self.real()
+        return await self.real.run(work)
+
+    async def close(self) -> None:
+        await self.real.close()
 
 
 def start_fields(linkedid: str) -> dict:
