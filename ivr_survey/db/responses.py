@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RootTransaction
 
 from ..survey.definition import Question
 from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
@@ -41,6 +42,8 @@ _versions: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int], _Version]] = 
 # changes); bounded, as the dialplan names the operators
 _operators: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
 _OPERATORS_KEPT = 10_000
+# transaction -> the operator codes it inserted: its own SELECT sees them, but they are not kept, as it may roll back
+_inserted: weakref.WeakKeyDictionary[RootTransaction, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _version(conn: Connection, name: str, version: int) -> _Version | None:
@@ -132,17 +135,23 @@ def operator_id(conn: Connection, *, code: str | None) -> int | None:
         return None
     known = _operators.setdefault(conn.engine, {})
     found = known.get(code)
-    if found is None:
-        sql = _sql(conn)
-        found = conn.execute(sql.operator, {"code": code}).scalar_one_or_none()
-        if found is None:  # first sight: insert, unless another writer just did (not kept: it may roll back)
-            conn.execute(sql.add_operator, {"code": code})
-            inserted: int = conn.execute(sql.operator, {"code": code}).scalar_one()
-            return inserted
+    if found is not None:
+        return found
+    sql = _sql(conn)
+    stored: int | None = conn.execute(sql.operator, {"code": code}).scalar_one_or_none()
+    transaction = conn.get_transaction()
+    assert transaction is not None  # the SELECT began one
+    inserted = _inserted.setdefault(transaction, set())
+    if stored is None:  # first sight: insert, unless another writer just did
+        conn.execute(sql.add_operator, {"code": code})
+        inserted.add(code)
+        new_id: int = conn.execute(sql.operator, {"code": code}).scalar_one()
+        return new_id
+    if code not in inserted:  # committed before this transaction began: kept
         if len(known) >= _OPERATORS_KEPT:
             known.clear()
-        known[code] = found
-    return found
+        known[code] = stored
+    return stored
 
 
 def upsert_call(

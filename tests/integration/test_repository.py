@@ -125,3 +125,18 @@ async def test_answer_without_response_is_refused(sessions) -> None:
                     answered_at=T0,
                 ),
             )
+
+
+async def test_an_operator_inserted_in_a_transaction_rolled_back_is_not_remembered(sessions) -> None:
+    async with sessions() as s:
+        first = await repo.operator_id(s, code="9001")
+        again = await repo.operator_id(s, code="9001")  # seen again before the transaction ends
+        await s.rollback()
+    async with sessions() as s, s.begin():
+        other = await repo.operator_id(s, code="9002")  # may take the id the rolled-back row had
+    async with sessions() as s, s.begin():
+        kept = await repo.operator_id(s, code="9001")
+        stored = (await s.execute(select(Operator.id).where(Operator.code == "9001"))).scalar_one()
+    assert again == first
+    assert kept == stored
+    assert kept != other
