@@ -168,7 +168,7 @@ def in_steps(actions: Sequence[Action]) -> Iterator[Action | tuple[Recorded, ...
     committed in one transaction (one wait for the caller, one for the database), before what follows them."""
     run: list[Recorded] = []
     for action in actions:
-        if isinstance(action, SaveAnswer | Finish | OptOut):
+        if isinstance(action, Recorded):
             run.append(action)
             continue
         if run:
