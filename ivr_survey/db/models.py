@@ -242,21 +242,16 @@ class SurveyResponse(Base):
     started_hour: Mapped[int | None]  # UTC epoch seconds of started_at // HOUR
 
 
-class ResponseSlotTally(Base):
-    """survey_responses counted per UTC quarter hour (started_slot), kept by database triggers on every insert,
-    score change and delete (migrations 0007, 0010), so that a year of unfiltered time summaries adds up 35,040
-    rows instead of counting a million. A slot whose responses are all gone keeps a row of zeros."""
+class TallyCounts:
+    """The counts of a tally row: what the summaries add up instead of counting responses."""
 
-    __tablename__ = "response_slot_tallies"
-
-    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     offered: Mapped[int]  # responses started, any status
     responses: Mapped[int]  # of which have a first score
     score_total: Mapped[float] = mapped_column(Float)  # the sum of those scores
     satisfied: Mapped[int]  # of which are satisfied (SurveyResponse.satisfied)
     csat_responses: Mapped[int]  # of which were judged satisfied or not: CSAT's denominator
     # How many first scores were 0 .. 10, the whole numbers a one- or two-key answer is usually scored; any
-    # other score is counted in ResponseSlotOtherScore.
+    # other score is counted in rows of its own (ResponseSlotOtherScore, ResponseGroupOtherScore).
     score_0: Mapped[int]
     score_1: Mapped[int]
     score_2: Mapped[int]
@@ -270,6 +265,16 @@ class ResponseSlotTally(Base):
     score_10: Mapped[int]
 
 
+class ResponseSlotTally(TallyCounts, Base):
+    """survey_responses counted per UTC quarter hour (started_slot), kept by database triggers on every insert,
+    score change and delete (migrations 0007, 0010), so that a year of unfiltered time summaries adds up 35,040
+    rows instead of counting a million. A slot whose responses are all gone keeps a row of zeros."""
+
+    __tablename__ = "response_slot_tallies"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
 class ResponseSlotOtherScore(Base):
     """First scores other than the whole numbers 0-10 (e.g. a 0-100 scale, a half point), counted per UTC quarter
     hour and score by the same triggers. Rows, not columns, as such scores may be anything."""
@@ -277,6 +282,36 @@ class ResponseSlotOtherScore(Base):
     __tablename__ = "response_slot_other_scores"
 
     slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    score: Mapped[float] = mapped_column(Float, primary_key=True)
+    responses: Mapped[int]
+
+
+# What a group tally groups by, and its key: the response's column as text, '' for none (a key is part of the
+# primary key, so it cannot be NULL). Migration 0014's triggers spell the same keys in SQL.
+TALLY_GROUPINGS = ("operator", "queue", "survey")
+
+
+class ResponseGroupTally(TallyCounts, Base):
+    """survey_responses counted per UTC day (started_slot // 96) and operator, queue or survey, kept by database
+    triggers as the quarter-hour tallies are (migration 0014), so that a year's unfiltered operator summary adds
+    up 73,000 rows (200 operators) instead of counting a million. A group whose responses are all gone keeps a
+    row of zeros."""
+
+    __tablename__ = "response_group_tallies"
+
+    grouped_by: Mapped[str] = mapped_column(String(8), primary_key=True)  # one of TALLY_GROUPINGS
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # UTC epoch days
+    group_key: Mapped[str] = mapped_column(String(128), primary_key=True)  # operator or survey id, queue; '': none
+
+
+class ResponseGroupOtherScore(Base):
+    """First scores other than 0-10, counted per grouping, UTC day, key and score by the same triggers."""
+
+    __tablename__ = "response_group_other_scores"
+
+    grouped_by: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    group_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     score: Mapped[float] = mapped_column(Float, primary_key=True)
     responses: Mapped[int]
 

@@ -7,9 +7,11 @@ triples in index order and then folding them into one row per key. Time buckets 
 responses are first counted per UTC slot, then the slots are added up into the caller's hours, days, weeks or
 months in their time zone. With no filter but the period, the counts per quarter hour are already there
 (response_slot_tallies and response_slot_other_scores, kept by triggers); only the two slots the period's
-bounds may cut are counted from the responses. With filters, the database counts responses per UTC hour (per
-quarter hour in half-hour time zones). Operator, queue and survey summaries of a period holding under a tenth
-of all responses read that period's range of the hour index instead of all of their own index. The summary
+bounds may cut are counted from the responses. So are operator, queue and survey summaries, from the counts
+per UTC day and group (response_group_tallies and response_group_other_scores), the two days the bounds may
+cut counted from the responses. With filters, the database counts responses per UTC hour (per quarter hour in
+half-hour time zones); operator, queue and survey summaries of a period holding under a tenth of all
+responses read that period's range of the hour index instead of all of their own index. The summary
 of the whole period (group_by "all") is read as a time summary is, and added up into one row.
 
 A summary of one question by its key counts that question's answers (survey_answers) in the same groups,
@@ -42,6 +44,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    false,
     func,
     literal_column,
     null,
@@ -59,6 +62,8 @@ from .models import (
     CqrEvaluation,
     CqrScorecard,
     Operator,
+    ResponseGroupOtherScore,
+    ResponseGroupTally,
     ResponseSlotOtherScore,
     ResponseSlotTally,
     Survey,
@@ -68,6 +73,7 @@ from .models import (
 )
 from .ratings import CampaignScope, RatingColumns, RatingFilter, rating_conditions
 from .timebuckets import (
+    DAY,
     HOUR,
     QUARTER_HOUR,
     UNITS,
@@ -343,14 +349,9 @@ async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> Sequen
     return rows
 
 
-def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[int]) -> Subquery:
-    """Rows in the shape of a tally row per quarter hour of the period: the stored tallies and other scores of
-    the slots wholly inside it, and the responses of the (at most two) slots its bounds cut. A whole score
-    not in `columns` is missed in the stored tallies: see _strays."""
-    t, o, r = ResponseSlotTally, ResponseSlotOtherScore, SurveyResponse
-    first, first_whole, end_whole = _period_slots(filters, QUARTER_HOUR)
-    cut = {s for s in (first, end_whole) if not first_whole <= s < end_whole}
-    counts = [
+def _tally_counts(t: type[ResponseSlotTally] | type[ResponseGroupTally], columns: Sequence[int]) -> list[Any]:
+    """A tally table's counts, in the order of a tally row (see _fold), of the scores in `columns`."""
+    return [
         t.offered,
         t.responses,
         t.score_total,
@@ -358,6 +359,20 @@ def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[i
         t.csat_responses,
         *(getattr(t, f"score_{s}") for s in columns),
     ]
+
+
+def _cut(first: int, first_whole: int, end_whole: int) -> list[int]:
+    """The (at most two) slots a period's bounds cut, of the numbers _period_slots gives."""
+    return sorted({s for s in (first, end_whole) if not first_whole <= s < end_whole})
+
+
+def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[int]) -> Subquery:
+    """Rows in the shape of a tally row per quarter hour of the period: the stored tallies and other scores of
+    the slots wholly inside it, and the responses of the (at most two) slots its bounds cut. A whole score
+    not in `columns` is missed in the stored tallies: see _strays."""
+    t, o, r = ResponseSlotTally, ResponseSlotOtherScore, SurveyResponse
+    first, first_whole, end_whole = _period_slots(filters, QUARTER_HOUR)
+    counts = _tally_counts(t, columns)
     whole = select(t.slot, *counts, cast(null(), String).label("others")).where(
         t.slot >= first_whole, t.slot < end_whole, t.offered != 0
     )
@@ -368,8 +383,51 @@ def _slot_rows(session: AsyncSession, filters: RatingFilter, columns: Sequence[i
     started = _unindexed(session, r.started_at)
     edges = (
         select(r.started_slot.label("key"), r.score, r.satisfied, func.count().label("n"))
-        .where(r.started_slot.in_(sorted(cut)), started >= filters.date_from, started < filters.date_to)
+        .where(
+            r.started_slot.in_(_cut(first, first_whole, end_whole)),
+            started >= filters.date_from,
+            started < filters.date_to,
+        )
         .group_by(r.started_slot, r.score, r.satisfied)
+        .subquery()
+    )
+    return union_all(whole, others, _fold(edges, edges.c.key, columns)).subquery()
+
+
+SLOTS_PER_DAY = DAY // QUARTER_HOUR
+
+
+def _group_key(grouping: str) -> Any:
+    """A response's key in the group tallies of `grouping`: its column as text, '' for none (as migration 0014's
+    triggers write it)."""
+    r = SurveyResponse
+    column = {"operator": r.operator_id, "queue": r.queue, "survey": r.survey_id}[grouping]
+    return func.coalesce(column if grouping == "queue" else cast(column, String), "")
+
+
+def _group_rows(session: AsyncSession, grouping: str, filters: RatingFilter, columns: Sequence[int]) -> Subquery:
+    """Rows in the shape of a tally row per UTC day and key of the period, for an operator, queue or survey
+    summary: the stored group tallies and other scores of the days wholly inside it, and the responses of the
+    (at most two) days its bounds cut, read by quarter hour from the slot index."""
+    t, o, r = ResponseGroupTally, ResponseGroupOtherScore, SurveyResponse
+    first, first_whole, end_whole = _period_slots(filters, DAY)
+    counts = _tally_counts(t, columns)
+    whole = select(t.group_key.label("key"), *counts, cast(null(), String).label("others")).where(
+        t.grouped_by == grouping, t.day >= first_whole, t.day < end_whole, t.offered != 0
+    )
+    others: Select[*tuple[Any, ...]] = select(
+        o.group_key, *(literal_column("0") for _ in counts), _others(o.score, o.responses)
+    ).where(o.grouped_by == grouping, o.day >= first_whole, o.day < end_whole, o.responses != 0)
+    started = _unindexed(session, r.started_at)
+    cut_days = [
+        and_(r.started_slot >= day * SLOTS_PER_DAY, r.started_slot < (day + 1) * SLOTS_PER_DAY)
+        for day in _cut(first, first_whole, end_whole)
+    ]
+    key = _group_key(grouping)
+    edges = (
+        select(key.label("key"), r.score, r.satisfied, func.count().label("n"))
+        .where(or_(false(), *cut_days), started >= filters.date_from, started < filters.date_to)
+        .group_by(key, r.score, r.satisfied)
         .subquery()
     )
     return union_all(whole, others, _fold(edges, edges.c.key, columns)).subquery()
@@ -440,6 +498,15 @@ async def _tally_rows(
         key = bucket_start(dialect, epoch, group_by, tz, *_period(filters)) if group_by != "all" else None
         rows = _counted(await _rows(session, _fold(pairs, key, columns)))
         return columns, [(row[0], row[1:]) for row in rows]
+    if scope.question is None and only_a_period:
+        groups = _group_rows(session, group_by, filters, columns)
+        rows = await _rows(session, _sum_rows(groups, groups.c.key, columns))
+        if columns != WIDE_SCORES and any(_strays(row) for row in rows):
+            return await _tally_rows(session, group_by, filters, tz, scope, WIDE_SCORES)
+        keyed = [(row[0] or None, row[1:]) for row in rows]  # '' is no operator, queue or survey
+        if group_by == "queue":
+            return columns, keyed
+        return columns, await _named(session, group_by, [(int(k) if k else None, row) for k, row in keyed])
     column = {"operator": r.operator_id, "queue": r.queue, "survey": r.survey_id}[group_by]
     if filters.operator is None and await _holds_a_small_share(session, filters):
         # the period's entries of the hour index, grouped aside, rather than every entry of the grouping's
@@ -449,10 +516,14 @@ async def _tally_rows(
     rows = await _rows(session, _fold(pairs, pairs.c.key, columns))
     if group_by == "queue":
         return columns, [(row[0], row[1:]) for row in rows]
-    # operator and survey ids become their codes and names
+    return columns, await _named(session, group_by, [(row[0], row[1:]) for row in rows])
+
+
+async def _named(session: AsyncSession, group_by: str, rows: list[tuple[int | None, Any]]) -> list[tuple[Any, Any]]:
+    """(key, row) pairs with their operator or survey ids as the operators' codes, the surveys' names."""
     model, name = (Operator, Operator.code) if group_by == "operator" else (Survey, Survey.name)
-    names = dict((await session.execute(select(model.id, name))).all())
-    return columns, [(names.get(row[0]), row[1:]) for row in rows]
+    names: dict[int | None, str] = dict((await session.execute(select(model.id, name))).all())
+    return [(names.get(key), row) for key, row in rows]
 
 
 def _counted(rows: Sequence[Row[*tuple[Any, ...]]]) -> Sequence[Row[*tuple[Any, ...]]]:

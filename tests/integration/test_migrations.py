@@ -298,3 +298,43 @@ async def test_0011_adds_operator_teams_and_takes_them_away(empty_database_url: 
     assert "team" not in await _columns(url, "operators")
     assert await _select(url, "SELECT code, name FROM operators") == [("7001", "Anna")]
     assert await _select(url, "SELECT linkedid, operator_id FROM calls") == [("L1", 1)]
+
+
+async def test_0014_counts_the_stored_responses_per_day_and_group(empty_database_url: str) -> None:
+    """Responses stored before 0014 are counted per day and operator, queue and survey ('' for none); the
+    triggers count later writes; the downgrade drops the tables and their triggers."""
+    url = empty_database_url
+    await upgrade(url, "0013")
+    await _fill_at_previous_head(url)
+    await upgrade(url)
+    day = int(A.timestamp()) // 86400
+    assert B.date() == A.date()
+    counts = "grouped_by, day, group_key, offered, responses, score_total, satisfied, csat_responses"
+    tallies = f"SELECT {counts} FROM response_group_tallies ORDER BY grouped_by, group_key"
+    # written as the repository wrote them before 0010, unjudged: no verdict to count
+    assert await _select(url, tallies) == [
+        ("operator", day, "", 8, 7, 27.5, 0, 0),
+        ("queue", day, "", 8, 7, 27.5, 0, 0),
+        ("survey", day, "1", 4, 3, 8.5, 0, 0),
+        ("survey", day, "2", 2, 2, 10.0, 0, 0),
+        ("survey", day, "3", 2, 2, 9.0, 0, 0),
+    ]
+    others = "SELECT grouped_by, group_key, score, responses FROM response_group_other_scores ORDER BY grouped_by"
+    assert await _select(url, others) == [("operator", "", 2.5, 1), ("queue", "", 2.5, 1), ("survey", "1", 2.5, 1)]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await _respond(conn, 9, 2, 3.0, A)
+    finally:
+        await engine.dispose()
+    assert (await _select(url, tallies))[3] == ("survey", day, "2", 3, 3, 13.0, 0, 0)
+
+    await downgrade(url, "0013")
+    assert not {"response_group_tallies", "response_group_other_scores"} & await _tables(url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:  # no trigger is left to write to the dropped tables
+            await _respond(conn, 10, 1, 5.0, B)
+    finally:
+        await engine.dispose()
+    assert await _select(url, "SELECT count(*) FROM survey_responses") == [(10,)]

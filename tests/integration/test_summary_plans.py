@@ -52,9 +52,9 @@ EDGE_SEEK = "SEARCH survey_responses USING COVERING INDEX ix_survey_responses_su
 @pytest.mark.parametrize(
     ("group_by", "tz", "filters", "read"),
     [
-        ("operator", "UTC", {}, _scan("operator")),
-        ("queue", "UTC", {}, _scan("queue")),
-        ("survey", "UTC", {}, _scan("survey")),
+        ("operator", "UTC", {"status": "completed"}, _scan("operator")),
+        ("queue", "UTC", {"score_min": 1.0}, _scan("queue")),
+        ("survey", "UTC", {"status": "completed"}, _scan("survey")),
         # only a period: the tallies, and the slot the period's start cuts
         ("hour", "UTC", {}, EDGE_SEEK),
         ("day", "Asia/Kolkata", {}, EDGE_SEEK),
@@ -84,10 +84,20 @@ async def test_each_summary_reads_one_covering_index(
     assert await _reads(sqlite_engine, group_by, tz, RatingFilter(**YEAR, **filters)) == [read]
 
 
+@pytest.mark.parametrize("group_by", ["operator", "queue", "survey"])
+async def test_a_grouping_over_only_a_period_reads_the_days_its_bounds_cut(
+    sqlite_engine: AsyncEngine, group_by: str
+) -> None:
+    """The group tallies, and the quarter hours of the two days the period's bounds cut (the first is cut at
+    00:07; the day its end falls on is read too, however little of it the period holds)."""
+    day = _range("slot", "started_slot")
+    assert await _reads(sqlite_engine, group_by, "UTC", RatingFilter(**YEAR)) == [day, day]
+
+
 @pytest.mark.parametrize(
     ("group_by", "filters", "read"),
     [
-        ("operator", {}, _range("hour", "started_hour")),
+        ("operator", {"score_min": 1.0}, _range("hour", "started_hour")),
         ("queue", {"survey": "default"}, _range("hour", "started_hour")),
         ("survey", {"status": "completed", "score_max": 2.0}, _range("hour", "started_hour")),
         ("queue", {"operator": "7001"}, OPERATOR_SEEK),

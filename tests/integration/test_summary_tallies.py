@@ -1,4 +1,5 @@
-"""The per-quarter-hour tallies the database keeps by triggers, and the unfiltered time summaries read from them."""
+"""The tallies the database keeps by triggers (per quarter hour, and per day and operator, queue or survey), and
+the unfiltered summaries read from them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_survey.db import writes
-from ivr_survey.db.models import Call, ResponseSlotOtherScore, ResponseSlotTally, SurveyResponse
+from ivr_survey.db.models import (
+    Call,
+    Operator,
+    ResponseGroupOtherScore,
+    ResponseGroupTally,
+    ResponseSlotOtherScore,
+    ResponseSlotTally,
+    Survey,
+    SurveyResponse,
+)
 from ivr_survey.db.ratings import RatingFilter
 from ivr_survey.db.summary import ratings_summary
 from tests.support.seed import Rated, add_survey, question, seed
@@ -294,3 +304,147 @@ async def test_mixed_scales_from_the_tallies_equal_counting_the_responses(sessio
                 # every score of the scales, and the off-scale 2.5 once counted
                 assert set(distribution) == SCALE_LABELS | ({"2.5"} if distribution["2.5"] else set())
                 assert +distribution == Counter(f"{r.score:g}" for r in inside if r.score is not None)
+
+
+DAY0 = int(T0.timestamp()) // 86400
+
+
+async def _group_tallies(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[tuple], list[tuple]]:
+    """(grouping, day from T0's, key, offered, responses, score_total, satisfied, csat_responses, score_1,
+    score_2, score_5) per group tally, and (grouping, day, key, score, responses) per other score; keys as read:
+    the operator's code, the queue, the survey's name, None for none."""
+    t, o = ResponseGroupTally, ResponseGroupOtherScore
+    async with sessions() as s:
+        names = {
+            "operator": {str(i): c for i, c in (await s.execute(select(Operator.id, Operator.code))).all()},
+            "survey": {str(i): n for i, n in (await s.execute(select(Survey.id, Survey.name))).all()},
+        }
+
+        def key(grouping: str, stored: str) -> str | None:
+            return names.get(grouping, {}).get(stored, stored) or None
+
+        tallies = await s.execute(
+            select(
+                t.grouped_by,
+                t.day - DAY0,
+                t.group_key,
+                t.offered,
+                t.responses,
+                t.score_total,
+                t.satisfied,
+                t.csat_responses,
+                t.score_1,
+                t.score_2,
+                t.score_5,
+            )
+        )
+        others = await s.execute(select(o.grouped_by, o.day - DAY0, o.group_key, o.score, o.responses))
+        counted = [(g, d, key(g, k), *rest) for g, d, k, *rest in tallies]
+        other = [(g, d, key(g, k), *rest) for g, d, k, *rest in others]
+    order = lambda row: (row[0], row[1], row[2] or "")  # noqa: E731
+    return sorted(counted, key=order), sorted(other, key=order)
+
+
+async def test_every_write_is_counted_in_its_day_and_group(sessions) -> None:
+    """Per UTC day, each response counts once in its operator's, its queue's and its survey's group ('' none);
+    an operator filled in later, a corrected score and a deleted call move the counts."""
+    await seed(
+        sessions,
+        [
+            Rated("a", "7001", T0 + timedelta(minutes=1), 5, queue="sales"),
+            Rated("b", "7001", T0 + timedelta(hours=1, minutes=30), 2),  # 23:30, the same day
+            Rated("c", "7002", T0 + timedelta(hours=2, minutes=10), None, status="no_input", queue="sales"),
+            Rated("d", None, T0 + timedelta(hours=3), 2.5, queue="support"),  # the next day; off the scale
+        ],
+    )
+    assert await _group_tallies(sessions) == (
+        [
+            ("operator", 0, "7001", 2, 2, 7.0, 1, 2, 0, 1, 1),
+            ("operator", 1, None, 1, 1, 2.5, 0, 1, 0, 0, 0),
+            ("operator", 1, "7002", 1, 0, 0.0, 0, 0, 0, 0, 0),
+            ("queue", 0, None, 1, 1, 2.0, 0, 1, 0, 1, 0),
+            ("queue", 0, "sales", 1, 1, 5.0, 1, 1, 0, 0, 1),
+            ("queue", 1, "sales", 1, 0, 0.0, 0, 0, 0, 0, 0),
+            ("queue", 1, "support", 1, 1, 2.5, 0, 1, 0, 0, 0),
+            ("survey", 0, "default", 2, 2, 7.0, 1, 2, 0, 1, 1),
+            ("survey", 1, "default", 2, 1, 2.5, 0, 1, 0, 0, 0),
+        ],
+        [("operator", 1, None, 2.5, 1), ("queue", 1, "support", 2.5, 1), ("survey", 1, "default", 2.5, 1)],
+    )
+    async with sessions() as s, s.begin():
+        r = SurveyResponse
+        # the call history names the operator of a survey that started without one (db/history.py)
+        operator = (await s.execute(select(Operator.id).where(Operator.code == "7002"))).scalar_one()
+        await s.execute(update(r).where(r.score == 2.5).values(operator_id=operator))
+        await s.execute(update(r).where(r.score == 2.5).values(score=1.0))
+        await s.execute(delete(Call).where(Call.linkedid == "b"))
+    assert await _group_tallies(sessions) == (
+        [
+            ("operator", 0, "7001", 1, 1, 5.0, 1, 1, 0, 0, 1),
+            ("operator", 1, None, 0, 0, 0.0, 0, 0, 0, 0, 0),
+            ("operator", 1, "7002", 2, 1, 1.0, 0, 1, 1, 0, 0),
+            ("queue", 0, None, 0, 0, 0.0, 0, 0, 0, 0, 0),
+            ("queue", 0, "sales", 1, 1, 5.0, 1, 1, 0, 0, 1),
+            ("queue", 1, "sales", 1, 0, 0.0, 0, 0, 0, 0, 0),
+            ("queue", 1, "support", 1, 1, 1.0, 0, 1, 1, 0, 0),
+            ("survey", 0, "default", 1, 1, 5.0, 1, 1, 0, 0, 1),
+            ("survey", 1, "default", 2, 1, 1.0, 0, 1, 1, 0, 0),
+        ],
+        [
+            ("operator", 1, None, 2.5, 0),
+            ("operator", 1, "7002", 2.5, 0),
+            ("queue", 1, "support", 2.5, 0),
+            ("survey", 1, "default", 2.5, 0),
+        ],
+    )
+
+
+@pytest.mark.parametrize("group_by", ["operator", "queue", "survey"])
+async def test_unfiltered_group_summaries_equal_counting_the_responses(sessions, group_by: str) -> None:
+    """From the group tallies (only a period) and from the responses (a campaign filter that every row
+    matches), operator, queue and survey summaries are the same, over periods whose bounds cut days, inside
+    one day, across one midnight, and over two scales with off-scale scores."""
+    await add_survey(sessions, "percent", question("pct", [0, 50, 100], satisfied=[100]))
+    rng = random.Random(group_by)
+    rows = []
+    for i in range(240):
+        survey = rng.choice(["default", "percent"])
+        score = rng.choice([None, 2.5, *([1, 2, 3, 4, 5] if survey == "default" else [0, 50, 100])])
+        rows.append(
+            Rated(
+                f"{i}.1",
+                rng.choice(["7001", "7002", "7003", None]),
+                T0 - timedelta(days=3) + timedelta(seconds=rng.randrange(8 * 86400)),
+                score,
+                status="completed" if score is not None else "no_input",
+                queue=rng.choice(["sales", "support", None]),
+                survey=survey,
+                first="rating" if survey == "default" else "pct",
+            )
+        )
+    await seed(sessions, rows)
+    midnight = T0 + timedelta(hours=2)
+    periods = [
+        (T0 - timedelta(days=3), T0 + timedelta(days=5)),  # every response
+        (midnight - timedelta(hours=1), midnight + timedelta(hours=1)),
+        (midnight + timedelta(hours=3), midnight + timedelta(hours=9)),
+    ]
+    for _ in range(4):
+        start = T0 - timedelta(days=2, seconds=rng.randrange(86400))
+        periods.append((start, start + timedelta(seconds=rng.randrange(900, 5 * 86400))))
+    async with sessions() as s:
+        for start, end in periods:
+            tallied = await ratings_summary(
+                s, group_by=group_by, filters=RatingFilter(date_from=start, date_to=end), tz=ZoneInfo("UTC")
+            )
+            counted = await ratings_summary(
+                s,
+                group_by=group_by,
+                filters=RatingFilter(date_from=start, date_to=end, campaign="none"),
+                tz=ZoneInfo("UTC"),
+            )
+            assert tallied == counted, (start, end)
+            inside = [r for r in rows if start <= r.started_at < end]
+            assert sum(g.offered for g in tallied) == len(inside)
+            key = {"operator": "operator", "queue": "queue", "survey": "survey"}[group_by]
+            assert {g.key: g.offered for g in tallied} == Counter(getattr(r, key) for r in inside)
