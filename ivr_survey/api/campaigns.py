@@ -32,7 +32,7 @@ from ..db.campaigns import (
 )
 from ..db.models import CAMPAIGN_STATES, CONTACT_OUTCOMES, DNC_SOURCES
 from ..db.summary import GROUPINGS
-from ..keys import SESSIONS, SETTINGS
+from ..keys import DIALER, SESSIONS, SETTINGS
 from ..service import campaigns as service
 from ..service.refusals import Refused
 from . import params
@@ -369,6 +369,8 @@ def steer(command: str) -> Handler:
         async with request.app[SESSIONS]() as session, session.begin():
             row = await service.steer(session, campaign_id, command, at=_now())
             view = await service.campaign_view(session, row)
+        if (dialer := request.app.get(DIALER)) is not None:  # committed: its next round sees the change
+            dialer.campaigns_changed()
         return json_response(Campaign.model_validate(_campaign_json(view)))
 
     handler.__name__ = f"{command}_campaign"

@@ -298,10 +298,12 @@ class ResponseGroupTally(TallyCounts, Base):
     row of zeros."""
 
     __tablename__ = "response_group_tallies"
+    # in key order, clustered on SQLite: a period's groups are added up as they are read, without a sort
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     grouped_by: Mapped[str] = mapped_column(String(8), primary_key=True)  # one of TALLY_GROUPINGS
-    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # UTC epoch days
     group_key: Mapped[str] = mapped_column(String(128), primary_key=True)  # operator or survey id, queue; '': none
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # UTC epoch days
 
 
 class ResponseGroupOtherScore(Base):
@@ -310,8 +312,8 @@ class ResponseGroupOtherScore(Base):
     __tablename__ = "response_group_other_scores"
 
     grouped_by: Mapped[str] = mapped_column(String(8), primary_key=True)
-    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     group_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     score: Mapped[float] = mapped_column(Float, primary_key=True)
     responses: Mapped[int]
 

@@ -411,10 +411,20 @@ def _group_rows(session: AsyncSession, grouping: str, filters: RatingFilter, col
     (at most two) days its bounds cut, read by quarter hour from the slot index."""
     t, o, r = ResponseGroupTally, ResponseGroupOtherScore, SurveyResponse
     first, first_whole, end_whole = _period_slots(filters, DAY)
-    counts = _tally_counts(t, columns)
-    whole = select(t.group_key.label("key"), *counts, cast(null(), String).label("others")).where(
-        t.grouped_by == grouping, t.day >= first_whole, t.day < end_whole, t.offered != 0
+    # added up per key as the primary key's order reads them, so that a few rows a key meet the edges' below
+    whole = (
+        select(
+            t.group_key.label("key"),
+            *(
+                cast(func.sum(c), c.type if c is t.score_total else BigInteger).label(c.key)
+                for c in _tally_counts(t, columns)
+            ),
+            cast(null(), String).label("others"),
+        )
+        .where(t.grouped_by == grouping, t.day >= first_whole, t.day < end_whole)
+        .group_by(t.group_key)
     )
+    counts = _tally_counts(t, columns)
     others: Select[*tuple[Any, ...]] = select(
         o.group_key, *(literal_column("0") for _ in counts), _others(o.score, o.responses)
     ).where(o.grouped_by == grouping, o.day >= first_whole, o.day < end_whole, o.responses != 0)

@@ -17,7 +17,7 @@ from ..api import params
 from ..api.auth import PRINCIPAL, Principal
 from ..api.campaigns import MAX_UPLOAD, ResultsQuery
 from ..db.campaigns import TRANSITIONS
-from ..keys import SESSIONS, SETTINGS
+from ..keys import DIALER, SESSIONS, SETTINGS
 from ..service import campaigns as service
 from ..service.refusals import Refused
 from . import campaign_form
@@ -184,6 +184,8 @@ async def campaign_command(request: web.Request) -> web.StreamResponse:
         if exc.code not in ("campaign_state", "no_contacts"):
             raise _no_campaign(exc, campaign_id) from None
         return await _campaign(request, tr, campaign_id, status=409, notice=_state_words(exc, command, tr))
+    if (dialer := request.app.get(DIALER)) is not None:  # committed: its next round sees the change
+        dialer.campaigns_changed()
     log.info("campaign %d: %s by %s in the workstation", campaign_id, command, request[PRINCIPAL].name)
     raise web.HTTPSeeOther(f"/ui/campaigns/{campaign_id}?done={command}")
 

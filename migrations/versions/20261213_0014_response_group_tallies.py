@@ -68,11 +68,11 @@ def _add(row: str, sign: int) -> str:
             f"INSERT INTO {TABLE} (grouped_by, day, group_key, {', '.join(counts)}) "
             f"SELECT '{grouping}', {day}, {key}, {', '.join(counts.values())} "
             f"WHERE {row}.started_slot IS NOT NULL "
-            f"ON CONFLICT (grouped_by, day, group_key) DO UPDATE SET {updates}; "
+            f"ON CONFLICT (grouped_by, group_key, day) DO UPDATE SET {updates}; "
             f"INSERT INTO {OTHER} (grouped_by, day, group_key, score, responses) "
             f"SELECT '{grouping}', {day}, {key}, {row}.score, {sign} "
             f"WHERE {row}.started_slot IS NOT NULL AND {row}.score IS NOT NULL AND {row}.score NOT IN ({SCORE_LIST}) "
-            f"ON CONFLICT (grouped_by, day, group_key, score) "
+            f"ON CONFLICT (grouped_by, group_key, day, score) "
             f"DO UPDATE SET responses = {OTHER}.responses + excluded.responses; "
         )
     return sql
@@ -154,14 +154,16 @@ def upgrade() -> None:
         sa.Column("satisfied", sa.Integer(), nullable=False),
         sa.Column("csat_responses", sa.Integer(), nullable=False),
         *(sa.Column(f"score_{n}", sa.Integer(), nullable=False) for n in SCORES),
-        sa.PrimaryKeyConstraint("grouped_by", "day", "group_key", name=op.f(f"pk_{TABLE}")),
+        # in key order, clustered on SQLite: a period's groups are added up as they are read, without a sort
+        sa.PrimaryKeyConstraint("grouped_by", "group_key", "day", name=op.f(f"pk_{TABLE}")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         OTHER,
         *_group_columns(),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("responses", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("grouped_by", "day", "group_key", "score", name=op.f(f"pk_{OTHER}")),
+        sa.PrimaryKeyConstraint("grouped_by", "group_key", "day", "score", name=op.f(f"pk_{OTHER}")),
     )
     _count_stored_responses()
     _create_triggers()

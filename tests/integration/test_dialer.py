@@ -477,3 +477,24 @@ async def test_an_end_lost_with_the_websocket_is_found_when_it_is_back(rig: Rig)
     await rig.settled(campaign_id, within=20)
     customers.close()
     assert await rig.contacts(campaign_id) == [("+79161370001", "done", "no_input", 1)]
+
+
+async def test_an_idle_dialer_waits_its_idle_tick_unless_a_campaign_is_steered_here(rig: Rig) -> None:
+    """With no campaign running it looks for one only every idle_tick (here an hour), so a campaign started
+    unannounced waits; steering here (campaigns_changed, as the API and the workstation call it) starts a round
+    at once, and while a campaign runs the rounds come every tick."""
+    customers = Customers(rig.fake, {"+79161230001": "4", "+79161230002": "5"})
+    instance = await rig.instance(idle_tick=3600.0)
+    await asyncio.sleep(0.1)  # its first round found nothing: idle from now on
+    first = await rig.campaign(["+79161230001"])
+    await asyncio.sleep(0.5)  # ten ticks
+    assert rig.originates() == []
+    instance.dialer.campaigns_changed()
+    await rig.settled(first)
+    second = await rig.campaign(["+79161230002"])  # the first one has finished: idle again
+    await asyncio.sleep(0.5)
+    assert len(rig.originates()) == 1
+    instance.dialer.campaigns_changed()
+    await rig.settled(second)
+    customers.close()
+    assert await responses(rig) == [(first, "completed", 4.0), (second, "completed", 5.0)]

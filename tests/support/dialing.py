@@ -116,7 +116,7 @@ class Rig:
             instance=app,
             clock=self.clock,
             tick=tick,
-            **dialer_options,
+            **{"idle_tick": tick, **dialer_options},  # these tests start campaigns in the database, unannounced
         )
         stasis.outbound = dialer
         await stasis.start()
