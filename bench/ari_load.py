@@ -15,8 +15,9 @@ Every caller waits for the question to start, waits 0.3-1.5 s, and presses a key
 
 Reported per app: CPU seconds per surveyed call, and the service's over the floor's (the ratio); event -> first
 REST request latency (for StasisStart and ChannelDtmfReceived, what a caller waits on); peak concurrent calls;
-peak RSS; RSS and asyncio tasks once the calls are over and `--settle` seconds later; and answers lost (every key
-pressed must be stored, after the spool's replay for the service).
+peak RSS; RSS and Python's allocated blocks by minute; RSS and asyncio tasks once the calls are over and
+`--settle` seconds later; and answers lost (every key pressed must be stored, after the spool's replay for the
+service).
 """
 
 from __future__ import annotations
@@ -178,11 +179,12 @@ async def _measure(
     if profile is not None:
         profile.enable()
     over = loop.run_in_executor(None, sys.stdin.readline)
-    peak, by_minute = 0, []
-    while not over.done():  # sample the calls in the survey, and RSS once a minute
+    peak, by_minute, blocks_by_minute = 0, [], []
+    while not over.done():  # sample the calls in the survey, and RSS and Python's own blocks once a minute
         peak = max(peak, calls_now())
         if time.perf_counter() - wall0 >= 60 * len(by_minute):
             by_minute.append(_rss_mib())
+            blocks_by_minute.append(sys.getallocatedblocks())
         await asyncio.sleep(0.05)
     await over
     if profile is not None:
@@ -205,6 +207,8 @@ async def _measure(
         "latency_max_ms": round(max(latencies, default=0.0) * 1000, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_by_minute_mib": by_minute,
+        # what Python itself holds (objects of every kind); RSS also holds SQLite's page caches, malloc's arenas
+        "python_blocks_by_minute": blocks_by_minute,
         "rss_at_end_mib": rss_at_end,
         "rss_settled_mib": _rss_mib(),
         "tasks_idle": tasks_idle,

@@ -3,6 +3,7 @@ survey as the fallback so that a caller is surveyed even while the database is a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -30,11 +31,21 @@ class SurveyCatalog:
         self._default = default_survey
         self._ttl = ttl
         self._cache: dict[str, tuple[float, SurveyDefinition | None]] = {}
+        # name -> the load under way: callers arriving together share one read instead of each making their own
+        self._loading: dict[str, asyncio.Future[SurveyDefinition | None]] = {}
 
     async def _load(self, name: str) -> SurveyDefinition | None:
         cached = self._cache.get(name)
         if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
+        loading = self._loading.get(name)
+        if loading is None:
+            loading = self._loading[name] = asyncio.ensure_future(self._read(name, cached))
+            loading.add_done_callback(lambda _: self._loading.pop(name, None))
+        # shielded: a caller who hangs up mid-load does not cancel the others' read
+        return await asyncio.shield(loading)
+
+    async def _read(self, name: str, cached: tuple[float, SurveyDefinition | None] | None) -> SurveyDefinition | None:
         try:
             async with self._sessions() as session:
                 definition = await stored_survey(session, name)
