@@ -39,6 +39,7 @@ from .keys import (
     METRICS,
     OUTBOX,
     OUTBOX_LISTENER,
+    POLICIES,
     SESSIONS,
     SETTINGS,
     SQLITE_FILE,
@@ -52,6 +53,7 @@ from .metrics.registry import Metrics
 from .metrics.store import SurveyCounters
 from .notify.setup import outbox_sender
 from .service.naming import OperatorNames
+from .service.policies import PolicyCatalog
 from .service.survey_run import SurveySetup
 from .survey.timing import Timing
 from .web.routes import add_pages, is_page, session_token
@@ -96,6 +98,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = SurveyStore(app[SESSIONS], app[SETTINGS].spool_dir, listeners=listeners, sqlite_file=app.get(SQLITE_FILE))
     await store.start()
     app[STORE] = store
+    app[POLICIES] = PolicyCatalog(app[SESSIONS])
     yield
     await store.close()
 
@@ -117,6 +120,7 @@ def survey_setup(app: web.Application) -> SurveySetup:
         survey_timing(settings),
         default_language=settings.default_language,
         names=OperatorNames.from_settings(settings),
+        policies=app[POLICIES],
     )
 
 

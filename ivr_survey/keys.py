@@ -15,6 +15,7 @@ from .config import Settings
 from .db.leadership import Leadership
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
+from .service.policies import PolicyCatalog
 
 if TYPE_CHECKING:
     from .agi.server import AgiServer
@@ -30,6 +31,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SQLITE_FILE = web.AppKey("sqlite_file", SqliteFile)  # absent on PostgreSQL
 STORE = web.AppKey("store", SurveyStore)
+POLICIES = web.AppKey("policies", PolicyCatalog)  # the survey policies in force, shared by ARI and FastAGI
 STASIS: web.AppKey[StasisApp] = web.AppKey("stasis")
 AMI: web.AppKey[AmiCollector] = web.AppKey("ami")
 AGI: web.AppKey[AgiServer] = web.AppKey("agi")

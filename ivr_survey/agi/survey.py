@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..service.args import SurveyArgs, parse_args
-from ..service.survey_run import Caller, SurveyRun, SurveySetup, in_steps
+from ..service.survey_run import Caller, NotSurveyed, SurveyRun, SurveySetup, in_steps
 from ..survey.actions import Action, CancelTimer, Hangup, Play, StartTimer, StopPlayback
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, Start, TimerFired
 from .protocol import AgiChannel, AgiGone, quote, script_args
@@ -54,8 +54,12 @@ class AgiSurvey:
             # Closing without a command sends the caller on in the dialplan.
             log.warning("AGI request for %r (uniqueid %r) is not ours; closed", path, self.uniqueid)
             return
+        args = parse_args(raw_args)
+        if args.consent:  # asked over ARI only; closing sends the caller on, to the queue
+            log.warning("call %s: consent is asked by Stasis(ivr-survey,consent), not over FastAGI", self.linkedid)
+            return
         try:
-            survey = await self._begin(parse_args(raw_args))
+            survey = await self._begin(args)
         except AgiGone:
             survey = None
         except Exception:
@@ -64,6 +68,10 @@ class AgiSurvey:
             return
         if survey is None:
             log.info("call %s: channel %s gone before the survey began", self.linkedid, self.uniqueid)
+            return
+        if isinstance(survey, NotSurveyed):  # closing without a command sends the caller on in the dialplan
+            if survey.hang_up:
+                await self._hang_up()
             return
         try:
             await self._converse(survey)
@@ -75,8 +83,8 @@ class AgiSurvey:
                     await survey.record(*step)
             raise
 
-    async def _begin(self, args: SurveyArgs) -> SurveyRun | None:
-        """The survey, stored as started; None when the caller is already gone."""
+    async def _begin(self, args: SurveyArgs) -> SurveyRun | NotSurveyed | None:
+        """The survey, stored as started (or the call, as not offered it); None when the caller is already gone."""
         reply = await self.agi.command("GET VARIABLE CHANNEL(linkedid)")
         if reply.result == 1 and reply.data:
             self.linkedid = reply.data
@@ -168,8 +176,11 @@ class AgiSurvey:
             case CancelTimer():
                 self._timer = None
             case Hangup():
-                if not self.agi.gone:
-                    try:
-                        await self.agi.command("HANGUP")
-                    except Exception as exc:  # the survey is over either way
-                        log.info("call %s: HANGUP not confirmed (%s)", self.linkedid, exc)
+                await self._hang_up()
+
+    async def _hang_up(self) -> None:
+        if not self.agi.gone:
+            try:
+                await self.agi.command("HANGUP")
+            except Exception as exc:  # the call is over for us either way
+                log.info("call %s: HANGUP not confirmed (%s)", self.linkedid, exc)

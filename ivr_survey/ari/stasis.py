@@ -23,7 +23,15 @@ from typing import Any
 
 from ..service.args import SurveyArgs, parse_args
 from ..service.outbound import OutboundCalls
-from ..service.survey_run import Caller, SurveyRun, SurveySetup, in_steps, stored_response
+from ..service.survey_run import (
+    Caller,
+    NotSurveyed,
+    SurveyRun,
+    SurveySetup,
+    in_steps,
+    record_consent,
+    stored_response,
+)
 from ..survey.actions import (
     Action,
     CancelTimer,
@@ -36,6 +44,7 @@ from ..survey.actions import (
     Status,
     StopPlayback,
 )
+from ..survey.consent import ConsentAction, ConsentSession, ContinueDialplan, RecordConsent
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, PlaybackStarted, Start, TimerFired
 from ..survey.session import SurveySession
 from .client import AriClient, AriError
@@ -75,7 +84,7 @@ class _Heard:
 
 
 class CallSurvey:
-    """One caller in the survey."""
+    """One caller in the survey, or, sent by Stasis(ivr-survey,consent,...) before the queue, asked for consent."""
 
     def __init__(
         self,
@@ -98,6 +107,8 @@ class CallSurvey:
         self.language = app.setup.default_language
         self.survey = resumed
         self.session: SurveySession | None = None
+        self.consent: ConsentSession | None = None
+        self.caller: Caller | None = None
         self.inbox: asyncio.Queue[Event | _Heard | _Stop] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
         self._last_dtmf: tuple[str, str] | None = None
@@ -134,7 +145,8 @@ class CallSurvey:
     async def _run(self) -> None:
         try:
             try:
-                await self._begin()
+                if not await self._begin():
+                    return
             except Exception as exc:
                 if isinstance(exc, AriError) and exc.status == 404:
                     # Gone before we began (or a StasisStart replayed after the call): nothing to survey or store.
@@ -148,7 +160,7 @@ class CallSurvey:
                 try:
                     # Once the survey is over, StasisEnd may never come (lost while the websocket was down):
                     # the worker does not wait for it forever.
-                    async with asyncio.timeout(LINGER if self.session and self.session.done else None):
+                    async with asyncio.timeout(LINGER if self._done else None):
                         item = await self.inbox.get()
                 except TimeoutError:
                     break
@@ -164,7 +176,14 @@ class CallSurvey:
             if self.app.outbound is not None and self.app.outbound.owns(self.channel_id):
                 self.app.outbound.survey_ended(self.channel_id, began=self.survey is not None)
 
-    async def _begin(self) -> None:
+    @property
+    def _done(self) -> bool:
+        machine = self.consent or self.session
+        return machine is not None and machine.done
+
+    async def _begin(self) -> bool:
+        """Start the survey (or the consent prompt); False when the call is not offered the survey and was sent
+        on."""
         app = self.app
         if self.survey is not None:
             log.info(
@@ -176,38 +195,53 @@ class CallSurvey:
             self.session = self.survey.session
             self.language = self.session.language
             await self._handle(Start())
-            return
+            return True
         linkedid = await app.client.get_variable(self.channel_id, "CHANNEL(linkedid)")
         self.linkedid = linkedid or self.channel_id
         # Answering first (as the traced app did) also proves the channel is still there.
         await app.client.answer(self.channel_id)
-        caller = Caller(
+        caller = self.caller = Caller(
             linkedid=self.linkedid,
             channel_uniqueid=self.channel_id,
             number=self.channel.get("caller", {}).get("number") or None,
             language=self.channel.get("language"),
         )
-        self.survey = await SurveyRun.begin(
+        if self.args.consent:
+            policy = (await app.setup.policy(self.args.queue)).policy
+            self.language = policy.language(self.args.lang or caller.language or app.setup.default_language)
+            timing = app.setup.timing
+            self.consent = ConsentSession(
+                wait=timing.no_input_timeout, guard=timing.playback_guard, playback_id=f"{self.playback_prefix}consent"
+            )
+            await self._handle(Start())
+            return True
+        run = await SurveyRun.begin(
             app.setup, entry="ari", args=self.args, caller=caller, playback_prefix=self.playback_prefix
         )
-        self.session = self.survey.session
+        if isinstance(run, NotSurveyed):
+            await (app.client.hangup(self.channel_id) if run.hang_up else app.send_off(self.channel_id))
+            return False
+        self.survey = run
+        self.session = run.session
         self.language = self.session.language
         await self._handle(Start())
+        return True
 
     async def _handle(self, event: Event) -> bool:
         """True when the event led to actions and they were all carried out."""
-        assert self.session is not None
+        machine = self.consent or self.session
+        assert machine is not None
         try:
-            actions = self.session.handle(event)
+            actions = machine.handle(event)
             await self._execute(actions)
         except Exception:
             log.exception("call %s: survey handler failed on %s; ending the survey", self.linkedid, event)
-            for action in self.session.handle(Failed("handler error")):
+            for action in machine.handle(Failed("handler error")):
                 await self._best_effort(self._do(action))
             return False
         return bool(actions)
 
-    async def _execute(self, actions: list[Action]) -> None:
+    async def _execute(self, actions: list[Action] | list[ConsentAction]) -> None:
         for step in in_steps(actions):
             if isinstance(step, tuple):
                 # Committed (or spooled) before anything else is played: a keypress is never lost.
@@ -216,9 +250,14 @@ class CallSurvey:
             else:
                 await self._do(step)
 
-    async def _do(self, action: Action) -> None:
+    async def _do(self, action: Action | ConsentAction) -> None:
         client = self.app.client
         match action:
+            case RecordConsent():  # stored before the caller goes on to the queue
+                assert self.caller is not None
+                await record_consent(self.app.setup, args=self.args, caller=self.caller, digit=action.digit)
+            case ContinueDialplan():
+                await self._best_effort(self.app.send_off(self.channel_id))
             case SaveAnswer() | Finish() | OptOut():  # one at a time only when a failure ends the survey
                 assert self.survey is not None
                 await self.survey.record(action)
@@ -357,6 +396,9 @@ class StasisApp:
             # Still ringing, the far half of a Local channel, or a listen leg: not a caller in the survey.
             return None
         if self.draining:  # as for a StasisStart now: the caller goes on in the dialplan
+            await self.send_off(channel_id)
+            return None
+        if stored is not None and stored.status == "not_offered":  # decided already: it goes on as it would have
             await self.send_off(channel_id)
             return None
         if stored is None:

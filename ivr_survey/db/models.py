@@ -34,8 +34,11 @@ NAMING_CONVENTION = {
 }
 
 # A response is in_progress while the caller is in the survey, then takes one final status.
-RESPONSE_STATUSES = ("in_progress", "completed", "partial", "no_input", "abandoned", "failed")
-FINAL_STATUSES = RESPONSE_STATUSES[1:]
+RESPONSE_STATUSES = ("in_progress", "completed", "partial", "no_input", "abandoned", "failed", "not_offered")
+FINAL_STATUSES = RESPONSE_STATUSES[1:-1]
+# Why a call was not offered its survey (a not_offered response): the policy's checks, in the order they are
+# made, a call no operator answered, and a caller who hung up on the operator (from the call history).
+NOT_OFFERED_REASONS = ("no_operator", "no_consent", "cooldown", "sampled_out", "caller_hung_up_first")
 # Call history (AMI / Master.csv): how a call went, from the caller's side.
 DIRECTIONS = ("inbound", "outbound", "internal")
 DISPOSITIONS = ("answered", "missed", "busy", "failed", "abandoned_in_queue")
@@ -116,6 +119,7 @@ class Call(Base):
         _one_of("history_source", CALL_SOURCES),
         # callbacks: the first answered outbound call to the number of a missed inbound one
         Index(None, "client_number", "started_at"),
+        Index(None, "caller_number"),  # a survey policy's cooldown: the caller's earlier calls
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -179,6 +183,32 @@ class SurveyVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SurveyPolicy(Base):
+    """One version of the survey policy of a queue (DEFAULT_POLICY_QUEUE: calls with no queue): who is offered
+    the survey. Editing a policy adds a version; a response points at the one it was decided under."""
+
+    __tablename__ = "survey_policies"
+    __table_args__ = (UniqueConstraint("queue", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int]
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallConsent(Base):
+    """The caller's answer to "will you rate the conversation afterwards?", asked before the queue."""
+
+    __tablename__ = "call_consents"
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    agreed: Mapped[bool]
+    defaulted: Mapped[bool]  # no key pressed (or another key): the policy's consent_default was taken
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("survey_policies.id"))
+    decided_at: Mapped[datetime]
+
+
 # The summaries' covering indexes, by what they lead with. Each holds every column a summary reads or
 # filters on (an operator filter always reads the operator index, so the queue and survey indexes need no
 # operator_id; the time indexes hold it, as a short period of any grouping reads them).
@@ -209,6 +239,7 @@ class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     __table_args__ = (
         CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in RESPONSE_STATUSES)), name="status"),
+        _one_of("reason", NOT_OFFERED_REASONS),
         # Covering indexes for the summaries: each grouping counts (key, score, satisfied) by reading one index in
         # its own order, without touching table rows, whatever the filters (their columns trail the key).
         *(Index(summary_index(lead), *columns) for lead, columns in SUMMARY_INDEXES.items()),
@@ -238,8 +269,13 @@ class SurveyResponse(Base):
     # Summaries count responses per UTC slot first, then add the slots up into the caller's time buckets.
     # Every time zone's offset is a whole number of quarter hours; most are whole hours, and for those the
     # hour slot is used: four times fewer slots to add up.
+    # None for a call not offered the survey: the tallies count only the surveys offered.
     started_slot: Mapped[int | None]  # UTC epoch seconds of started_at // QUARTER_HOUR
     started_hour: Mapped[int | None]  # UTC epoch seconds of started_at // HOUR
+    # A not_offered response's reason (NOT_OFFERED_REASONS); None for a survey offered.
+    reason: Mapped[str | None] = mapped_column(String(32))
+    # The survey policy version the call was decided under; None for a campaign call or one stored before 0015.
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("survey_policies.id"))
 
 
 class TallyCounts:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RootTransaction
 
 from ..survey.definition import Question
-from .models import Call, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
+from .models import Call, CallConsent, Operator, Survey, SurveyAnswer, SurveyResponse, SurveyVersion
 from .statements import affected
 from .timebuckets import HOUR, QUARTER_HOUR
 
@@ -87,6 +87,7 @@ class _Statements:
     score: Any
     finish: Any
     survey_of_call: Any
+    consent: Any
 
 
 @functools.cache
@@ -122,6 +123,11 @@ def _statements(dialect: str) -> _Statements:
         survey_of_call=select(Survey.name)
         .join(SurveyResponse, SurveyResponse.survey_id == Survey.id)
         .where(SurveyResponse.call_id == _call_id()),
+        # asked again (the caller came back to the consent entry): the last answer holds
+        consent=(consent := insert(CallConsent)).on_conflict_do_update(
+            index_elements=["call_id"],
+            set_={c: consent.excluded[c] for c in ("agreed", "defaulted", "policy_id", "decided_at")},
+        ),
     )
 
 
@@ -193,9 +199,12 @@ def start_response(
     operator: str | None = None,
     queue: str | None = None,
     campaign_id: int | None = None,
+    policy_id: int | None = None,
+    reason: str | None = None,
 ) -> bool:
-    """Record that the caller entered the survey (status in_progress); False when the call already had one (a
-    second start is ignored)."""
+    """Record that the caller entered the survey (status in_progress), or with a reason that the call was not
+    offered it (status not_offered, ended as it began, and without the slots the tallies count by); False when
+    the call already had a response (a second start is ignored)."""
     version = _version(conn, survey, survey_version)
     if version is None:
         raise LookupError(f"survey {survey!r} version {survey_version} is not stored")
@@ -214,16 +223,40 @@ def start_response(
         "survey_id": version.survey_id,
         "operator_id": call_operator,
         "queue": call_queue,
-        "started_slot": int(started_at.timestamp()) // QUARTER_HOUR,
-        "started_hour": int(started_at.timestamp()) // HOUR,
+        "started_slot": None if reason else int(started_at.timestamp()) // QUARTER_HOUR,
+        "started_hour": None if reason else int(started_at.timestamp()) // HOUR,
         "channel": channel,
         "language": language,
-        "status": "in_progress",
+        "status": "not_offered" if reason else "in_progress",
+        "reason": reason,
         "args": args,
         "started_at": started_at,
+        "ended_at": started_at if reason else None,
         "campaign_id": campaign_id,
+        "policy_id": policy_id,
     }
     return bool(affected(conn.execute(_sql(conn).response, values)))
+
+
+def save_consent(
+    conn: Connection,
+    *,
+    linkedid: str,
+    agreed: bool,
+    defaulted: bool,
+    decided_at: datetime,
+    policy_id: int | None = None,
+    channel_uniqueid: str | None = None,
+    caller_number: str | None = None,
+    queue: str | None = None,
+) -> bool:
+    """The caller's answer to the consent prompt, against the call; asked again, the last answer holds."""
+    call_id, _, _ = upsert_call(
+        conn, linkedid=linkedid, channel_uniqueid=channel_uniqueid, caller_number=caller_number, queue=queue
+    )
+    values = {"call_id": call_id, "agreed": agreed, "defaulted": defaulted, "policy_id": policy_id}
+    conn.execute(_sql(conn).consent, {**values, "decided_at": decided_at})
+    return True
 
 
 def _missing(linkedid: str) -> LookupError:

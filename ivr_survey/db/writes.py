@@ -46,6 +46,7 @@ class StartResponse:
     caller_number: str | None = None
     operator: str | None = None
     queue: str | None = None
+    policy_id: int | None = None  # the survey policy version that offered it
     # A campaign call: the campaign, its contact and the attempt's number (all three, or none).
     campaign_id: int | None = None
     contact_id: int | None = None
@@ -68,6 +69,51 @@ class StartResponse:
             fields["caller_number"] = phone
         # Arguments naming no attempt of ours (a hand-written dialplan) make an ordinary response.
         return responses.start_response(conn, **fields, campaign_id=campaign_id if phone is not None else None)
+
+
+@with_config(_STRICT)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotOffered:
+    """The caller entered the app but was not offered the survey, for `reason` (NOT_OFFERED_REASONS), or the call
+    history found a call that never reached it (caller_hung_up_first). survey/survey_version: what it would have
+    asked."""
+
+    op: ClassVar[str] = "not_offered"
+    linkedid: str
+    reason: str
+    survey: str
+    survey_version: int
+    channel: str
+    language: str
+    args: dict[str, Any]
+    started_at: datetime
+    channel_uniqueid: str | None = None
+    caller_number: str | None = None
+    operator: str | None = None
+    queue: str | None = None
+    policy_id: int | None = None
+
+    def apply(self, conn: Connection) -> bool:
+        return responses.start_response(conn, **_fields(self))
+
+
+@with_config(_STRICT)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Consent:
+    """The caller's answer before the queue to "will you rate the conversation afterwards?"."""
+
+    op: ClassVar[str] = "consent"
+    linkedid: str
+    agreed: bool
+    defaulted: bool  # no key pressed: the policy's consent_default
+    decided_at: datetime
+    policy_id: int | None = None
+    channel_uniqueid: str | None = None
+    caller_number: str | None = None
+    queue: str | None = None
+
+    def apply(self, conn: Connection) -> bool:
+        return responses.save_consent(conn, **_fields(self))
 
 
 @with_config(_STRICT)
@@ -115,9 +161,9 @@ class OptOut:
         return dialing.opt_out(conn, **_fields(self))
 
 
-Write = StartResponse | SaveAnswer | FinishResponse | OptOut
+Write = StartResponse | NotOffered | Consent | SaveAnswer | FinishResponse | OptOut
 _BY_OP: dict[str, TypeAdapter[Any]] = {
-    cls.op: TypeAdapter(cls) for cls in (StartResponse, SaveAnswer, FinishResponse, OptOut)
+    cls.op: TypeAdapter(cls) for cls in (StartResponse, NotOffered, Consent, SaveAnswer, FinishResponse, OptOut)
 }
 
 

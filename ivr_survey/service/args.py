@@ -1,5 +1,5 @@
-"""The Stasis arguments: the dialplan's Stasis(ivr-survey,operator=<id>[,queue=<name>][,survey=<name>][,lang=<code>])
-and a campaign call's appArgs, campaign=<id>,contact=<id>,attempt=<n>,survey=<name>[,operator=<id>][,optout=<key>]."""
+"""The Stasis arguments: the dialplan's Stasis(ivr-survey,operator=<id>[,queue=<name>][,survey=<name>][,lang=<code>]),
+Stasis(ivr-survey,consent[,queue=<name>][,lang=<code>]) before the queue, and a campaign call's appArgs, campaign=<id>,contact=<id>,attempt=<n>,survey=<name>[,operator=<id>][,optout=<key>]."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class SurveyArgs:
     contact: int | None = None
     attempt: int | None = None
     optout: str | None = None
+    # Stasis(ivr-survey,consent[,queue=...]) before the queue: ask for consent to a survey after the call.
+    consent: bool = False
     # Everything as given, unknown keys included, so that nothing the dialplan said is lost.
     raw: dict[str, str] = field(default_factory=dict)
 
@@ -53,6 +55,7 @@ def parse_args(args: list[str]) -> SurveyArgs:
         contact=_whole_number(raw.get("contact")),
         attempt=_whole_number(raw.get("attempt")),
         optout=optout if optout in DTMF_KEYS else None,
+        consent="consent" in bare,
         raw=raw,
     )
 

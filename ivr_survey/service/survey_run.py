@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from ..db import adoption, writes
 from ..db.adoption import StoredResponse
@@ -23,10 +23,13 @@ from ..survey.session import SurveySession
 from ..survey.timing import Timing
 from .args import SurveyArgs, parse_args
 from .naming import OperatorNames
+from .policies import BUILT_IN, PolicyCatalog, PolicyInForce, decide_offer
+from .policy import Decision, consent_choice
 
 log = logging.getLogger(__name__)
 
 Recorded = SaveAnswer | Finish | OptOut  # the actions that are results to store
+A = TypeVar("A")  # a state machine's action (the survey's, the consent prompt's)
 
 READ_TIMEOUT = 3.0  # seconds; a caller left in the app waits, in silence, on this read
 
@@ -48,14 +51,27 @@ class Caller:
 @dataclass(frozen=True, slots=True)
 class SurveySetup:
     """What every survey needs, whichever way the caller came in: where results go, which surveys exist, the
-    state machine's timing, the language when neither the dialplan nor the channel names one, and how an
-    operator argument is named."""
+    state machine's timing, the language when neither the dialplan nor the channel names one, how an
+    operator argument is named, and the survey policies (None: every call with an operator is offered)."""
 
     store: SurveyStore
     catalog: SurveyCatalog
     timing: Timing
     default_language: str = "en"
     names: OperatorNames | None = None
+    policies: PolicyCatalog | None = None
+
+    async def policy(self, queue: str | None) -> PolicyInForce:
+        return await self.policies.for_queue(queue) if self.policies is not None else BUILT_IN
+
+
+@dataclass(frozen=True, slots=True)
+class NotSurveyed:
+    """The call was not offered the survey (stored as not_offered): the caller goes on in the dialplan, or is
+    hung up when the policy says so."""
+
+    reason: str
+    hang_up: bool
 
 
 class SurveyRun:
@@ -75,16 +91,45 @@ class SurveyRun:
         args: SurveyArgs,
         caller: Caller,
         playback_prefix: str,
-    ) -> SurveyRun:
-        """Pick the survey, store its start (in_progress) and return the run, ready for Start(). An operator
+    ) -> SurveyRun | NotSurveyed:
+        """Pick the survey, decide by the queue's policy whether the call is offered it, store its start
+        (in_progress) and return the run, ready for Start(); or store the call as not_offered. An operator
         given as a channel or queue interface (operator=${MEMBERINTERFACE}) is named by the operator pattern,
-        as the call history names it."""
+        as the call history names it. A campaign's call is always offered: its list is its policy."""
         operator = args.operator
         if setup.names is not None and operator:
             operator = setup.names.operator(operator) or operator
-        definition = await setup.catalog.get(args.survey)
-        language = args.lang or caller.language or setup.default_language
         campaign = args.campaign is not None and args.contact is not None and args.attempt is not None
+        in_force = BUILT_IN if campaign else await setup.policy(args.queue)
+        definition = await setup.catalog.get(args.survey or in_force.policy.survey)
+        language = in_force.policy.language(args.lang or caller.language or setup.default_language)
+        started_at = _now()
+        if not campaign:
+            # operator= given empty (${MEMBERINTERFACE} after a Queue() no one answered) says no operator took the
+            # call; no operator argument at all leaves it unknown (the call history may name one), and surveyed.
+            no_operator = not operator and "operator" in args.raw
+            decision = await _decide(setup, in_force, caller, has_operator=not no_operator, now=started_at)
+            if not decision.offered:
+                assert decision.reason is not None
+                log.info("call %s: not offered survey %s (%s)", caller.linkedid, definition.name, decision.reason)
+                await setup.store.write(
+                    writes.NotOffered(
+                        linkedid=caller.linkedid,
+                        reason=decision.reason,
+                        survey=definition.name,
+                        survey_version=definition.version,
+                        channel=entry,
+                        language=language,
+                        args=args.raw,
+                        started_at=started_at,
+                        channel_uniqueid=caller.channel_uniqueid,
+                        caller_number=caller.number,
+                        operator=operator,
+                        queue=args.queue,
+                        policy_id=in_force.id,
+                    )
+                )
+                return NotSurveyed(decision.reason, hang_up=in_force.policy.not_offered == "hangup")
         session = SurveySession(
             definition,
             language=language,
@@ -110,11 +155,12 @@ class SurveyRun:
                 channel=entry,
                 language=session.language,
                 args=args.raw,
-                started_at=_now(),
+                started_at=started_at,
                 channel_uniqueid=caller.channel_uniqueid,
                 caller_number=caller.number,
                 operator=operator,
                 queue=args.queue,
+                policy_id=in_force.id,
                 campaign_id=args.campaign if campaign else None,
                 contact_id=args.contact if campaign else None,
                 attempt=args.attempt if campaign else None,
@@ -163,7 +209,45 @@ class SurveyRun:
         return writes.FinishResponse(linkedid=linkedid, status=action.status, ended_at=_now())
 
 
-def in_steps(actions: Sequence[Action]) -> Iterator[Action | tuple[Recorded, ...]]:
+async def _decide(
+    setup: SurveySetup, in_force: PolicyInForce, caller: Caller, *, has_operator: bool, now: datetime
+) -> Decision:
+    """The policy's decision on the call, reading (within READ_TIMEOUT) only the facts its checks need."""
+    return await decide_offer(
+        setup.store.sessions,
+        in_force.policy,
+        linkedid=caller.linkedid,
+        now=now,
+        has_operator=has_operator,
+        caller_number=caller.number,
+        timeout=READ_TIMEOUT,
+    )
+
+
+async def record_consent(setup: SurveySetup, *, args: SurveyArgs, caller: Caller, digit: str | None) -> bool:
+    """Store the caller's answer at the consent prompt (a key, or None for none) as the queue's policy reads it:
+    whether they agreed."""
+    in_force = await setup.policy(args.queue)
+    agreed, defaulted = consent_choice(in_force.policy, digit)
+    log.info(
+        "call %s: consent %s%s", caller.linkedid, "given" if agreed else "refused", " by default" if defaulted else ""
+    )
+    await setup.store.write(
+        writes.Consent(
+            linkedid=caller.linkedid,
+            agreed=agreed,
+            defaulted=defaulted,
+            decided_at=_now(),
+            policy_id=in_force.id,
+            channel_uniqueid=caller.channel_uniqueid,
+            caller_number=caller.number,
+            queue=args.queue,
+        )
+    )
+    return agreed
+
+
+def in_steps(actions: Sequence[A]) -> Iterator[A | tuple[Recorded, ...]]:
     """The actions in order, each run of results to record made one step: an answer and the end it leads to are
     committed in one transaction (one wait for the caller, one for the database), before what follows them."""
     run: list[Recorded] = []
