@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.models import RESPONSE_STATUSES
+from ..db.models import NOT_OFFERED_REASONS, RESPONSE_STATUSES
 from ..db.ratings import CampaignScope, RatingFilter, iter_ratings, list_ratings
 from ..db.summary import GROUPINGS, UnknownQuestion, ratings_summary, summary_scope, with_period
 from ..db.summary import SummaryGroup as GroupRow
@@ -32,7 +32,12 @@ class RatingQuery(Period):
     team: Text = Field(None, description="the operators in this team")
     queue: Text = Field(None, description="queue name")
     survey: Text = Field(None, description="survey name")
-    status: Annotated[str | None, one_of(RESPONSE_STATUSES)] = Field(None, description="response status")
+    status: Annotated[str | None, one_of(RESPONSE_STATUSES)] = Field(
+        None, description="response status; not_offered: the calls a survey policy did not offer it to"
+    )
+    reason: Annotated[str | None, one_of(NOT_OFFERED_REASONS)] = Field(
+        None, description="why a not_offered call was not offered the survey"
+    )
     score_min: Number = Field(None, description="lowest first-question score")
     score_max: Number = Field(None, description="highest first-question score")
     campaign: Annotated[CampaignScope | None, params.CAMPAIGN] = Field(
@@ -46,6 +51,7 @@ class RatingQuery(Period):
             queue=self.queue,
             survey=self.survey,
             status=self.status,
+            reason=self.reason,
             date_from=self.date_from,
             date_to=self.date_to,
             score_min=self.score_min,
@@ -88,6 +94,10 @@ class Rating(Model):
     channel: Literal["ari", "agi"]
     language: str
     status: Annotated[str, enum(RESPONSE_STATUSES)]
+    reason: Annotated[str | None, enum(NOT_OFFERED_REASONS)] = Field(
+        description="not_offered: why the call was not offered the survey (no_operator, no_consent, cooldown, "
+        "sampled_out, caller_hung_up_first); null for a survey offered"
+    )
     score: float | None = Field(description="the first question's score")
     answers: list[Answer]
     caller: str | None
@@ -168,6 +178,7 @@ CSV_COLUMNS = (
     "ended_at",
     "channel_uniqueid",
     "campaign",
+    "reason",
 )
 
 

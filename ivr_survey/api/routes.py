@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..cqr import CALL_TYPES
 from ..db.operators import MAX_CODE
 from ..metrics.http import get_metrics
-from . import calls, campaigns, cqr, operators, outbox, ratings, review
+from . import calls, campaigns, cqr, operators, outbox, policies, ratings, review
 from .auth import METRICS_PATH
 from .errors import ErrorBody
 from .health import Health, healthz
@@ -102,6 +102,24 @@ ROUTES = (
         role="admin",
         path_schemas={"operator": OPERATOR_ID},
         replies={201: Reply("a new operator", operators.Operator), 200: Reply("updated", operators.Operator)},
+    ),
+    Route(
+        "GET",
+        "/survey-policies",
+        policies.list_policies,
+        "Admin: every queue's survey policy (who is offered the survey), its newest version",
+        role="admin",
+        replies={200: Reply(model=policies.PolicyList)},
+    ),
+    Route(
+        "PUT",
+        "/survey-policies/{queue}",
+        policies.put_policy,
+        "Admin: set a queue's survey policy (_default: calls with no queue); a change adds a version",
+        body=policies.PolicyUpdate,
+        role="admin",
+        path_schemas={"queue": {"type": "string", "minLength": 1, "maxLength": 128, "description": "e.g. sales"}},
+        replies={201: Reply("a new version", policies.Policy), 200: Reply("unchanged", policies.Policy)},
     ),
     Route(
         "GET",

@@ -28,6 +28,7 @@ class RatingFilter:
     queue: str | None = None
     survey: str | None = None
     status: str | None = None
+    reason: str | None = None  # a not_offered response's
     date_from: datetime | None = None  # inclusive, on the survey's start
     date_to: datetime | None = None  # exclusive
     score_min: float | None = None
@@ -45,6 +46,7 @@ class RatingColumns:
     queue: Any
     survey_id: Any
     status: Any
+    reason: Any
     score: Any  # the first answer's
     campaign_id: Any
 
@@ -65,6 +67,8 @@ def rating_conditions(filters: RatingFilter, columns: RatingColumns) -> list[Any
         conditions.append(columns.survey_id == survey)
     if filters.status is not None:
         conditions.append(columns.status == filters.status)
+    if filters.reason is not None:
+        conditions.append(columns.reason == filters.reason)
     if filters.score_min is not None:
         conditions.append(columns.score >= filters.score_min)
     if filters.score_max is not None:
@@ -92,6 +96,7 @@ def responses_query(*columns: Any, filters: RatingFilter = RatingFilter()) -> Se
         queue=Call.queue,
         survey_id=SurveyVersion.survey_id,
         status=SurveyResponse.status,
+        reason=SurveyResponse.reason,
         score=FirstAnswer.score,
         campaign_id=SurveyResponse.campaign_id,
     )
@@ -118,6 +123,7 @@ _COLUMNS = (
     SurveyResponse.channel,
     SurveyResponse.language,
     SurveyResponse.status,
+    SurveyResponse.reason,
     FirstAnswer.score,
     SurveyResponse.started_at,
     SurveyResponse.ended_at,
@@ -147,6 +153,7 @@ class RatingRow:
     channel: str
     language: str
     status: str
+    reason: str | None  # why a not_offered call was not offered the survey
     score: float | None  # the first answer's
     answers: list[AnswerRow]
     caller: str | None
@@ -198,6 +205,7 @@ async def list_ratings(
             channel=r.channel,
             language=r.language,
             status=r.status,
+            reason=r.reason,
             score=r.score,
             answers=[AnswerRow(a.question, a.digits, a.score, a.attempts) for a in answers[r.id]],
             caller=r.caller_number,

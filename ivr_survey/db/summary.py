@@ -236,7 +236,8 @@ def _filtered(
     hidden = functools.partial(_unindexed, session)
     started = hidden(r.started_at)
     in_period = and_(started >= filters.date_from, started < filters.date_to)
-    conditions: list[Any] = [in_period]
+    offered = hidden(r.status) != "not_offered"  # a call not offered the survey is no response (status is covered)
+    conditions: list[Any] = [in_period, offered]
     if slot is not None:
         column, size = slot
         first, first_whole, end_whole = _period_slots(filters, size)
@@ -245,12 +246,14 @@ def _filtered(
             column >= first,
             column <= end_whole,
             or_(and_(hidden(column) >= first_whole, hidden(column) < end_whole), in_period),
+            offered,
         ]
     copies = RatingColumns(
         operator_id=r.operator_id,
         queue=hidden(r.queue),
         survey_id=hidden(r.survey_id),
         status=hidden(r.status),
+        reason=hidden(r.reason),
         score=hidden(r.score),
         # one campaign's few responses are best found by its index; "none" (most of them) is kept from it
         campaign_id=r.campaign_id if isinstance(filters.campaign, int) else hidden(r.campaign_id),

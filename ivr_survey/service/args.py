@@ -1,5 +1,6 @@
 """The Stasis arguments: the dialplan's Stasis(ivr-survey,operator=<id>[,queue=<name>][,survey=<name>][,lang=<code>]),
-Stasis(ivr-survey,consent[,queue=<name>][,lang=<code>]) before the queue, and a campaign call's appArgs, campaign=<id>,contact=<id>,attempt=<n>,survey=<name>[,operator=<id>][,optout=<key>]."""
+Stasis(ivr-survey,consent[,queue=<name>][,lang=<code>]) before the queue,
+and a campaign call's appArgs, campaign=<id>,contact=<id>,attempt=<n>,survey=<name>[,operator=<id>][,optout=<key>]."""
 
 from __future__ import annotations
 

@@ -53,17 +53,17 @@ async def decide_offer(
     now: datetime,
     has_operator: bool,
     caller_number: str | None,
-    timeout: float = 3.0,
+    read_seconds: float = 3.0,
 ) -> Decision:
     """Read what the policy's checks need (only those it makes) and decide. When the database does not answer
-    within `timeout` seconds, what was not read counts as never given: no consent (a caller is never surveyed
+    within `read_seconds`, what was not read counts as never given: no consent (a caller is never surveyed
     without it), no earlier survey (a cooldown then lets the call through)."""
     consent: bool | None = None
     last: datetime | None = None
     since = cooldown_since(policy, now)
     if has_operator and (policy.consent == "ask" or (since is not None and caller_number)):
         try:
-            async with asyncio.timeout(timeout), sessions() as session:
+            async with asyncio.timeout(read_seconds), sessions() as session:
                 if policy.consent == "ask":
                     consent = await policies.stored_consent(session, linkedid=linkedid)
                 if since is not None and caller_number:

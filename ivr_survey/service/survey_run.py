@@ -18,7 +18,7 @@ from ..db import adoption, writes
 from ..db.adoption import StoredResponse
 from ..db.catalog import SurveyCatalog
 from ..db.store import SurveyStore
-from ..survey.actions import Action, Finish, OptOut, SaveAnswer, Status
+from ..survey.actions import Finish, OptOut, SaveAnswer, Status
 from ..survey.session import SurveySession
 from ..survey.timing import Timing
 from .args import SurveyArgs, parse_args
@@ -220,7 +220,7 @@ async def _decide(
         now=now,
         has_operator=has_operator,
         caller_number=caller.number,
-        timeout=READ_TIMEOUT,
+        read_seconds=READ_TIMEOUT,
     )
 
 
