@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
 import signal
@@ -318,6 +319,38 @@ async def operators_command(settings: Settings, args: argparse.Namespace) -> Non
                 print("\t".join(value or "" for value in (row.code, row.name, row.team)))
 
 
+async def policy_command(settings: Settings, args: argparse.Namespace) -> None:
+    """`policy set` changes the options given and keeps the others as the queue's newest version has them (PUT
+    /survey-policies/{queue} takes the whole policy)."""
+    from .db.policies import latest_policy, list_policies, save_policy
+    from .service.policy import SurveyPolicy
+
+    async with database_session(settings) as session:
+        if args.policy_command == "list":
+            for row in await list_policies(session):
+                print(f"{row.queue}\tv{row.version}\t{json.dumps(row.definition, ensure_ascii=False)}")
+            return
+        newest = await latest_policy(session, queue=args.queue)
+        given = {
+            "survey": args.survey,
+            "share": args.share,
+            "cooldown_days": args.cooldown_days,
+            "consent": args.consent,
+            "consent_default": args.consent_default,
+            "languages": [code.strip() for code in args.languages.split(",") if code.strip()]
+            if args.languages is not None
+            else None,
+            "not_offered": args.not_offered,
+        }
+        data = {**(newest.definition if newest else {}), **{k: v for k, v in given.items() if v is not None}}
+        try:
+            policy = SurveyPolicy.from_dict(data)
+        except ValueError as exc:
+            raise Fatal(str(exc)) from None
+        row, created = await save_policy(session, queue=args.queue, definition=policy.to_dict())
+    print(f"{row.queue}: version {row.version}" + ("" if created else " (unchanged)"))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr-survey", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -353,6 +386,18 @@ def _parser() -> argparse.ArgumentParser:
     p_add = survey_sub.add_parser("add", help="store FILE (JSON) as the next version of its survey")
     p_add.add_argument("file")
     p_add.add_argument("--name", help="survey name (overrides the file's)")
+    p_policy = sub.add_parser("policy", help="survey policies per queue (who is offered the survey): set, list")
+    policy_sub = p_policy.add_subparsers(dest="policy_command", required=True)
+    policy_sub.add_parser("list", help="every queue's newest policy")
+    p_set = policy_sub.add_parser("set", help="a new version of QUEUE's policy (_default: calls with no queue)")
+    p_set.add_argument("queue")
+    p_set.add_argument("--survey", help="the survey to ask")
+    p_set.add_argument("--share", type=float, help="the part of the calls offered the survey, 0-1")
+    p_set.add_argument("--cooldown-days", type=int, help="days before a caller number is offered another survey")
+    p_set.add_argument("--consent", choices=("none", "ask"))
+    p_set.add_argument("--consent-default", choices=("yes", "no"), help="what silence at the consent prompt means")
+    p_set.add_argument("--languages", help="comma-separated, e.g. ru,en")
+    p_set.add_argument("--not-offered", choices=("continue", "hangup"), help="a caller not surveyed goes on, or not")
     return parser
 
 
@@ -372,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(survey_command(settings, args))
         elif args.command == "operators":
             asyncio.run(operators_command(settings, args))
+        elif args.command == "policy":
+            asyncio.run(policy_command(settings, args))
         elif args.command == "demo":
             asyncio.run(demo(settings, calls=args.calls, per_second=args.per_second, speed=args.speed, seed=args.seed))
         elif args.command == "serve":

@@ -34,6 +34,7 @@ PROMPT_DURATIONS: Final = MappingProxyType(
         "survey-opted-out": 2.8,
         "survey-solved": 3.0,
         "survey-nps": 3.0,
+        "survey-consent": 6.4,
     }
 )
 

@@ -2,20 +2,21 @@
 the calls not offered a survey stored as responses with status not_offered and a reason
 
 A not_offered response has no started_slot or started_hour, so the tallies' triggers (0010, 0014), which count
-only rows with a slot, never count it. Changing the status CHECK makes SQLite copy survey_responses, which drops
-the table's triggers: their SQL is read before the copy and run again after it. The downgrade deletes the
-not_offered responses (the old CHECK has no room for them) and drops what this revision added.
+only rows with a slot, never count it. The status CHECK only gains a value, which every stored row satisfies: on
+SQLite the table's CREATE text is edited in place (SQLite's documented procedure for changing a CHECK, no copy of
+the table, so its triggers and column constraints stay as they are); on PostgreSQL the constraint is replaced.
+The downgrade deletes the not_offered responses (the old CHECK has no room for them) and drops what this
+revision added.
 
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-14
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from alembic.operations import BatchOperations
 
 revision: str = "0015"
 down_revision: str | None = "0014"
@@ -31,22 +32,28 @@ def _listed(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def _alter_responses(alter: Callable[[BatchOperations], None]) -> None:
-    """Run `alter` on survey_responses; on SQLite, whose copy of the table loses its triggers, keep them."""
+def _status_check(old: Sequence[str], new: Sequence[str]) -> None:
+    """survey_responses' status CHECK: from IN (old) to IN (new)."""
     bind = op.get_bind()
-    triggers = []
-    if bind.dialect.name == "sqlite":
-        triggers = [
-            sql
-            for (sql,) in bind.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'survey_responses' ORDER BY name"
-            )
-        ]
-    with op.batch_alter_table("survey_responses") as batch:
-        alter(batch)
-    for sql in triggers:
-        if not bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND sql = ?", (sql,)).first():
-            op.execute(sql)
+    if bind.dialect.name == "postgresql":
+        op.drop_constraint(op.f("ck_survey_responses_status"), "survey_responses", type_="check")
+        op.create_check_constraint(
+            op.f("ck_survey_responses_status"), "survey_responses", f"status IN ({_listed(new)})"
+        )
+        return
+    query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'survey_responses'"
+    (sql,) = bind.exec_driver_sql(query).one()
+    was, becomes = f"status IN ({_listed(old)})", f"status IN ({_listed(new)})"
+    if sql.count(was) != 1:
+        raise RuntimeError(f"survey_responses' status CHECK is not {was!r}; not changed")
+    (schema_version,) = bind.exec_driver_sql("PRAGMA schema_version").one()
+    bind.exec_driver_sql("PRAGMA writable_schema = ON")
+    bind.exec_driver_sql(
+        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'survey_responses'",
+        (sql.replace(was, becomes),),
+    )
+    bind.exec_driver_sql(f"PRAGMA schema_version = {schema_version + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
 
 
 def upgrade() -> None:
@@ -76,34 +83,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("call_id", name=op.f("pk_call_consents")),
     )
     op.create_index(op.f("ix_calls_caller_number"), "calls", ["caller_number"])
-
-    def alter(batch: BatchOperations) -> None:
-        batch.add_column(sa.Column("reason", sa.String(length=32), nullable=True))
-        batch.add_column(sa.Column("policy_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_survey_responses_policy_id_survey_policies"), "survey_policies", ["policy_id"], ["id"]
+    reason_check = f"reason IS NULL OR reason IN ({_listed(REASONS)})"
+    if op.get_bind().dialect.name == "postgresql":
+        op.add_column("survey_responses", sa.Column("reason", sa.String(length=32), nullable=True))
+        op.add_column("survey_responses", sa.Column("policy_id", sa.Integer(), nullable=True))
+        op.create_check_constraint(op.f("ck_survey_responses_reason"), "survey_responses", reason_check)
+        op.create_foreign_key(
+            op.f("fk_survey_responses_policy_id_survey_policies"),
+            "survey_responses",
+            "survey_policies",
+            ["policy_id"],
+            ["id"],
         )
-        batch.drop_constraint(op.f("ck_survey_responses_status"), type_="check")
-        batch.create_check_constraint(op.f("ck_survey_responses_status"), f"status IN ({_listed(STATUSES)})")
-        batch.create_check_constraint(
-            op.f("ck_survey_responses_reason"), f"reason IS NULL OR reason IN ({_listed(REASONS)})"
+    else:  # column constraints, added with their columns (and dropped with them on the way down)
+        op.execute(
+            "ALTER TABLE survey_responses ADD COLUMN reason VARCHAR(32) "
+            f"CONSTRAINT ck_survey_responses_reason CHECK ({reason_check})"
         )
-
-    _alter_responses(alter)
+        op.execute(
+            "ALTER TABLE survey_responses ADD COLUMN policy_id INTEGER "
+            "CONSTRAINT fk_survey_responses_policy_id_survey_policies REFERENCES survey_policies (id)"
+        )
+    _status_check(OLD_STATUSES, STATUSES)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM survey_responses WHERE status = 'not_offered'")
-
-    def alter(batch: BatchOperations) -> None:
-        batch.drop_constraint(op.f("ck_survey_responses_reason"), type_="check")
-        batch.drop_constraint(op.f("ck_survey_responses_status"), type_="check")
-        batch.create_check_constraint(op.f("ck_survey_responses_status"), f"status IN ({_listed(OLD_STATUSES)})")
-        batch.drop_constraint(op.f("fk_survey_responses_policy_id_survey_policies"), type_="foreignkey")
-        batch.drop_column("policy_id")
-        batch.drop_column("reason")
-
-    _alter_responses(alter)
+    _status_check(STATUSES, OLD_STATUSES)
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint(
+            op.f("fk_survey_responses_policy_id_survey_policies"), "survey_responses", type_="foreignkey"
+        )
+        op.drop_constraint(op.f("ck_survey_responses_reason"), "survey_responses", type_="check")
+    op.drop_column("survey_responses", "policy_id")
+    op.drop_column("survey_responses", "reason")
     op.drop_index(op.f("ix_calls_caller_number"), table_name="calls")
     op.drop_table("call_consents")
     op.drop_table("survey_policies")

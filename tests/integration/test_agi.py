@@ -198,6 +198,7 @@ async def test_rated_4(server: AgiServer, sessions: async_sessionmaker[AsyncSess
         "channel": "agi",
         "language": "en",
         "status": "completed",
+        "reason": None,
         "score": 4.0,
         "answers": [{"question": "rating", "key": "4", "score": 4.0, "attempts": 1}],
         "caller": "79991234567",

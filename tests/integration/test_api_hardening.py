@@ -60,7 +60,7 @@ NAMED = OperatorRow("7001", "=1+1 Anna", None)
 NAME_CELL = "'=1+1 Anna"
 RATINGS_HEADER = (
     "call_id,operator,operator_name,queue,survey,survey_version,status,score,answers,caller,channel,language,"
-    "started_at,ended_at,channel_uniqueid,campaign\r\n"
+    "started_at,ended_at,channel_uniqueid,campaign,reason\r\n"
 )
 # caller ID as given -> its cell in the CSV file
 CALLER_CELLS = [
@@ -89,7 +89,7 @@ async def test_ratings_csv_neutralises_formulas(client: TestClient, sessions) ->
     assert resp.status == 200
     expected = RATINGS_HEADER + "".join(
         f"F{n},7001,{NAME_CELL},,default,1,completed,5.0,{ANSWERS_5},{cell},ari,en,2026-11-20T10:0{n}:00+00:00,"
-        f"2026-11-20T10:0{n}:05+00:00,F{n}.2,\r\n"
+        f"2026-11-20T10:0{n}:05+00:00,F{n}.2,,\r\n"
         for n, (_, cell) in reversed(list(enumerate(CALLER_CELLS)))
     )
     assert (await resp.read()).decode() == expected

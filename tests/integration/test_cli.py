@@ -588,3 +588,24 @@ def test_a_bad_operators_file_is_one_line_and_stores_nothing(database_url: str, 
         proc = _run(["operators", "import", str(path)], env, tmp_path)
         assert (proc.returncode, proc.stderr) == (2, f"ivr-survey: {path}: cannot read it: {why}\n")
     assert _run(["operators", "list"], env, tmp_path).stdout == ""  # nothing of any file was stored
+
+
+def test_policy_set_changes_the_options_given_and_keeps_the_others(database_url: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, IVR_SURVEY_DATABASE_URL=database_url)
+    first = _run(["policy", "set", "sales", "--share", "0.3", "--cooldown-days", "7"], env, tmp_path)
+    assert (first.returncode, first.stdout, first.stderr) == (0, "sales: version 1\n", "")
+    second = _run(["policy", "set", "sales", "--consent", "ask", "--languages", "ru,en"], env, tmp_path)
+    assert second.stdout == "sales: version 2\n"
+    same = _run(["policy", "set", "sales", "--share", "0.3"], env, tmp_path)
+    assert same.stdout == "sales: version 2 (unchanged)\n"
+    bad = _run(["policy", "set", "sales", "--share", "1.5"], env, tmp_path)
+    assert (bad.returncode, bad.stdout, bad.stderr) == (
+        2,
+        "",
+        "ivr-survey: share must be a number from 0 to 1, got 1.5\n",
+    )
+    listed = _run(["policy", "list"], env, tmp_path)
+    assert listed.stdout == (
+        'sales\tv2\t{"survey": null, "share": 0.3, "cooldown_days": 7, "consent": "ask", "consent_default": "no", '
+        '"languages": ["ru", "en"], "not_offered": "continue"}\n'
+    )

@@ -6,10 +6,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from ivr_survey.db.engine import create_engine
 from ivr_survey.db.migrate import alembic_config, current_revision, downgrade, upgrade
@@ -338,3 +340,52 @@ async def test_0014_counts_the_stored_responses_per_day_and_group(empty_database
     finally:
         await engine.dispose()
     assert await _select(url, "SELECT count(*) FROM survey_responses") == [(10,)]
+
+
+async def test_0015_keeps_the_responses_and_the_tallies_triggers_and_stores_not_offered(
+    empty_database_url: str,
+) -> None:
+    """0015 changes survey_responses' status CHECK (SQLite copies the table for it): every row and answer is
+    kept, the tallies' triggers still count writes, a not_offered row (no slot) is stored but not counted, and the
+    downgrade deletes the not_offered rows and drops the policies' tables."""
+    url = empty_database_url
+    await upgrade(url, "0014")
+    await _fill_at_previous_head(url)
+    before = await _select(url, "SELECT id, call_id, status, score FROM survey_responses ORDER BY id")
+    tallies = "SELECT sum(offered), sum(responses) FROM response_slot_tallies"
+    groups = "SELECT sum(offered) FROM response_group_tallies WHERE grouped_by = 'survey'"
+    assert await _select(url, tallies) == [(8, 7)]
+    await upgrade(url)
+    assert {"survey_policies", "call_consents"} <= await _tables(url)
+    assert await _select(url, "SELECT id, call_id, status, score FROM survey_responses ORDER BY id") == before
+    assert {"reason", "policy_id"} <= await _columns(url, "survey_responses")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await _respond(conn, 9, 2, 3.0, A)  # counted by the triggers kept across the copy
+            await conn.exec_driver_sql(
+                f"INSERT INTO calls (id, linkedid, created_at) VALUES (10, 'L10', '{A:%Y-%m-%d %H:%M:%S}')"
+            )
+            await conn.exec_driver_sql(
+                "INSERT INTO survey_responses (id, call_id, survey_version_id, survey_id, channel, language, status, "
+                f"reason, args, started_at) VALUES (10, 10, 1, 1, 'ari', 'en', 'not_offered', 'cooldown', '{{}}', "
+                f"'{A:%Y-%m-%d %H:%M:%S}')"
+            )
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql("UPDATE survey_responses SET reason = 'bored' WHERE id = 10")
+    finally:
+        await engine.dispose()
+    assert await _select(url, tallies) == [(9, 8)]
+    assert await _select(url, groups) == [(9,)]
+
+    await downgrade(url, "0014")
+    assert not {"survey_policies", "call_consents"} & await _tables(url)
+    assert await _select(url, "SELECT id FROM survey_responses WHERE id >= 9") == [(9,)]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await _respond(conn, 11, 1, 5.0, B)
+    finally:
+        await engine.dispose()
+    assert await _select(url, tallies) == [(10, 9)]

@@ -14,7 +14,6 @@ from ivr_survey.app import create_app
 from ivr_survey.keys import STASIS
 from ivr_survey.service.policy import share_draw
 from ivr_survey.simulator.ari import FakeAsterisk
-from ivr_survey.simulator.sounds import PROMPT_DURATIONS
 from tests.integration.test_stasis import SPEED, prompt, settings_for
 from tests.support.waiting import wait_until
 
@@ -54,8 +53,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    sounds = {*PROMPT_DURATIONS, "survey-consent"}
-    async with FakeAsterisk(user="ivr-survey", password="secret", speed=SPEED, known_sounds=sounds) as fake:
+    async with FakeAsterisk(user="ivr-survey", password="secret", speed=SPEED) as fake:
         settings = settings_for(database_url, fake, tmp_path, api_token="admin-token")
         async with TestClient(TestServer(create_app(settings))) as client:
             await fake.wait_for_app()

@@ -192,6 +192,8 @@ def test_every_stasis_call_is_ivr_survey_with_operator():
     assert stasis, "extensions.conf never enters the survey"
     for context, args in stasis:
         assert args[0] == APP, f"[{context}] Stasis app {args[0]!r}, expected {APP!r}"
+        if "consent" in args[1:]:  # asked before the queue: no operator yet
+            continue
         operators = [a for a in args[1:] if a.startswith("operator=")]
         assert len(operators) == 1, f"[{context}] Stasis({','.join(args)}) must pass operator= once"
         assert operators[0] != "operator=", f"[{context}] empty operator="
@@ -216,7 +218,7 @@ def test_survey_only_after_an_answered_call():
     DIALSTATUS = ANSWER after Dial, QUEUESTATUS = CONTINUE after Queue."""
     steps = dialplan_steps()
     for i, (context, exten, app) in enumerate(steps):
-        if not any(name == "stasis" for name, _ in app_calls(app)):
+        if not any(name == "stasis" and "consent" not in args for name, args in app_calls(app)):
             continue
         assert exten != "h", f"[{context}] the h extension must not start the survey"
         prev_ctx, prev_exten, prev_app = steps[i - 1]
@@ -227,6 +229,23 @@ def test_survey_only_after_an_answered_call():
         assert ("DIALSTATUS" in condition and "ANSWER" in condition) or (
             "QUEUESTATUS" in condition and "CONTINUE" in condition
         ), f"[{context}] unexpected guard {condition!r}"
+
+
+def test_consent_is_asked_before_the_queue_its_answer_is_for():
+    """Stasis(ivr-survey,consent,queue=Q) goes on to a step that reaches Queue(Q), whose post-call survey
+    names the same queue."""
+    steps = dialplan_steps()
+    asked = [(i, s) for i, s in enumerate(steps) if any(n == "stasis" and "consent" in a for n, a in app_calls(s[2]))]
+    assert asked, "no consent example in extensions.conf"
+    for i, (context, exten, app) in asked:
+        [args] = [a for n, a in app_calls(app) if n == "stasis"]
+        queue = next(a.removeprefix("queue=") for a in args if a.startswith("queue="))
+        next_ctx, next_exten, next_app = steps[i + 1]
+        assert (next_ctx, next_exten) == (context, exten)
+        assert next_app == f"Goto({queue},1)", f"[{context}] {next_app} after the consent"
+        queued = [a for c, e, a in steps if c == context and e == queue]
+        assert any(n == "queue" and a[0] == queue for step in queued for n, a in app_calls(step))
+        assert any(n == "stasis" and f"queue={queue}" in a for step in queued for n, a in app_calls(step))
 
 
 def test_queues_used_in_dialplan_exist_with_interface_var():
