@@ -86,7 +86,8 @@ def test_the_share_draw_is_reproducible_and_close_to_the_share_over_10000_linked
         ({"languages": "ru"}, 'languages must be a list of language codes, e.g. ["ru", "en"]'),
         (
             {"colour": 1},
-            "unknown field 'colour'; a policy has survey, share, cooldown_days, consent, consent_default, languages, not_offered",
+            "unknown field 'colour'; a policy has survey, share, cooldown_days, consent, consent_default, "
+            "languages, not_offered",
         ),
     ],
 )
