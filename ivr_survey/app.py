@@ -171,6 +171,7 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
         port=settings.ami_port,
         user=settings.ami_user,
         secret=settings.ami_secret.get_secret_value() if settings.ami_secret else "",
+        survey=survey_setup(app),
     )
     app[AMI] = collector
     await collector.start()

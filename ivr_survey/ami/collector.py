@@ -5,7 +5,10 @@ database is away (a finished call is kept in memory until it is stored, in order
 After every login the collector asks Asterisk which channels still exist (CoreShowChannels): a call that was
 in progress when the connection dropped and ended during the outage is finished then, from its Cdr events if
 they were seen, else marked incomplete, so it is never lost silently. Writes are upserts by linkedid, so
-nothing is stored twice after a reconnect."""
+nothing is stored twice after a reconnect.
+
+Given the survey's setup, an inbound call answered by an operator and ended by the caller (who so never
+reached the survey) is stored in the survey funnel too, as not_offered with reason caller_hung_up_first."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..backoff import Backoff
 from ..db.history import save_call
 from ..db.models import utcnow
+from ..service.survey_run import SurveySetup, record_not_reached
 from .tracker import CallRecord, CallTracker
 
 log = logging.getLogger(__name__)
@@ -81,8 +85,10 @@ class AmiCollector:
         secret: str,
         reconnect_timeout: int = 2,
         clock: Callable[[], datetime] = utcnow,
+        survey: SurveySetup | None = None,
     ) -> None:
         self.sessions = sessions
+        self.survey = survey
         self.tracker = tracker
         self.clock = clock
         self.connected = False
@@ -194,7 +200,25 @@ class AmiCollector:
             self.written += 1
             self.dispositions[record.disposition] += 1
             log.info("call %s: %s %s", record.linkedid, record.direction, record.disposition)
+            await self._funnel(record)
             return
+
+    async def _funnel(self, record: CallRecord) -> None:
+        """A caller who hung up on the operator never reached the survey: the funnel counts the call."""
+        answered = record.direction == "inbound" and record.disposition == "answered" and record.operator
+        if self.survey is None or not answered or record.hangup_side != "caller":
+            return
+        try:
+            await record_not_reached(
+                self.survey,
+                linkedid=record.linkedid,
+                caller_number=record.caller_number,
+                operator=record.operator,
+                queue=record.queue,
+                at=record.ended_at or self.clock(),
+            )
+        except Exception:  # the call's history is stored; its place in the funnel is worth a warning only
+            log.warning("call %s: not counted in the survey funnel", record.linkedid, exc_info=True)
 
     async def drain(self) -> None:
         """Wait until every finished call is stored."""

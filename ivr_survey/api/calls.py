@@ -96,8 +96,8 @@ class Callback(Model):
 
 class Call(Model):
     call_id: str
-    direction: Annotated[str | None, enum(DIRECTIONS)]
-    disposition: Annotated[str | None, enum(DISPOSITIONS)]
+    direction: Annotated[str, enum(DIRECTIONS)] | None
+    disposition: Annotated[str, enum(DISPOSITIONS)] | None
     caller: str | None
     client_number: str | None
     queue: str | None
@@ -109,7 +109,7 @@ class Call(Model):
     ended_at: Time | None
     ring_seconds: float | None
     talk_seconds: float | None
-    hangup_side: Annotated[str | None, enum(HANGUP_SIDES)]
+    hangup_side: Annotated[str, enum(HANGUP_SIDES)] | None
     recording: str | None = Field(description="the URL of the recording")
     incomplete: bool
     source: Literal["ami", "cdr_import"] | None

@@ -12,6 +12,8 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.funnel import FUNNEL_GROUPINGS
+from ..db.funnel import Funnel as FunnelRow
 from ..db.models import NOT_OFFERED_REASONS, RESPONSE_STATUSES
 from ..db.ratings import CampaignScope, RatingFilter, iter_ratings, list_ratings
 from ..db.summary import GROUPINGS, UnknownQuestion, ratings_summary, summary_scope, with_period
@@ -74,6 +76,11 @@ class SummaryQuery(RatingQuery, Zoned):
         description="a question's key, e.g. nps: its answers are summarised instead of the first question's, in "
         "the surveys asking it; 400 when none in scope asks it, or they ask it as different kinds",
     )
+    funnel: bool = Field(
+        False,
+        description="true: each group has its funnel (answered calls, offered, not offered by reason, started, "
+        "completed); group_by operator, queue, survey or all only",
+    )
 
 
 class Answer(Model):
@@ -91,10 +98,12 @@ class Rating(Model):
     queue: str | None
     survey: str
     survey_version: int
-    channel: Literal["ari", "agi"]
+    channel: Literal["ari", "agi", "ami"] = Field(
+        description="how the caller came in; ami: a call the history saw the caller end, never in the app"
+    )
     language: str
     status: Annotated[str, enum(RESPONSE_STATUSES)]
-    reason: Annotated[str | None, enum(NOT_OFFERED_REASONS)] = Field(
+    reason: Annotated[str, enum(NOT_OFFERED_REASONS)] | None = Field(
         description="not_offered: why the call was not offered the survey (no_operator, no_consent, cooldown, "
         "sampled_out, caller_hung_up_first); null for a survey offered"
     )
@@ -145,6 +154,22 @@ class SummaryGroup(Model):
     cqr_good_share: float | None = Field(
         None, description="cqr_good / cqr_evaluations; null without evaluations; where cqr_evaluations is"
     )
+    funnel: Funnel | None = Field(None, description="with funnel=true only")
+
+
+class Funnel(Model):
+    answered: int = Field(
+        description="answered calls the service knows of: offered + the sum of not_offered (the calls that entered "
+        "the app, and those the call history saw the caller end)"
+    )
+    offered: int = Field(description="calls offered the survey (any status but not_offered)")
+    not_offered: dict[Annotated[str, enum(NOT_OFFERED_REASONS)], int] = Field(
+        description="reason -> calls not offered the survey; every reason is listed"
+    )
+    started: int = Field(description="offered surveys in which the caller answered at least one question")
+    completed: int = Field(description="offered surveys the caller answered to the end (status completed)")
+    response_rate_of_offered: float | None = Field(description="started / offered; null when none was offered")
+    response_rate_of_answered: float | None = Field(description="started / answered; null without answered calls")
 
 
 class Summary(Model):
@@ -231,18 +256,42 @@ def group_json(g: GroupRow) -> dict[str, Any]:
             cqr_good=g.cqr_good,
             cqr_good_share=g.cqr_good_share,
         )
+    if g.funnel is not None:
+        body["funnel"] = funnel_json(g.funnel)
     return body
 
 
+def funnel_json(f: FunnelRow) -> dict[str, Any]:
+    return {
+        "answered": f.answered,
+        "offered": f.offered,
+        "not_offered": f.not_offered,
+        "started": f.started,
+        "completed": f.completed,
+        "response_rate_of_offered": f.response_rate_of_offered,
+        "response_rate_of_answered": f.response_rate_of_answered,
+    }
+
+
 async def summary_json(
-    session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo, question: str | None
+    session: AsyncSession,
+    *,
+    group_by: str,
+    filters: RatingFilter,
+    tz: ZoneInfo,
+    question: str | None,
+    funnel: bool = False,
 ) -> dict[str, Any]:
     """A summary as /ratings/summary writes it (Summary documents it), over the period `filters` bound."""
+    if funnel and group_by not in FUNNEL_GROUPINGS:
+        raise invalid_parameter(
+            "funnel", f"the funnel is counted by {', '.join(FUNNEL_GROUPINGS)}; group_by={group_by} has none"
+        )
     try:
         scope = await summary_scope(session, filters, question)
     except UnknownQuestion as exc:
         raise invalid_parameter("question", str(exc)) from None
-    groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz, scope=scope)
+    groups = await ratings_summary(session, group_by=group_by, filters=filters, tz=tz, scope=scope, funnel=funnel)
     assert filters.date_from is not None and filters.date_to is not None
     # The groups are written by group_json: a year by hour is 8,760 of them.
     return {
@@ -261,6 +310,11 @@ async def get_summary(request: web.Request) -> web.Response:
     filters = with_period(query.rating_filter())
     async with request.app[SESSIONS]() as session:
         body = await summary_json(
-            session, group_by=query.group_by, filters=filters, tz=query.tz, question=query.question
+            session,
+            group_by=query.group_by,
+            filters=filters,
+            tz=query.tz,
+            question=query.question,
+            funnel=query.funnel,
         )
     return json_response(body)

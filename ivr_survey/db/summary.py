@@ -57,6 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..cqr import CRITERIA, GOOD_THRESHOLD
 from ..survey.definition import Question
 from .engine import dialect_of
+from .funnel import FUNNEL_GROUPINGS, Funnel, funnel_summary
 from .models import (
     Call,
     CqrEvaluation,
@@ -162,6 +163,7 @@ class SummaryGroup:
     cqr_average: float | None = None
     cqr_evaluations: int | None = None  # None: a grouping without CQR (queue, survey)
     cqr_good: int | None = None  # evaluations with CQR >= GOOD_THRESHOLD; None as cqr_evaluations
+    funnel: Funnel | None = None  # asked for (FUNNEL_GROUPINGS only)
 
     @property
     def cqr_good_share(self) -> float | None:
@@ -645,23 +647,39 @@ def empty_group(key: Any) -> SummaryGroup:
 
 
 async def ratings_summary(
-    session: AsyncSession, *, group_by: str, filters: RatingFilter, tz: ZoneInfo, scope: Scope | None = None
+    session: AsyncSession,
+    *,
+    group_by: str,
+    filters: RatingFilter,
+    tz: ZoneInfo,
+    scope: Scope | None = None,
+    funnel: bool = False,
 ) -> list[SummaryGroup]:
     """One group per key (None: unknown operator / no queue), keys in order, unknown last; of the first question
     unless the scope names one. group_by "all": exactly one group (key None), of zeros for an empty period, so
-    that a total is always there; its counts are the sums of the operator groups' (CQR's too)."""
+    that a total is always there; its counts are the sums of the operator groups' (CQR's too). With funnel
+    (group_by in FUNNEL_GROUPINGS), each group has its funnel, and a key only calls not offered have is a group."""
     scope = scope or await summary_scope(session, filters)
     columns, rows = await _tally_rows(session, group_by, filters, tz, scope, _columns(scope))
     make = _Groups(scope, columns, rows)
     groups = {key: make.group(key, row) for key, row in rows}
     if group_by == "all" and not groups:  # the one group is there, of zeros, however empty the period
         groups[None] = make.group(None)
+    funnels: dict[Any, Funnel] = {}
+    if funnel:
+        assert group_by in FUNNEL_GROUPINGS
+        funnels = await funnel_summary(session, group_by=group_by, filters=filters)
+        for k in funnels.keys() - groups.keys():
+            groups[k] = make.group(k)
     if group_by in CQR_GROUPINGS:
         cqr = await cqr_summary(session, group_by=group_by, filters=filters, tz=tz)
         for k in cqr.keys() - groups.keys():
             groups[k] = make.group(k)
         for k, group in groups.items():
             group.cqr_average, group.cqr_evaluations, group.cqr_good = cqr.get(k, NO_CQR)
+    if funnel:
+        for k, group in groups.items():
+            group.funnel = funnels.get(k, Funnel())
     return in_key_order(groups.values(), tz if group_by in UNITS else None)
 
 

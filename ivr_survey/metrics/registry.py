@@ -36,6 +36,12 @@ class Metrics:
         self.surveys_ended = Counter(
             "ivr_survey_surveys", "Surveys ended, by final status", ["status", "survey"], registry=r
         )
+        self.not_offered = Counter(
+            "ivr_survey_not_offered",
+            "Answered calls not offered the survey, by reason (a survey policy's, or the caller hung up first)",
+            ["reason"],
+            registry=r,
+        )
         self.answers = Counter(
             "ivr_survey_answers",
             "Answers stored, by question and score (none: the question was given up on)",

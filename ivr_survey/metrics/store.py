@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from ..db.responses import response_survey
-from ..db.writes import FinishResponse, SaveAnswer, StartResponse, Write
+from ..db.writes import FinishResponse, NotOffered, SaveAnswer, StartResponse, Write
 from .registry import Metrics
 
 UNKNOWN_SURVEY = "unknown"  # a finish whose response names no survey (not written by this service)
@@ -37,6 +37,8 @@ class SurveyCounters:
             return
         if isinstance(record, StartResponse):
             m.surveys_started.labels(survey=record.survey).inc()
+        elif isinstance(record, NotOffered):
+            m.not_offered.labels(reason=record.reason).inc()
         elif isinstance(record, SaveAnswer):
             m.answers.labels(question=record.question, score=score_label(record.score)).inc()
         elif isinstance(record, FinishResponse):

@@ -224,6 +224,39 @@ async def _decide(
     )
 
 
+async def record_not_reached(
+    setup: SurveySetup,
+    *,
+    linkedid: str,
+    caller_number: str | None,
+    operator: str | None,
+    queue: str | None,
+    at: datetime,
+) -> None:
+    """A call the history saw answered and ended by the caller, who so never reached the survey: stored as
+    not_offered (caller_hung_up_first) under its queue's policy and survey, at `at` (the talk's end). A call
+    that has a response already keeps it."""
+    in_force = await setup.policy(queue)
+    definition = await setup.catalog.get(in_force.policy.survey)
+    log.info("call %s: the caller hung up on operator %s; not offered survey %s", linkedid, operator, definition.name)
+    await setup.store.write(
+        writes.NotOffered(
+            linkedid=linkedid,
+            reason="caller_hung_up_first",
+            survey=definition.name,
+            survey_version=definition.version,
+            channel="ami",
+            language=in_force.policy.language(setup.default_language),
+            args={},
+            started_at=at,
+            caller_number=caller_number,
+            operator=operator,
+            queue=queue,
+            policy_id=in_force.id,
+        )
+    )
+
+
 async def record_consent(setup: SurveySetup, *, args: SurveyArgs, caller: Caller, digit: str | None) -> bool:
     """Store the caller's answer at the consent prompt (a key, or None for none) as the queue's policy reads it:
     whether they agreed."""

@@ -4,6 +4,7 @@ Asterisk, and what is stored (surveyed, or not_offered with its reason) and aske
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ivr_survey.app import create_app
-from ivr_survey.keys import STASIS
+from ivr_survey.keys import AMI, STASIS
 from ivr_survey.service.policy import share_draw
 from ivr_survey.simulator.ari import FakeAsterisk
+from tests.integration.test_metrics import parse
 from tests.integration.test_stasis import SPEED, prompt, settings_for
+from tests.support.fake_ami import FakeAmi, split_trace
+from tests.support.reference import TRACES
 from tests.support.waiting import wait_until
 
 AUTH = {"Authorization": "Bearer admin-token"}
@@ -100,6 +104,40 @@ async def test_cooldown_and_share_on_a_queue(rig: Rig) -> None:
     assert (group["key"], group["offered"], group["responses"]) == ("sales", 1, 1)
     summary = await rig.call("GET", "/ratings/summary?group_by=operator&queue=sales", 200)
     assert sorted((g["key"], g["offered"]) for g in summary["groups"]) == [("7001", 1)]
+    # the funnel counts them all, and adds up: answered = offered + not offered
+    funnel = await rig.call("GET", "/ratings/summary?group_by=operator&funnel=true", 200)
+    assert {g["key"]: (g["offered"], g["funnel"]) for g in funnel["groups"]} == {
+        "7001": (1, _funnel(offered=1, sampled_out=1, started=1, completed=1)),
+        "7002": (0, _funnel(offered=0, cooldown=1, started=0, completed=0)),
+    }
+    [total] = (await rig.call("GET", "/ratings/summary?group_by=all&funnel=1", 200))["groups"]
+    assert total["funnel"] == _funnel(offered=1, cooldown=1, sampled_out=1, started=1, completed=1)
+    assert (total["funnel"]["response_rate_of_offered"], total["funnel"]["response_rate_of_answered"]) == (1.0, 0.3333)
+    assert "funnel" not in (await rig.call("GET", "/ratings/summary?group_by=all", 200))["groups"][0]
+    refused = await rig.call("GET", "/ratings/summary?group_by=day&funnel=true", 400)
+    assert refused["error"]["details"] == {"parameter": "funnel"}
+    scraped = await rig.client.get("/metrics", headers=AUTH)
+    counted = parse(await scraped.text())
+    assert counted["ivr_survey_not_offered_total"] == {
+        (("reason", "cooldown"),): 1.0,
+        (("reason", "sampled_out"),): 1.0,
+    }
+    assert counted["ivr_survey_surveys_started_total"] == {(("survey", "default"),): 1.0}
+
+
+def _funnel(*, offered: int, started: int, completed: int, **not_offered: int) -> dict[str, Any]:
+    reasons = dict.fromkeys(["no_operator", "no_consent", "cooldown", "sampled_out", "caller_hung_up_first"], 0)
+    reasons.update(not_offered)
+    answered = offered + sum(reasons.values())
+    return {
+        "answered": answered,
+        "offered": offered,
+        "not_offered": reasons,
+        "started": started,
+        "completed": completed,
+        "response_rate_of_offered": round(started / offered, 4) if offered else None,
+        "response_rate_of_answered": round(started / answered, 4) if answered else None,
+    }
 
 
 async def test_a_queue_without_a_policy_takes_the_default_and_its_survey_and_hangup(rig: Rig) -> None:
@@ -171,3 +209,66 @@ async def test_a_policy_that_does_not_fit_is_a_clear_400(rig: Rig, path: str, bo
     assert error["error"]["code"] == "invalid_parameter"
     assert error["error"]["details"]["parameter"] == parameter
     assert (await rig.call("GET", "/survey-policies", 200))["items"] == []
+
+
+def _ami(name: str, ts: float, **headers: str) -> bytes:
+    lines = [f"Event: {name}", f"Timestamp: {ts:.6f}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _answered_call(linkedid: str, t0: float, *, caller_first: bool) -> bytes:
+    """An inbound call to operator 7001 in queue sales, in the events Asterisk 22 sends for it (as the traces
+    show them), ended by the caller or by the operator."""
+    caller = {"Channel": f"PJSIP/trunk-{linkedid}", "Uniqueid": f"{linkedid}1", "Linkedid": linkedid}
+    agent = {"Channel": f"PJSIP/7001-{linkedid}", "Uniqueid": f"{linkedid}2", "Linkedid": linkedid}
+    dial = {"DestChannel": agent["Channel"], "DestUniqueid": agent["Uniqueid"], "Interface": "PJSIP/7001"}
+    ends = [
+        _ami("Hangup", t0 + 30, **caller, Context="incoming", Cause="16"),
+        _ami("Hangup", t0 + 30.1, **agent, Context="operators", Cause="16"),
+    ]
+    return b"".join(
+        [
+            _ami("Newchannel", t0, **caller, Context="incoming", Exten="100", CallerIDNum="79990001122"),
+            _ami("QueueCallerJoin", t0 + 0.1, **caller, Queue="sales", Context="incoming"),
+            _ami("Newchannel", t0 + 0.2, **agent, Context="operators", Exten="s", CallerIDNum="7001"),
+            _ami("AgentCalled", t0 + 0.2, **caller, **dial, Queue="sales"),
+            _ami("AgentConnect", t0 + 3, **caller, **dial, Queue="sales", HoldTime="3"),
+            *(ends if caller_first else ends[::-1]),
+        ]
+    )
+
+
+async def test_a_caller_who_hangs_up_on_the_operator_is_counted_from_the_call_history(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The AMI history sees the caller end the talk (they never reach the survey): the call is stored as
+    not_offered/caller_hung_up_first under the queue's policy, and the funnel counts it; the operator ending the
+    talk adds nothing (the caller goes on to the survey)."""
+    banner, login, _ = split_trace((TRACES / "ami-answered-then-missed.txt").read_bytes())
+    t0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp()
+    stream = _answered_call("9.1", t0, caller_first=True) + _answered_call("9.2", t0 + 60, caller_first=False)
+    ami = FakeAmi(banner + login + stream)
+    await ami.start()
+    async with FakeAsterisk(user="ivr-survey", password="secret", speed=SPEED) as fake:
+        settings = settings_for(
+            database_url, fake, tmp_path, api_token="admin-token", ami_host="127.0.0.1", ami_port=ami.port
+        )
+        async with TestClient(TestServer(create_app(settings))) as client:
+            rig = Rig(fake, client)
+            await rig.call("PUT", "/survey-policies/sales", 201, json={"survey": "default", "languages": ["ru"]})
+            collector = client.server.app[AMI]
+            await wait_until(lambda: collector.written == 2, "the two calls to be stored", 10)
+            await collector.drain()
+            day = "from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z"
+            items = (await rig.call("GET", f"/ratings?{day}", 200))["items"]
+            assert [
+                (i["call_id"], i["operator"], i["queue"], i["status"], i["reason"], i["channel"], i["language"])
+                for i in items
+            ] == [("9.1", "7001", "sales", "not_offered", "caller_hung_up_first", "ami", "ru")]
+            assert items[0]["started_at"] == "2026-12-01T10:00:30.100000+00:00"
+            [group] = (await rig.call("GET", f"/ratings/summary?group_by=queue&funnel=true&{day}", 200))["groups"]
+            assert (group["key"], group["funnel"]) == (
+                "sales",
+                _funnel(offered=0, started=0, completed=0, caller_hung_up_first=1),
+            )
+    await ami.close()
