@@ -3,7 +3,14 @@
 A call is finished when the last of its channels hangs up. Channel, dial and queue events say who was rung and
 who answered, when, and who hung up first; the call's `Cdr` events (they carry only the channel's uniqueid,
 mapped back to the linkedid here) give second-exact times and ring/talk time when the events carry no
-`Timestamp` header. A `Cdr` that comes after the call was finished re-issues it, completed."""
+`Timestamp` header. A `Cdr` that comes after the call was finished re-issues it, completed.
+
+Transfers (BlindTransfer, AttendedTransfer, as Asterisk 22's main/stasis_bridges.c documents them): the
+operator who takes the caller over becomes the call's operator, the earlier ones are kept in order
+(transferred_from). After a blind transfer the caller runs the dialplan at the transfer's extension, and the next
+operator it is connected to takes over; an attended transfer names its target's channel, which belongs to the
+operator's consulting call until then and to this call from then on (a channel joining a bridge takes the
+oldest linkedid in it)."""
 
 from __future__ import annotations
 
@@ -48,6 +55,7 @@ class CallRecord:
     incomplete: bool = False
     source: str = "ami"
     channel_uniqueid: str | None = None
+    transferred_from: list[str] = field(default_factory=list)  # operators before `operator`, first first
 
 
 def _base(channel: str) -> str:
@@ -84,6 +92,9 @@ class _Call:
     timed: bool = False  # events carried Timestamp headers
     cdrs: list[Cdr] = field(default_factory=list)
     incomplete: bool = False
+    transferred_from: list[str] = field(default_factory=list)
+    transferers: set[str] = field(default_factory=set)  # base names of the operators' channels that transferred
+    transfer_pending: bool = False  # blind: the next operator the caller is connected to takes the call over
 
 
 class CallTracker:
@@ -94,6 +105,7 @@ class CallTracker:
         self._linkedid_of: dict[str, str] = {}  # channel uniqueid -> linkedid, while the call lasts
         self._finished: OrderedDict[str, _Call] = OrderedDict()  # by linkedid, for late Cdr events
         self._finished_uniqueids: dict[str, str] = {}
+        self._emptied: list[_Call] = []  # calls whose last channel a transfer took over
 
     @property
     def in_progress(self) -> set[str]:
@@ -104,7 +116,10 @@ class CallTracker:
         name = str(event.get("Event", ""))
         if name == "Cdr":
             return self._cdr(event)
-        linkedid = event.get("Linkedid") or event.get("DestLinkedid")  # an originate's dial events: Dest* only
+        # A channel stays in the call it was first seen in (or a transfer moved it to), whatever linkedid a bridge
+        # gives it later; an originate's dial events carry Dest* only; a transfer's transferee is the caller.
+        known = self._linkedid_of.get(str(event.get("Uniqueid")))
+        linkedid = known or event.get("Linkedid") or event.get("DestLinkedid") or event.get("TransfereeLinkedid")
         if not linkedid or not isinstance(linkedid, str):
             return []
         at = _timestamp(event) or received_at
@@ -119,9 +134,11 @@ class CallTracker:
         self._channel(call, event)
         if handler is not None:
             handler(call, event, at)
+        finished = [self._finish(emptied, at) for emptied in self._emptied]
+        self._emptied.clear()
         if name == "Hangup" and not call.alive:
-            return [self._finish(call, at)]
-        return []
+            finished.append(self._finish(call, at))
+        return finished
 
     def resync(self, alive_linkedids: set[str], now: datetime) -> list[CallRecord]:
         """After a reconnect: calls whose channels are all gone ended during the outage. They are finished from
@@ -174,6 +191,55 @@ class CallTracker:
             call.operator = operator
             if rung:
                 self._rang(call, operator)
+        elif call.transfer_pending and operator is not None and _base(caller) == call.caller_side:
+            self._hand_over(call, operator_channel, operator)
+
+    def _hand_over(self, call: _Call, channel: str, operator: str) -> None:
+        """A transfer's target talks to the caller now: the call is theirs, and its talk ends with them."""
+        if call.operator is not None and call.operator != operator:
+            call.transferred_from.append(call.operator)
+        call.operator, call.operator_side = operator, _base(channel)
+        call.hangup_side = call.talk_ended_at = None
+        call.transfer_pending = False
+        self._rang(call, operator)
+
+    def _transferer(self, call: _Call, *channels: Any) -> str | None:
+        """Of the channels a transfer names as the transferer's, the one that talked to the caller as the
+        call's operator; None for a transfer that is not an operator's of this call."""
+        bases = {_base(str(c)) for c in channels if c}
+        return call.operator_side if call.operator_side in bases else None
+
+    def _on_blindtransfer(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        transferer = self._transferer(call, event.get("TransfererChannel"))
+        if event.get("Result") != "Success" or transferer is None:
+            return
+        call.transferers.add(transferer)
+        # the operator's part of the talk ends here; it goes on if another operator answers the caller
+        call.transfer_pending = True
+        call.hangup_side, call.talk_ended_at = "operator", at
+
+    def _on_attendedtransfer(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
+        first, second = event.get("OrigTransfererChannel"), event.get("SecondTransfererChannel")
+        transferer = self._transferer(call, first, second)
+        target, target_id = event.get("TransferTargetChannel"), event.get("TransferTargetUniqueid")
+        operator = self.names.operator(target) if isinstance(target, str) else None
+        if event.get("Result") != "Success" or transferer is None or operator is None or not target_id:
+            return
+        call.transferers.update(_base(str(c)) for c in (first, second) if c)
+        self._adopt(call, str(target_id))
+        self._hand_over(call, str(target), operator)
+
+    def _adopt(self, call: _Call, uniqueid: str) -> None:
+        """The channel is this call's from now on (it was another's: the transferer's consulting call)."""
+        other = self._calls.get(self._linkedid_of.get(uniqueid, call.linkedid))
+        if other is not None and other is not call and uniqueid in other.alive:
+            other.alive.discard(uniqueid)
+            other.uniqueids.discard(uniqueid)
+            if not other.alive:
+                self._emptied.append(other)
+        self._linkedid_of[uniqueid] = call.linkedid
+        call.uniqueids.add(uniqueid)
+        call.alive.add(uniqueid)
 
     def _on_dialbegin(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
         call.dial_started[str(event.get("DestUniqueid", ""))] = at
@@ -229,8 +295,9 @@ class CallTracker:
         uniqueid = event.get("Uniqueid")
         call.alive.discard(str(uniqueid))
         channel = _base(str(event.get("Channel", "")))
-        # the talk ends when either party hangs up (the caller may stay on for the survey)
-        if call.answered_at is not None and call.hangup_side is None:
+        # the talk ends when either party hangs up (the caller may stay on for the survey); an operator who
+        # transferred the caller leaving is not its end
+        if call.answered_at is not None and call.hangup_side is None and channel not in call.transferers:
             if channel == call.operator_side:
                 call.hangup_side, call.talk_ended_at = "operator", at
             elif channel == call.caller_side:
@@ -296,6 +363,7 @@ class CallTracker:
             recording=call.recording,
             incomplete=call.incomplete,
             channel_uniqueid=call.linkedid,
+            transferred_from=list(call.transferred_from),
         )
         if call.timed or not from_cdr:
             # event times: exact when Asterisk stamps its events, else as received

@@ -117,6 +117,10 @@ class Call(Model):
     callback: Callback | None = Field(
         description="for a missed inbound call: the first answered outbound call to the same number"
     )
+    transferred_from: list[str] = Field(
+        description="the operators who talked to the caller before a transfer, first first; the call and its "
+        "rating belong to operator, the last"
+    )
 
 
 class CallsPage(Model):
@@ -178,6 +182,7 @@ CSV_COLUMNS = (
     "callback_call_id",
     "callback_at",
     "callback_after_seconds",
+    "transferred_from",
 )
 
 
@@ -204,6 +209,7 @@ def _csv_row(item: CallRow) -> list[Any]:
     callback = row.pop("callback") or {}
     row |= {
         "rung_operators": " ".join(item.rung_operators),
+        "transferred_from": " ".join(item.transferred_from),
         "callback_call_id": callback.get("call_id"),
         "callback_at": callback.get("at"),
         "callback_after_seconds": callback.get("after_seconds"),

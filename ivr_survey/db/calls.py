@@ -118,7 +118,7 @@ class CallRow:
     caller: str | None
     client_number: str | None
     queue: str | None
-    operator: str | None  # who answered
+    operator: str | None  # who answered (the last, after a transfer)
     operator_name: str | None
     rung_operators: list[str]
     started_at: datetime | None
@@ -132,6 +132,7 @@ class CallRow:
     source: str | None
     surveyed: bool
     callback: CallbackRow | None
+    transferred_from: list[str]  # the operators before `operator`, first first
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +281,7 @@ def _item(row: Any, rung: list[str], back: Any) -> CallRow:
         source=call.history_source,
         surveyed=bool(row.surveyed),
         callback=callback,
+        transferred_from=list(call.transferred_from or []),
     )
 
 

@@ -35,9 +35,12 @@ async def save_call(
     recording: str | None = None,
     incomplete: bool = False,
     channel_uniqueid: str | None = None,
+    transferred_from: list[str] | None = None,
 ) -> int:
     """The call's history, over what an earlier write of the same history said; the survey's operator, queue
-    and caller stay when the survey wrote first (they agree, being named by the same pattern)."""
+    and caller stay when the survey wrote first (they agree, being named by the same pattern), but after a
+    transfer: the call and its survey belong to the last operator, whom the dialplan's operator= may not name
+    (after an attended transfer it names the first)."""
     call_id = await upsert_call(
         session,
         linkedid=linkedid,
@@ -62,17 +65,24 @@ async def save_call(
             hangup_side=hangup_side,
             recording=recording,
             incomplete=incomplete,
+            transferred_from=transferred_from or None,
             # the history's start is the call's start; a survey starts later, after the talk
             started_at=func.coalesce(started_at, Call.started_at),
         )
     )
-    roles = [(code, "rung") for code in rung or []] + ([(operator, "answered")] if operator else [])
+    answered = [*(transferred_from or []), *([operator] if operator else [])]  # every operator who talked
+    roles = [(code, "rung") for code in rung or []] + [(code, "answered") for code in answered]
     ids: dict[str, int | None] = {}  # the operator who answered was usually rung too: one lookup each
     for code, role in roles:
         if code not in ids:
             ids[code] = await operator_id(session, code=code)
         stmt = upsert_insert(session, CallOperator.__table__).values(call_id=call_id, operator_id=ids[code], role=role)
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_id", "operator_id", "role"]))
+    if transferred_from and operator:
+        await session.execute(update(Call).where(Call.id == call_id).values(operator_id=ids[operator]))
+        await session.execute(
+            update(SurveyResponse).where(SurveyResponse.call_id == call_id).values(operator_id=ids[operator])
+        )
     # a survey that started before the history knew the operator or queue gets them for its summaries
     call = (await session.execute(select(Call.operator_id, Call.queue).where(Call.id == call_id))).one()
     await session.execute(

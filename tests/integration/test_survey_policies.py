@@ -17,8 +17,7 @@ from ivr_survey.service.policy import share_draw
 from ivr_survey.simulator.ari import FakeAsterisk
 from tests.integration.test_metrics import parse
 from tests.integration.test_stasis import SPEED, prompt, settings_for
-from tests.support.fake_ami import FakeAmi, split_trace
-from tests.support.reference import TRACES
+from tests.support.fake_ami import FakeAmi, ami_event
 from tests.support.waiting import wait_until
 
 AUTH = {"Authorization": "Bearer admin-token"}
@@ -211,31 +210,24 @@ async def test_a_policy_that_does_not_fit_is_a_clear_400(rig: Rig, path: str, bo
     assert (await rig.call("GET", "/survey-policies", 200))["items"] == []
 
 
-def _ami(name: str, ts: float, **headers: str) -> bytes:
-    lines = [f"Event: {name}", f"Timestamp: {ts:.6f}", *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def _answered_call(linkedid: str, t0: float, *, caller_first: bool) -> bytes:
+def _answered_call(linkedid: str, t0: float, *, caller_first: bool) -> list[dict[str, str]]:
     """An inbound call to operator 7001 in queue sales, in the events Asterisk 22 sends for it (as the traces
     show them), ended by the caller or by the operator."""
     caller = {"Channel": f"PJSIP/trunk-{linkedid}", "Uniqueid": f"{linkedid}1", "Linkedid": linkedid}
     agent = {"Channel": f"PJSIP/7001-{linkedid}", "Uniqueid": f"{linkedid}2", "Linkedid": linkedid}
     dial = {"DestChannel": agent["Channel"], "DestUniqueid": agent["Uniqueid"], "Interface": "PJSIP/7001"}
     ends = [
-        _ami("Hangup", t0 + 30, **caller, Context="incoming", Cause="16"),
-        _ami("Hangup", t0 + 30.1, **agent, Context="operators", Cause="16"),
+        ami_event("Hangup", t0 + 30, **caller, Context="incoming", Cause="16"),
+        ami_event("Hangup", t0 + 30.1, **agent, Context="operators", Cause="16"),
     ]
-    return b"".join(
-        [
-            _ami("Newchannel", t0, **caller, Context="incoming", Exten="100", CallerIDNum="79990001122"),
-            _ami("QueueCallerJoin", t0 + 0.1, **caller, Queue="sales", Context="incoming"),
-            _ami("Newchannel", t0 + 0.2, **agent, Context="operators", Exten="s", CallerIDNum="7001"),
-            _ami("AgentCalled", t0 + 0.2, **caller, **dial, Queue="sales"),
-            _ami("AgentConnect", t0 + 3, **caller, **dial, Queue="sales", HoldTime="3"),
-            *(ends if caller_first else ends[::-1]),
-        ]
-    )
+    return [
+        ami_event("Newchannel", t0, **caller, Context="incoming", Exten="100", CallerIDNum="79990001122"),
+        ami_event("QueueCallerJoin", t0 + 0.1, **caller, Queue="sales", Context="incoming"),
+        ami_event("Newchannel", t0 + 0.2, **agent, Context="operators", Exten="s", CallerIDNum="7001"),
+        ami_event("AgentCalled", t0 + 0.2, **caller, **dial, Queue="sales"),
+        ami_event("AgentConnect", t0 + 3, **caller, **dial, Queue="sales", HoldTime="3"),
+        *(ends if caller_first else ends[::-1]),
+    ]
 
 
 async def test_a_caller_who_hangs_up_on_the_operator_is_counted_from_the_call_history(
@@ -244,10 +236,10 @@ async def test_a_caller_who_hangs_up_on_the_operator_is_counted_from_the_call_hi
     """The AMI history sees the caller end the talk (they never reach the survey): the call is stored as
     not_offered/caller_hung_up_first under the queue's policy, and the funnel counts it; the operator ending the
     talk adds nothing (the caller goes on to the survey)."""
-    banner, login, _ = split_trace((TRACES / "ami-answered-then-missed.txt").read_bytes())
     t0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp()
-    stream = _answered_call("9.1", t0, caller_first=True) + _answered_call("9.2", t0 + 60, caller_first=False)
-    ami = FakeAmi(banner + login + stream)
+    ami = FakeAmi.from_events(
+        _answered_call("9.1", t0, caller_first=True) + _answered_call("9.2", t0 + 60, caller_first=False)
+    )
     await ami.start()
     async with FakeAsterisk(user="ivr-survey", password="secret", speed=SPEED) as fake:
         settings = settings_for(

@@ -23,6 +23,11 @@ from tests.support.reference import TRACES
 EOL = b"\r\n"
 
 
+def ami_event(name: str, ts: float, **headers: str) -> dict[str, str]:
+    """An event as Asterisk stamps it (manager.conf timestampevents = yes), for tables of events."""
+    return {"Event": name, "Timestamp": f"{ts:.6f}", **headers}
+
+
 def split_trace(raw: bytes) -> tuple[bytes, bytes, bytes]:
     """(banner line, login answer block, event stream), each with its line ends."""
     banner_end = raw.index(EOL) + 2
@@ -59,6 +64,14 @@ class FakeAmi:
     @classmethod
     def from_trace(cls, name: str, **kwargs: object) -> FakeAmi:
         return cls((TRACES / name).read_bytes(), **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_events(cls, events: list[dict[str, str]], **kwargs: object) -> FakeAmi:
+        """A real Asterisk 22's banner and Login answer (from a trace), then these events (from a table), on the
+        wire as Asterisk writes them."""
+        banner, login, _ = split_trace((TRACES / "ami-answered-then-missed.txt").read_bytes())
+        stream = b"".join(b"".join(f"{k}: {v}".encode() + EOL for k, v in e.items()) + EOL for e in events)
+        return cls(banner + login + stream, **kwargs)  # type: ignore[arg-type]
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)

@@ -8,7 +8,9 @@ from typing import Any
 from ivr_survey.ami.tracker import CallRecord, CallTracker
 from ivr_survey.config import Settings
 from ivr_survey.service.naming import OperatorNames
+from tests.support.fake_ami import ami_event as _ev
 from tests.support.reference import TRACES
+from tests.support.transfers import T0, attended_transfer_call, blind_transfer, queue_call
 
 RECEIVED = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 
@@ -73,10 +75,6 @@ def test_queue_trace_answered_abandoned_and_campaign_outcomes() -> None:
     assert written.endswith("/1795720118.199.wav")
     assert answered.recording == written
     assert t.in_progress == set()
-
-
-def _ev(name: str, ts: float, **headers: str) -> dict[str, str]:
-    return {"Event": name, "Timestamp": f"{ts:.6f}", **headers}
 
 
 def test_a_timestamped_outbound_callback_uses_event_times() -> None:
@@ -172,3 +170,77 @@ def test_the_banner_may_come_before_panoramisk_is_ready() -> None:
     assert not hasattr(protocol, "encoding")
     protocol.data_received(b"Asterisk Call Manager/11.0.0\r\n")
     assert protocol.version == "11.0.0"
+
+
+def _brief(r: CallRecord) -> tuple[Any, ...]:
+    return (r.disposition, r.queue, r.operator, r.transferred_from, r.rung, r.talk_seconds, r.hangup_side)
+
+
+def test_a_blind_transfer_hands_the_call_to_the_operator_who_answers_the_caller_next() -> None:
+    caller, agent, start = queue_call("200")
+    target = {"Channel": "PJSIP/7002-200", "Uniqueid": "200.3", "Linkedid": "200"}
+    dial = {"DestChannel": target["Channel"], "DestUniqueid": target["Uniqueid"]}
+    records = feed_all(
+        tracker(),
+        [
+            *start,
+            blind_transfer(caller, agent, T0 + 20),
+            _ev("Hangup", T0 + 20.1, **agent, Cause="16"),  # the transferer leaves: not the talk's end
+            _ev("Newexten", T0 + 20.2, **caller, Context="survey-transfer", Exten="7002"),
+            _ev("Newchannel", T0 + 20.3, **target, Context="operators", Exten="s"),
+            _ev("DialBegin", T0 + 20.3, **caller, **dial),
+            _ev("DialEnd", T0 + 25, **caller, **dial, DialStatus="ANSWER"),
+            _ev("Hangup", T0 + 85, **target, Cause="16"),  # 7002 ends the talk; the caller goes on to the survey
+            _ev("Hangup", T0 + 95, **caller, Cause="16"),
+        ],
+    )
+    [record] = records
+    assert _brief(record) == ("answered", "sales", "7002", ["7001"], ["7001", "7002"], 83.0, "operator")
+
+
+def test_a_blind_transfer_no_one_answers_stays_the_first_operators_and_ends_its_talk() -> None:
+    caller, agent, start = queue_call("201")
+    target = {"Channel": "PJSIP/7002-201", "Uniqueid": "201.3", "Linkedid": "201"}
+    dial = {"DestChannel": target["Channel"], "DestUniqueid": target["Uniqueid"]}
+    [record] = feed_all(
+        tracker(),
+        [
+            *start,
+            blind_transfer(caller, agent, T0 + 20),
+            _ev("Hangup", T0 + 20.1, **agent, Cause="16"),
+            _ev("Newchannel", T0 + 20.3, **target, Context="operators", Exten="s"),
+            _ev("DialBegin", T0 + 20.3, **caller, **dial),
+            _ev("DialEnd", T0 + 50.3, **caller, **dial, DialStatus="NOANSWER"),
+            _ev("Hangup", T0 + 50.4, **target, Cause="19"),
+            _ev("Hangup", T0 + 51, **caller, Cause="16"),  # not "the caller hung up on the operator"
+        ],
+    )
+    assert _brief(record) == ("answered", "sales", "7001", [], ["7001", "7002"], 18.0, "operator")  # 7002 was rung
+
+
+def test_a_failed_or_foreign_blind_transfer_changes_nothing() -> None:
+    caller, agent, start = queue_call("202")
+    [record] = feed_all(
+        tracker(),
+        [
+            *start,
+            blind_transfer(caller, agent, T0 + 20, result="Not Permitted"),
+            blind_transfer(
+                agent, caller, T0 + 21
+            ),  # the caller "transferring" the operator: not an operator's transfer
+            _ev("Hangup", T0 + 30, **caller, Cause="16"),
+            _ev("Hangup", T0 + 30.1, **agent, Cause="16"),
+        ],
+    )
+    assert _brief(record) == ("answered", "sales", "7001", [], ["7001"], 28.0, "caller")
+
+
+def test_an_attended_transfer_takes_the_target_over_from_the_operators_consulting_call() -> None:
+    """7001 calls 7002 (a call of its own, linkedid 300.4), then joins the caller with 7002; 7002's channel is the
+    caller's call's from then on, and the consulting call ends with 7001's second channel."""
+    records = feed_all(tracker(), attended_transfer_call("300"))
+    calls = final(records)
+    assert [r.linkedid for r in records] == ["300.4", "300"]
+    assert _brief(calls["300"]) == ("answered", "sales", "7002", ["7001"], ["7001", "7002"], 98.0, "operator")
+    consulting = calls["300.4"]
+    assert (consulting.direction, consulting.operator, consulting.transferred_from) == ("internal", "7002", [])
