@@ -426,7 +426,9 @@ def _group_rows(session: AsyncSession, grouping: str, filters: RatingFilter, col
             ),
             cast(null(), String).label("others"),
         )
-        .where(t.grouped_by == grouping, t.day >= first_whole, t.day < end_whole)
+        # a key's rows may all be 0: what it counted moved to another (the history named the operator after a
+        # transfer) or was deleted
+        .where(t.grouped_by == grouping, t.day >= first_whole, t.day < end_whole, t.offered != 0)
         .group_by(t.group_key)
     )
     counts = _tally_counts(t, columns)
