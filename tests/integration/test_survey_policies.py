@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from ivr_survey.app import create_app
-from ivr_survey.keys import AMI, STASIS
+from ivr_survey.db.models import CallConsent
+from ivr_survey.keys import AMI, SESSIONS, STASIS
 from ivr_survey.service.policy import share_draw
 from ivr_survey.simulator.ari import FakeAsterisk
 from tests.integration.test_metrics import parse
@@ -184,6 +186,31 @@ async def test_consent_before_the_queue(rig: Rig, key: str | None, default: str,
     )
     assert _brief(items) == [expected]
     assert agreed == surveyed
+
+
+async def test_a_caller_who_hangs_up_during_the_consent_prompt_has_given_no_answer(rig: Rig) -> None:
+    await rig.call("PUT", "/survey-policies/support", 201, json={"consent": "ask", "consent_default": "yes"})
+    asked = await rig.fake.place_call(args=["consent", "queue=support"], linkedid="L-gone")
+    await prompt(rig.fake.subscribe(asked), "survey-consent")
+    await rig.fake.caller_hangup(asked)
+    await rig.gone(asked)
+    assert not rig.continued(asked)
+    async with rig.client.server.app[SESSIONS]() as session:
+        assert (await session.execute(select(CallConsent))).all() == []
+    assert (await rig.call("GET", "/ratings", 200))["items"] == []
+
+
+async def test_cooldown_counts_a_survey_offered_on_another_queue(rig: Rig) -> None:
+    await rig.call("PUT", "/survey-policies/support", 201, json={"cooldown_days": 1})
+    sales = await rig.fake.place_call(args=["operator=7001", "queue=sales"], linkedid=IN_A, caller_number="333")
+    await rig.rated(sales, "3")
+    support = await rig.fake.place_call(args=["operator=7002", "queue=support"], linkedid=IN_B, caller_number="333")
+    await rig.gone(support)
+    items = (await rig.call("GET", "/ratings", 200))["items"]
+    assert sorted(_brief(items)) == [
+        (IN_B, "support", "not_offered", "cooldown", None),
+        (IN_A, "sales", "completed", None, 3.0),
+    ]
 
 
 async def test_a_caller_never_asked_for_consent_is_not_offered_where_the_policy_asks(rig: Rig) -> None:
