@@ -21,6 +21,7 @@ from .api.errors import error_middleware
 from .api.routes import ROUTES, SPEC
 from .api.spec import SPEC_KEY, add_routes
 from .ari.client import AriClient
+from .ari.listening import Listening
 from .ari.placer import AriPlacer
 from .ari.stasis import StasisApp
 from .config import Settings
@@ -36,6 +37,8 @@ from .keys import (
     DIALER,
     ENGINE,
     LEADERSHIP,
+    LISTENING,
+    LIVE,
     METRICS,
     OUTBOX,
     OUTBOX_LISTENER,
@@ -52,6 +55,7 @@ from .metrics.outbox import count_dropped, outbox_refresher
 from .metrics.registry import Metrics
 from .metrics.store import SurveyCounters
 from .notify.setup import outbox_sender
+from .service.live import LiveCall, LiveSource, with_surveys
 from .service.naming import OperatorNames
 from .service.policies import PolicyCatalog
 from .service.survey_run import SurveySetup
@@ -131,6 +135,8 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.start()
     stasis = StasisApp(client, survey_setup(app))
     stasis.on_latency = app[METRICS].observe_latency("ari")
+    listening = Listening(client, app[SESSIONS], ready=lambda: stasis.connected)
+    stasis.listening = listening
     # The campaigns' dialer places its calls into this same app, so that their events reach this instance.
     dialer = Dialer(app[SESSIONS], AriPlacer(client, stasis), instance=settings.ari_app)
     stasis.outbound = dialer
@@ -147,6 +153,7 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     # Only the instance holding the lock opens the events websocket and dials; a standby waits for the lock.
     leadership = Leadership(settings.database_url, settings.ari_app, on_active=become_active, on_standby=step_down)
     app[STASIS] = stasis
+    app[LISTENING] = listening
     app[DIALER] = dialer
     app[LEADERSHIP] = leadership
     leadership.start()
@@ -155,6 +162,7 @@ async def ari_ctx(app: web.Application) -> AsyncIterator[None]:
     if leadership.role == "active":
         # Ringing calls are hung up first; answered ones finish their surveys, and are settled, before ARI closes.
         await dialer.stop_placing()
+        await listening.close()
         await stasis.stop(grace=settings.shutdown_grace)
     await dialer.close()
     await client.close()
@@ -174,9 +182,20 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
         survey=survey_setup(app),
     )
     app[AMI] = collector
+    app[LIVE] = live_calls(app, collector)
     await collector.start()
     yield
     await collector.stop()
+
+
+def live_calls(app: web.Application, collector: AmiCollector) -> LiveSource:
+    """The calls the history follows now, those whose caller the survey has marked so."""
+
+    def read() -> list[LiveCall]:
+        stasis = app.get(STASIS)
+        return with_surveys(collector.tracker.live(), stasis.surveying() if stasis is not None else set())
+
+    return read
 
 
 async def agi_ctx(app: web.Application) -> AsyncIterator[None]:

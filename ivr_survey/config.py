@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     pbx_timezone: str = "UTC"
     # MixMonitor files are served from here (GET /calls/{id}/recording); nothing outside it.
     recordings_dir: Path | None = None
+    # Supervisors may listen to live calls (POST /calls/{id}/listen: listen, whisper, barge), over ARI, with
+    # the AMI history naming the calls. Off by default: the law of some countries requires notice to the parties.
+    live_listen: bool = False
 
     # FastAGI entry for PBXs without ARI: off unless a port is given (4573 is the usual one).
     agi_host: str = "127.0.0.1"

@@ -15,6 +15,7 @@ from .config import Settings
 from .db.leadership import Leadership
 from .db.sqlite_file import SqliteFile
 from .db.store import SurveyStore
+from .service.live import ListenLegs, LiveSource
 from .service.policies import PolicyCatalog
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ STORE = web.AppKey("store", SurveyStore)
 POLICIES = web.AppKey("policies", PolicyCatalog)  # the survey policies in force, shared by ARI and FastAGI
 STASIS: web.AppKey[StasisApp] = web.AppKey("stasis")
 AMI: web.AppKey[AmiCollector] = web.AppKey("ami")
+LIVE: web.AppKey[LiveSource] = web.AppKey("live")  # with AMI: the calls in progress
+LISTENING: web.AppKey[ListenLegs] = web.AppKey("listening")  # with ARI: supervisors' live listens
 AGI: web.AppKey[AgiServer] = web.AppKey("agi")
 DIALER: web.AppKey[Dialer] = web.AppKey("dialer")  # with ARI
 LEADERSHIP = web.AppKey("leadership", Leadership)  # with ARI: is this instance the active one

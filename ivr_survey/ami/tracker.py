@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..service.live import LISTEN_VARIABLE, LiveCall
 from ..service.naming import OperatorNames
 from .cdr import Cdr, digits, from_cdrs
 
@@ -95,6 +97,9 @@ class _Call:
     transferred_from: list[str] = field(default_factory=list)
     transferers: set[str] = field(default_factory=set)  # base names of the operators' channels that transferred
     transfer_pending: bool = False  # blind: the next operator the caller is connected to takes the call over
+    channel_ids: dict[str, str] = field(default_factory=dict)  # base name -> uniqueid of its first channel
+    talk_since: datetime | None = None  # when the current operator took the caller (answer, or a transfer)
+    listen_leg: bool = False  # a supervisor's leg of a live listen
 
 
 class CallTracker:
@@ -111,11 +116,42 @@ class CallTracker:
     def in_progress(self) -> set[str]:
         return set(self._calls)
 
+    def live(self) -> list[LiveCall]:
+        """The calls in progress, oldest first: ringing, talking (to whom, on which channel), or after the talk
+        (the caller on the line, maybe in the survey: the survey tells). Listen legs are none of them."""
+        out = []
+        for call in sorted(self._calls.values(), key=lambda c: c.first_seen):
+            if call.listen_leg:
+                continue
+            if call.answered_at is None:
+                state, since = "ringing", call.first_seen
+            elif call.hangup_side is None:
+                state, since = "talking", call.talk_since or call.answered_at
+            else:
+                state, since = "ending", call.talk_ended_at or call.last_seen
+            operator_channel = call.channel_ids.get(call.operator_side or "") if state == "talking" else None
+            out.append(
+                LiveCall(
+                    call_id=call.linkedid,
+                    direction=self.names.direction(call.contexts),
+                    caller_number=call.caller_number,
+                    queue=call.queue,
+                    operator=call.operator,
+                    state=state,
+                    since=since,
+                    started_at=call.first_seen,
+                    operator_channel=operator_channel,
+                )
+            )
+        return out
+
     def feed(self, event: dict[str, Any], received_at: datetime) -> list[CallRecord]:
         """One AMI event; the calls it finished (or completed, for a late Cdr)."""
         name = str(event.get("Event", ""))
         if name == "Cdr":
             return self._cdr(event)
+        if str(event.get("Channel", "")).startswith("Snoop/"):
+            return []  # a live listen's spy on a channel: no party to any call
         # A channel stays in the call it was first seen in (or a transfer moved it to), whatever linkedid a bridge
         # gives it later; an originate's dial events carry Dest* only; a transfer's transferee is the caller.
         known = self._linkedid_of.get(str(event.get("Uniqueid")))
@@ -134,21 +170,23 @@ class CallTracker:
         self._channel(call, event)
         if handler is not None:
             handler(call, event, at)
-        finished = [self._finish(emptied, at) for emptied in self._emptied]
+        ended = [*self._emptied, *([call] if name == "Hangup" and not call.alive else [])]
         self._emptied.clear()
-        if name == "Hangup" and not call.alive:
-            finished.append(self._finish(call, at))
-        return finished
+        return self._records(self._finish(c, at) for c in ended)
 
     def resync(self, alive_linkedids: set[str], now: datetime) -> list[CallRecord]:
         """After a reconnect: calls whose channels are all gone ended during the outage. They are finished from
         their Cdr events when those were seen, else marked incomplete."""
         ended = [call for linkedid, call in self._calls.items() if linkedid not in alive_linkedids]
-        return [self._finish(call, call.last_seen, lost_end=True) for call in ended]
+        return self._records(self._finish(call, call.last_seen, lost_end=True) for call in ended)
 
     def expire(self, now: datetime) -> list[CallRecord]:
         stale = [call for call in self._calls.values() if now - call.last_seen > STALE_AFTER]
-        return [self._finish(call, call.last_seen, lost_end=True) for call in stale]
+        return self._records(self._finish(call, call.last_seen, lost_end=True) for call in stale)
+
+    @staticmethod
+    def _records(finished: Iterable[CallRecord | None]) -> list[CallRecord]:
+        return [record for record in finished if record is not None]
 
     # -- events
 
@@ -160,6 +198,7 @@ class CallTracker:
             self._linkedid_of[uniqueid] = call.linkedid
             call.uniqueids.add(uniqueid)
             call.alive.add(uniqueid)
+            call.channel_ids.setdefault(_base(channel), uniqueid)
             if call.first_channel is None:
                 call.first_channel = channel
         context = event.get("Context")
@@ -186,19 +225,19 @@ class CallTracker:
     ) -> None:
         """The client and the operator are talking; `rung`: the operator was called (not calling out)."""
         if call.answered_at is None:
-            call.answered_at = at
+            call.answered_at = call.talk_since = at
             call.caller_side, call.operator_side = _base(caller), _base(operator_channel)
             call.operator = operator
             if rung:
                 self._rang(call, operator)
         elif call.transfer_pending and operator is not None and _base(caller) == call.caller_side:
-            self._hand_over(call, operator_channel, operator)
+            self._hand_over(call, operator_channel, operator, at)
 
-    def _hand_over(self, call: _Call, channel: str, operator: str) -> None:
+    def _hand_over(self, call: _Call, channel: str, operator: str, at: datetime) -> None:
         """A transfer's target talks to the caller now: the call is theirs, and its talk ends with them."""
         if call.operator is not None and call.operator != operator:
             call.transferred_from.append(call.operator)
-        call.operator, call.operator_side = operator, _base(channel)
+        call.operator, call.operator_side, call.talk_since = operator, _base(channel), at
         call.hangup_side = call.talk_ended_at = None
         call.transfer_pending = False
         self._rang(call, operator)
@@ -227,7 +266,8 @@ class CallTracker:
             return
         call.transferers.update(_base(str(c)) for c in (first, second) if c)
         self._adopt(call, str(target_id))
-        self._hand_over(call, str(target), operator)
+        call.channel_ids[_base(str(target))] = str(target_id)
+        self._hand_over(call, str(target), operator, at)
 
     def _adopt(self, call: _Call, uniqueid: str) -> None:
         """The channel is this call's from now on (it was another's: the transferer's consulting call)."""
@@ -290,6 +330,8 @@ class CallTracker:
     def _on_varset(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
         if event.get("Variable") == "MIXMONITOR_FILENAME" and event.get("Value"):
             call.recording = str(event["Value"])
+        elif event.get("Variable") == LISTEN_VARIABLE:
+            call.listen_leg = True
 
     def _on_hangup(self, call: _Call, event: dict[str, Any], at: datetime) -> None:
         uniqueid = event.get("Uniqueid")
@@ -315,13 +357,14 @@ class CallTracker:
         if linkedid is not None and linkedid in self._finished:
             call = self._finished[linkedid]
             call.cdrs.append(cdr)
-            return [self._record(call)]
+            return [] if call.listen_leg else [self._record(call)]
         log.debug("Cdr for unknown channel %s skipped", uniqueid)
         return []
 
     # -- results
 
-    def _finish(self, call: _Call, at: datetime, *, lost_end: bool = False) -> CallRecord:
+    def _finish(self, call: _Call, at: datetime, *, lost_end: bool = False) -> CallRecord | None:
+        """The call is over: its record (None for a listen leg, which the history does not keep)."""
         del self._calls[call.linkedid]
         for uniqueid in call.uniqueids:
             del self._linkedid_of[uniqueid]
@@ -334,7 +377,7 @@ class CallTracker:
             _, old = self._finished.popitem(last=False)
             for uniqueid in old.uniqueids:
                 self._finished_uniqueids.pop(uniqueid, None)
-        return self._record(call)
+        return None if call.listen_leg else self._record(call)
 
     def _record(self, call: _Call) -> CallRecord:
         from_cdr = from_cdrs(call.cdrs, self.names) if call.cdrs else {}

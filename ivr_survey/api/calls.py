@@ -27,6 +27,7 @@ from ..db.calls import (
 )
 from ..db.calls import CallsPage as DbCallsPage
 from ..db.cqr import list_evaluations
+from ..db.listens import list_listens
 from ..db.models import DIRECTIONS, DISPOSITIONS, HANGUP_SIDES
 from ..db.ratings import RatingFilter, list_ratings
 from ..keys import SESSIONS, SETTINGS
@@ -34,6 +35,7 @@ from . import params
 from .cqr import Evaluation
 from .csv_export import Format, stream_csv, wants_csv
 from .errors import ApiError, Invalid
+from .live import Listen
 from .params import Paged, Param, Period, Text, Zoned, one_of
 from .ratings import Rating
 from .responses import Model, Time, enum, json_response
@@ -131,6 +133,7 @@ class CallsPage(Model):
 class CallDetail(Call):
     survey: Rating | None
     cqr_evaluations: list[Evaluation]
+    listens: list[Listen] = Field(description="supervisors who listened to the call live, first first")
 
 
 class StatsGroup(Model):
@@ -267,10 +270,10 @@ async def get_one_call(request: web.Request) -> web.Response:
             raise _no_call(linkedid)
         ratings = await list_ratings(session, filters=RatingFilter(call_id=linkedid), limit=1)
         evaluations = await list_evaluations(session, call_id=linkedid, limit=1000)
+        heard = await list_listens(session, linkedid=linkedid)
     survey = ratings.items[0] if ratings.items else None
-    return json_response(
-        CallDetail.model_validate({**asdict(item), "survey": survey, "cqr_evaluations": evaluations.items})
-    )
+    body = {**asdict(item), "survey": survey, "cqr_evaluations": evaluations.items, "listens": heard[::-1]}
+    return json_response(CallDetail.model_validate(body))
 
 
 def recording_path(root: Path, stored: str) -> Path | None:

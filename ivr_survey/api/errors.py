@@ -40,6 +40,11 @@ STATUSES = {
     "conflict": 409,
     "campaign_state": 409,  # details: the campaign's state and the one it was asked to take
     "no_contacts": 409,  # a campaign started with nobody to call
+    "listening_off": 403,  # IVR_SURVEY_LIVE_LISTEN is off
+    "no_operator_channel": 409,  # a live call with no operator on the line to listen to
+    "endpoint_refused": 422,  # Asterisk would not call the supervisor's endpoint
+    "live_unavailable": 503,  # no AMI call history to tell the live calls
+    "listen_unavailable": 503,  # no ARI, or this instance is the standby
     "payload_too_large": 413,
     "unsupported_media_type": 415,
 }

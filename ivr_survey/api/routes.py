@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..cqr import CALL_TYPES
 from ..db.operators import MAX_CODE
 from ..metrics.http import get_metrics
-from . import calls, campaigns, cqr, operators, outbox, policies, ratings, review
+from . import calls, campaigns, cqr, live, operators, outbox, policies, ratings, review
 from .auth import METRICS_PATH
 from .errors import ErrorBody
 from .health import Health, healthz
@@ -18,6 +18,7 @@ CALL_TYPE = {"type": "string", "enum": list(CALL_TYPES)}
 OPERATOR_ID = {"type": "string", "minLength": 1, "maxLength": MAX_CODE, "description": "e.g. 7001"}
 REFUSED = (400, 401, 404, 409)
 CAMPAIGN_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+LISTEN_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 PHONE = {"type": "string", "minLength": 1, "description": "as stored, URL-encoded: %2B79161234567"}
 METRICS_EXAMPLE = (
     "# HELP ivr_survey_surveys_total Surveys ended, by final status\n# TYPE ivr_survey_surveys_total counter\n"
@@ -201,6 +202,65 @@ ROUTES = (
         " 30 days)",
         query=calls.StatsQuery,
         replies={200: Reply(model=calls.CallStats)},
+    ),
+    Route(
+        "GET",
+        "/calls/live",
+        live.get_live_calls,
+        "The calls in progress now, from the AMI call history (callers' numbers masked for analysts)",
+        query=None,
+        refusals=(400, 401),
+        replies={200: Reply(model=live.LiveCalls), 503: Reply("no AMI call history here", ErrorBody)},
+    ),
+    Route(
+        "POST",
+        "/calls/{call_id}/listen",
+        live.post_listen,
+        "Supervisor: call your endpoint and, when you answer, let you hear the call (listen), speak to the operator"
+        " (whisper) or to both (barge); audited",
+        body=live.ListenRequest,
+        role="supervisor",
+        refusals=(400, 401, 403, 404, 409),
+        path_schemas={"call_id": CALL_ID},
+        replies={
+            201: Reply("the listen, ringing your endpoint", live.Listen),
+            403: Reply("listening is off here (code listening_off), or the role may not", ErrorBody),
+            409: Reply("no operator talks on the call now (code no_operator_channel)", ErrorBody),
+            422: Reply("Asterisk refused the endpoint (code endpoint_refused)", ErrorBody),
+            503: Reply("no ARI or no AMI here, or this instance is the standby", ErrorBody),
+        },
+    ),
+    Route(
+        "GET",
+        "/listens/{id}",
+        live.get_listen,
+        "Supervisor: a listen, its state and how it ended",
+        query=None,
+        role="supervisor",
+        refusals=(400, 401, 403, 404),
+        path_schemas={"id": LISTEN_ID},
+        replies={200: Reply(model=live.Listen)},
+    ),
+    Route(
+        "DELETE",
+        "/listens/{id}",
+        live.delete_listen,
+        "Supervisor: end a listen (one ended already is answered as it is)",
+        query=None,
+        role="supervisor",
+        refusals=(400, 401, 403, 404),
+        path_schemas={"id": LISTEN_ID},
+        replies={200: Reply(model=live.Listen)},
+    ),
+    Route(
+        "GET",
+        "/audit/listens",
+        live.get_audit,
+        "Admin: every listen to a live call, newest first: who, which call and operator, mode, start and end",
+        query=live.AuditQuery,
+        role="admin",
+        refusals=(400, 401, 403),
+        replies={200: Reply(model=live.ListenList)},
     ),
     Route(
         "GET",

@@ -365,6 +365,30 @@ class AriClient:
         result = await self._request("POST", "/channels", body=body)
         return result if isinstance(result, dict) else {}
 
+    async def snoop(
+        self, channel_id: str, *, snoop_id: str, spy: str, whisper: str, app_args: str
+    ) -> dict[str, Any] | None:
+        """``POST /channels/{id}/snoop`` (api-docs channels.json): a Snoop channel on ``channel_id`` that enters
+        our app; None when the channel is gone (404)."""
+        params = {"spy": spy, "whisper": whisper, "app": self.app, "appArgs": app_args, "snoopId": snoop_id}
+        result = await self._request(
+            "POST", f"/channels/{self._seg(channel_id)}/snoop", params=params, tolerate_404=True
+        )
+        return result if isinstance(result, dict) else None
+
+    async def create_bridge(self, bridge_id: str, *, kind: str = "mixing", name: str | None = None) -> None:
+        """``POST /bridges`` with our id (api-docs bridges.json)."""
+        params = {"type": kind, "bridgeId": bridge_id, **({"name": name} if name else {})}
+        await self._request("POST", "/bridges", params=params)
+
+    async def add_to_bridge(self, bridge_id: str, channel_id: str) -> None:
+        """``POST /bridges/{id}/addChannel``; the channel must be in our app (else 422)."""
+        await self._request("POST", f"/bridges/{self._seg(bridge_id)}/addChannel", params={"channel": channel_id})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        """``DELETE /bridges/{id}``; 404 (already gone) is normal."""
+        await self._request("DELETE", f"/bridges/{self._seg(bridge_id)}", tolerate_404=True)
+
     # -- events websocket ------------------------------------------------------------
 
     async def listen(

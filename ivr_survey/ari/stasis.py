@@ -48,6 +48,7 @@ from ..survey.consent import ConsentAction, ConsentSession, ContinueDialplan, Re
 from ..survey.events import Digit, Event, Failed, HungUp, PlaybackFinished, PlaybackStarted, Start, TimerFired
 from ..survey.session import SurveySession
 from .client import AriClient, AriError
+from .listening import Listening, leg_of
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +302,7 @@ class StasisApp:
         self.client = client
         self.setup = setup
         self.outbound: OutboundCalls | None = None
+        self.listening: Listening | None = None  # supervisors' live listens, whose legs run in this app too
         self.calls: dict[str, CallSurvey] = {}
         self.connected = False
         self.reconnects = 0  # connections after the first
@@ -392,8 +394,12 @@ class StasisApp:
         if channel_id not in self._held:  # its StasisStart came meanwhile: that survey is running
             return None
         dialplan = channel.get("dialplan", {})
-        if dialplan.get("app_name") != "Stasis" or channel.get("name", "").startswith("Snoop/"):
-            # Still ringing, the far half of a Local channel, or a listen leg: not a caller in the survey.
+        if leg_of(_stasis_args(channel)) is not None or channel.get("name", "").startswith("Snoop/"):
+            # A leg of a listen that ended with the run before: nobody listens any more.
+            await self.client.hangup(channel_id)
+            return None
+        if dialplan.get("app_name") != "Stasis":
+            # Still ringing, or the far half of a Local channel: not a caller in the survey.
             return None
         if self.draining:  # as for a StasisStart now: the caller goes on in the dialplan
             await self.send_off(channel_id)
@@ -426,9 +432,15 @@ class StasisApp:
     def _placed(self, channel_id: str) -> bool:
         return self.outbound is not None and self.outbound.owns(channel_id)
 
+    def surveying(self) -> set[str]:
+        """The linkedids of the calls whose caller is in the survey (or asked for consent) now."""
+        return {call.linkedid for call in self.calls.values()}
+
     def on_event(self, event: dict[str, Any]) -> None:
         channel_id = _channel_of(event)
         if channel_id is None:
+            return
+        if self.listening is not None and self.listening.claims(event):
             return
         kind = event.get("type")
         if kind == "StasisStart":

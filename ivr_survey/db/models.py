@@ -58,6 +58,12 @@ DNC_SOURCES = ("api", "opt_out")
 # The outbox: a delivery is pending (retried with backoff) until delivered, failed (the target refused it for
 # good, or is no longer configured) or dropped (older than the outbox's maximum age).
 DELIVERY_STATES = ("pending", "delivered", "failed", "dropped")
+# A supervisor's live listen: listen (nobody hears them), whisper (the operator does), barge (both parties do).
+LISTEN_MODES = ("listen", "whisper", "barge")
+LISTEN_STATES = ("ringing", "listening", "ended")
+# Why a listen ended: stopped (DELETE /listens/{id}), the call ended (the operator's channel went away), the
+# supervisor hung up or did not answer, Asterisk refused the endpoint, the service stopped, or a request failed.
+LISTEN_ENDS = ("stopped", "call_ended", "supervisor_hung_up", "not_answered", "refused", "shutdown", "failed")
 # API roles, weakest first: analysts read, supervisors also evaluate calls, admins also edit scorecards/surveys.
 ROLES = ("analyst", "supervisor", "admin")
 
@@ -210,6 +216,30 @@ class CallConsent(Base):
     defaulted: Mapped[bool]  # no key pressed (or another key): the policy's consent_default was taken
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("survey_policies.id"))
     decided_at: Mapped[datetime]
+
+
+class Listen(Base):
+    """A supervisor listening to a live call (or whispering, or barging in): the audit of who heard what, when."""
+
+    __tablename__ = "listens"
+    __table_args__ = (
+        CheckConstraint("mode IN ({})".format(", ".join(f"'{m}'" for m in LISTEN_MODES)), name="mode"),
+        CheckConstraint("state IN ({})".format(", ".join(f"'{s}'" for s in LISTEN_STATES)), name="state"),
+        _one_of("end_reason", LISTEN_ENDS),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    supervisor: Mapped[str] = mapped_column(String(100))  # the token's name
+    endpoint: Mapped[str] = mapped_column(String(128))  # where the supervisor was called, e.g. PJSIP/7100
+    mode: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(index=True)  # asked for
+    answered_at: Mapped[datetime | None]  # the supervisor picked up and hears the call
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(200))  # Asterisk's word on a refused endpoint
 
 
 # The summaries' covering indexes, by what they lead with. Each holds every column a summary reads or

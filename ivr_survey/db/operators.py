@@ -131,3 +131,11 @@ async def set_operator(
     row = await get_operator(session, code=code)
     assert row is not None
     return row, created
+
+
+async def operator_names(session: AsyncSession, *, codes: list[str]) -> dict[str, str]:
+    """code -> name, of those of the operators that have a name."""
+    if not codes:
+        return {}
+    stmt = select(Operator.code, Operator.name).where(Operator.code.in_(set(codes)), Operator.name.is_not(None))
+    return {code: name for code, name in (await session.execute(stmt)).all() if name is not None}
