@@ -244,3 +244,45 @@ def test_an_attended_transfer_takes_the_target_over_from_the_operators_consultin
     assert _brief(calls["300"]) == ("answered", "sales", "7002", ["7001"], ["7001", "7002"], 98.0, "operator")
     consulting = calls["300.4"]
     assert (consulting.direction, consulting.operator, consulting.transferred_from) == ("internal", "7002", [])
+
+
+def test_the_calls_in_progress_say_who_talks_on_which_channel_since_when() -> None:
+    t = tracker()
+    _, agent, start = queue_call("400")
+    ringing = {"Channel": "PJSIP/trunk-401", "Uniqueid": "401.1", "Linkedid": "401"}
+    feed_all(t, [*start, _ev("Newchannel", T0 + 5, **ringing, Context="incoming", Exten="100", CallerIDNum="222")])
+    assert [(c.call_id, c.state, c.operator, c.operator_channel, c.queue, c.caller_number) for c in t.live()] == [
+        ("400", "talking", "7001", "400.2", "sales", "79990001122"),
+        ("401", "ringing", None, None, None, "222"),
+    ]
+    assert [c.since for c in t.live()] == [datetime.fromtimestamp(T0 + 2, UTC), datetime.fromtimestamp(T0 + 5, UTC)]
+    feed_all(t, [_ev("Hangup", T0 + 30, **agent, Cause="16")])  # the operator hangs up: the caller stays on
+    talk_over = t.live()[0]
+    assert (talk_over.state, talk_over.operator_channel, talk_over.since) == (
+        "ending",
+        None,
+        datetime.fromtimestamp(T0 + 30, UTC),
+    )
+
+
+def test_a_listen_s_snoop_and_supervisor_leg_are_no_calls_of_the_history() -> None:
+    t = tracker()
+    caller, agent, start = queue_call("500")
+    snoop = {"Channel": "Snoop/500.2-00000001", "Uniqueid": "500.9", "Linkedid": "500.9"}
+    leg = {"Channel": "PJSIP/7100-00000009", "Uniqueid": "501.1", "Linkedid": "501.1"}
+    records = feed_all(
+        t,
+        [
+            *start,
+            _ev("Newchannel", T0 + 5, **leg, Context="default", Exten="s"),
+            _ev("VarSet", T0 + 5, **leg, Variable="IVR_SURVEY_LISTEN", Value="3"),
+            _ev("Newchannel", T0 + 6, **snoop, Context="default", Exten="s"),
+            _ev("Hangup", T0 + 20, **snoop, Cause="16"),
+            _ev("Hangup", T0 + 20.1, **leg, Cause="16"),
+        ],
+    )
+    assert records == []
+    assert [c.call_id for c in t.live()] == ["500"]
+    done = feed_all(t, [_ev("Hangup", T0 + 30, **agent, Cause="16"), _ev("Hangup", T0 + 31, **caller, Cause="16")])
+    assert [r.linkedid for r in done] == ["500"]
+    assert t.in_progress == set()

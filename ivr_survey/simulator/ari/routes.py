@@ -16,6 +16,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from . import events
+from .bridges import Bridging
 from .channels import Channel, Continue, Playback, read_variable
 from .events import EventSocket
 from .media import MediaPump
@@ -42,7 +43,7 @@ _HANGUP_REASONS: Final[Mapping[str, int]] = {
 }
 
 
-class Routes(MediaPump, Originator):
+class Routes(MediaPump, Originator, Bridging):
     """The aiohttp application and its handlers."""
 
     user: str
@@ -62,6 +63,14 @@ class Routes(MediaPump, Originator):
         r.add_post("/ari/channels/{channelId}/continue", self._h_continue)
         r.add_post("/ari/channels/{channelId}/play", self._h_play)
         r.add_post("/ari/channels/{channelId}/play/{playbackId}", self._h_play)
+        r.add_post("/ari/channels/{channelId}/snoop", self._h_snoop)
+        r.add_post("/ari/channels/{channelId}/snoop/{snoopId}", self._h_snoop)
+        r.add_post("/ari/bridges", self._h_create_bridge)
+        r.add_post("/ari/bridges/{bridgeId}", self._h_create_bridge)
+        r.add_get("/ari/bridges/{bridgeId}", self._h_get_bridge, allow_head=False)
+        r.add_delete("/ari/bridges/{bridgeId}", self._h_destroy_bridge)
+        r.add_post("/ari/bridges/{bridgeId}/addChannel", self._h_add_channel)
+        r.add_post("/ari/bridges/{bridgeId}/removeChannel", self._h_remove_channel)
         r.add_get("/ari/channels/{channelId}/variable", self._h_get_variable, allow_head=False)
         r.add_post("/ari/channels/{channelId}/variable", self._h_set_variable)
         r.add_get("/ari/playbacks/{playbackId}", self._h_get_playback, allow_head=False)

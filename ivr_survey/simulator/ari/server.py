@@ -95,6 +95,9 @@ class FakeAsterisk(Routes):
         self._changed = asyncio.Event()
         self._seq = itertools.count(1)
         self._local_seq = itertools.count(1)
+        self._bridges = {}
+        self._snoops = {}
+        self._snoop_seq = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.web_app = self._build_app()
 
@@ -256,6 +259,41 @@ class FakeAsterisk(Routes):
             if not channel.alive or not channel.in_stasis:
                 return
             self._send(channel, events.dtmf(channel, char, duration_ms))
+
+    def add_channel(self, *, name: str, linkedid: str, caller_number: str = "", channel_id: str | None = None) -> str:
+        """A channel of a call that is in no app (an operator's phone talking to a caller): what a snoop spies on.
+        Its id (Asterisk's uniqueid) is returned; :meth:`end_channel` hangs it up."""
+        now = time.time()
+        party = {"name": "", "number": caller_number}
+        channel = Channel(
+            id=channel_id or self._new_id(now),
+            name=name,
+            state="Up",
+            caller=party,
+            connected=dict(party),
+            accountcode="",
+            context="operators",
+            exten="s",
+            priority=1,
+            app_name="AppDial",
+            app_data="(Outgoing Line)",
+            creationtime=events.timestamp(now),
+            language="en",
+            linkedid=linkedid,
+        )
+        self._channels[channel.id] = channel
+        self._notify()
+        return channel.id
+
+    def end_channel(self, channel_id: str, *, cause: int = 16) -> None:
+        """The channel hangs up (the app hears of it only through its snoops and bridges)."""
+        channel = self._live(channel_id)
+        channel.hangupcause = cause
+        self._destroy(channel, cause)
+
+    def bridges(self) -> dict[str, list[str]]:
+        """Bridge id -> the ids of the channels in it."""
+        return {b.id: [c.id for c in b.channels] for b in self._bridges.values()}
 
     async def caller_hangup(self, channel_id: str, *, cause: int = 16) -> None:
         """The caller hangs up (``caller-hangs-up-during-prompt.jsonl``).
