@@ -123,29 +123,16 @@ async def post_listen(request: web.Request) -> web.Response:
         raise ApiError("listening_off", "listening to live calls is off here (IVR_SURVEY_LIVE_LISTEN=on allows it)")
     if LISTENING not in request.app:
         raise ApiError("listen_unavailable", "listening needs ARI (IVR_SURVEY_ARI_PASSWORD)")
-    try:
-        row = await live.begin_listen(
-            request.app[SESSIONS],
-            _live_source(request),
-            request.app[LISTENING],
-            call_id=call_id,
-            endpoint=body.endpoint,
-            mode=body.mode,
-            supervisor=request[PRINCIPAL].name,
-            now=_now(),
-        )
-    except live.NotLive:
-        raise ApiError("not_found", f"call {call_id} is not in progress", {"call_id": call_id}) from None
-    except live.NoOperatorChannel:
-        raise ApiError(
-            "no_operator_channel", f"call {call_id} has no operator talking on it now", {"call_id": call_id}
-        ) from None
-    except live.ListenRefused as exc:
-        raise ApiError(
-            "endpoint_refused", f"Asterisk refused to call {body.endpoint}: {exc}", {"endpoint": body.endpoint}
-        ) from None
-    except live.ListenUnavailable as exc:
-        raise ApiError("listen_unavailable", f"the supervisor cannot be called now: {exc}") from None
+    row = await live.begin_listen(
+        request.app[SESSIONS],
+        _live_source(request),
+        request.app[LISTENING],
+        call_id=call_id,
+        endpoint=body.endpoint,
+        mode=body.mode,
+        supervisor=request[PRINCIPAL].name,
+        now=_now(),
+    )
     return json_response(Listen.model_validate(asdict(row)), status=201)
 
 
@@ -172,13 +159,9 @@ async def delete_listen(request: web.Request) -> web.Response:
     """End a listen; one ended already is answered as it is."""
     params.parse_query(request.query, params.NoQuery)
     listen_id = _listen_id(request)
-    row = await _found(request, listen_id)
-    if row.state != "ended":
-        legs = request.app.get(LISTENING)
-        if legs is None or not await legs.stop(listen_id, "stopped"):
-            async with request.app[SESSIONS]() as session, session.begin():  # no legs of ours run it any more
-                await repo.end_listen(session, listen_id=listen_id, reason="stopped", at=_now())
-        row = await _found(request, listen_id)
+    row = await live.stop_listen(request.app[SESSIONS], request.app.get(LISTENING), listen_id=listen_id, now=_now())
+    if row is None:
+        raise ApiError("not_found", f"no listen {listen_id}", {"id": listen_id})
     return json_response(Listen.model_validate(asdict(row)))
 
 

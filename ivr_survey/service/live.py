@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import listens
 from ..db.listens import ListenRow
+from .refusals import Refused
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +68,6 @@ class ListenLegs(Protocol):
         """End the listen's legs; False when none of ours runs it."""
 
 
-class NotLive(LookupError):
-    pass
-
-
-class NoOperatorChannel(Exception):
-    pass
-
-
 async def begin_listen(
     sessions: async_sessionmaker[AsyncSession],
     live: LiveSource,
@@ -86,15 +79,16 @@ async def begin_listen(
     supervisor: str,
     now: datetime,
 ) -> ListenRow:
-    """Store the listen (ringing) and ring the supervisor. Raises NotLive, NoOperatorChannel, ListenRefused (the
-    listen is stored ended, refused, with Asterisk's words)."""
+    """Store the listen (ringing) and ring the supervisor. Refused: not_found (no such call in progress),
+    no_operator_channel (nobody talks to the caller now), endpoint_refused (the listen is stored ended, refused,
+    with Asterisk's words), listen_unavailable (Asterisk away, or this instance the standby)."""
     if not legs.ready:
-        raise ListenUnavailable("this instance is the standby: the active one places listens")
+        raise Refused("listen_unavailable", "this instance is the standby: the active one places listens")
     call = next((c for c in live() if c.call_id == call_id), None)
     if call is None:
-        raise NotLive(call_id)
+        raise Refused("not_found", f"call {call_id} is not in progress", {"call_id": call_id})
     if call.operator_channel is None or call.state != "talking":
-        raise NoOperatorChannel(call_id)
+        raise Refused("no_operator_channel", f"call {call_id} has no operator talking on it now", {"call_id": call_id})
     async with sessions() as session, session.begin():
         listen = await listens.open_listen(
             session,
@@ -109,13 +103,35 @@ async def begin_listen(
     try:
         await legs.start(listen, operator_channel=call.operator_channel, caller_id=_caller_id(call))
     except (ListenRefused, ListenUnavailable) as exc:
-        reason = "refused" if isinstance(exc, ListenRefused) else "failed"
+        refused = isinstance(exc, ListenRefused)
         async with sessions() as session, session.begin():
-            await listens.end_listen(session, listen_id=listen.id, reason=reason, at=now, detail=str(exc)[:200])
-        raise
+            await listens.end_listen(
+                session, listen_id=listen.id, reason="refused" if refused else "failed", at=now, detail=str(exc)[:200]
+            )
+        if refused:
+            raise Refused(
+                "endpoint_refused", f"Asterisk refused to call {endpoint}: {exc}", {"endpoint": endpoint}
+            ) from None
+        raise Refused("listen_unavailable", f"the supervisor cannot be called now: {exc}") from None
     return listen
 
 
 def _caller_id(call: LiveCall) -> str:
     """What the supervisor's phone shows: which operator and which call."""
     return f'"Listen {call.operator or "?"} {call.call_id}" <{call.operator or "0"}>'
+
+
+async def stop_listen(
+    sessions: async_sessionmaker[AsyncSession], legs: ListenLegs | None, *, listen_id: int, now: datetime
+) -> ListenRow | None:
+    """End a listen (stopped) and return it as it is then; one ended already stays as it was. None: no such
+    listen. One no legs of ours run any more (the service restarted) is ended in the audit alone."""
+    async with sessions() as session:
+        row = await listens.get_listen(session, listen_id=listen_id)
+    if row is None or row.state == "ended":
+        return row
+    if legs is None or not await legs.stop(listen_id, "stopped"):
+        async with sessions() as session, session.begin():
+            await listens.end_listen(session, listen_id=listen_id, reason="stopped", at=now)
+    async with sessions() as session:
+        return await listens.get_listen(session, listen_id=listen_id)
