@@ -17,6 +17,7 @@ from ivr_survey.app import create_app
 from ivr_survey.db.tokens import create_token
 from ivr_survey.keys import AMI, LISTENING, SESSIONS, STASIS
 from ivr_survey.simulator.ari import FakeAsterisk
+from tests.integration.test_campaign_pages import plain, sign_in, text
 from tests.integration.test_stasis import SPEED, settings_for
 from tests.support.fake_ami import FakeAmi, ami_event
 from tests.support.waiting import wait_until
@@ -271,3 +272,52 @@ async def test_a_caller_in_the_survey_is_listed_so_and_never_snooped(database_ur
             assert not [r for r in fake.requests if "/snoop" in r.path or r.path == "/ari/bridges"]
             assert not [r for r in fake.requests if r.method == "POST" and r.path == "/ari/channels"]
     await ami.close()
+
+
+async def test_the_live_page_lists_the_call_and_a_supervisor_listens_and_ends_it_there(rig: Rig) -> None:
+    client = rig.client
+    csrf = await sign_in(client, "supervisor")
+    page = await text(client, "/ui/live")
+    assert 'data-call="L1" data-state="talking"' in page
+    row = page[page.index('data-call="L1"') :].split("</tr>")[0]
+    assert plain(row[row.index(">") + 1 :]) == "Talking 12/1/26, 10:00 AM 7001 sales 79161234567 L1 Listen"
+    assert "79161234567" in page  # a supervisor sees the number in full
+    answer = await client.post(
+        "/ui/live/listen",
+        data={"csrf": csrf, "call_id": CALL, "endpoint": "PJSIP/7100", "mode": "whisper"},
+        allow_redirects=False,
+    )
+    assert answer.status == 303
+    listen_id = int(answer.headers["Location"].rsplit("=", 1)[1])
+    assert answer.headers["Location"] == f"/ui/live?listen={listen_id}"
+    row = await rig.listen_row(listen_id, "listening")
+    assert (row["mode"], row["supervisor"], row["endpoint"]) == ("whisper", "sup-supervisor", "PJSIP/7100")
+    shown = await text(client, answer.headers["Location"])
+    assert f'data-listen="{listen_id}"' in shown and "Your phone rings" in shown
+    stop = await client.post(f"/ui/listens/{listen_id}/stop", data={"csrf": csrf}, allow_redirects=False)
+    assert (stop.status, stop.headers["Location"]) == (303, f"/ui/live?stopped={listen_id}")
+    assert (await rig.listen_row(listen_id, "ended"))["end_reason"] == "stopped"
+    refused = await client.post(
+        "/ui/live/listen", data={"csrf": csrf, "call_id": "gone", "endpoint": "PJSIP/7100", "mode": "listen"}
+    )
+    assert refused.status == 404
+    assert "Call gone is over." in plain(await refused.text())
+    bad = await client.post(
+        "/ui/live/listen", data={"csrf": csrf, "call_id": CALL, "endpoint": "7100", "mode": "listen"}
+    )
+    assert bad.status == 400
+    assert "Your phone as Asterisk dials it" in plain(await bad.text())
+    fragment = await text(client, "/ui/live/rows")
+    assert fragment.lstrip().startswith("<section data-live-calls")
+
+
+async def test_an_analyst_sees_the_live_page_masked_and_without_listening(rig: Rig) -> None:
+    csrf = await sign_in(rig.client, "analyst")
+    page = await text(rig.client, "/ui/live")
+    assert "+7 916 ***-**-67" in page and "79161234567" not in page
+    assert 'id="listen-form"' not in page and 'data-testid="listen-L1"' not in page
+    refused = await rig.client.post(
+        "/ui/live/listen", data={"csrf": csrf, "call_id": CALL, "endpoint": "PJSIP/7100", "mode": "listen"}
+    )
+    assert refused.status == 403
+    assert rig.ari("/snoop", "/bridges") == []

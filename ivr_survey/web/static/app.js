@@ -1,5 +1,5 @@
 // ivr-survey workstation: the few things a page does in the browser. Everything works without it but the
-// live CQR, the time zone and a running campaign's progress between reloads.
+// live CQR, the time zone, a running campaign's progress and the live calls between reloads.
 (function () {
   "use strict";
   // The viewer's time zone: remembered in a cookie the server reads, and put in the filter forms.
@@ -73,5 +73,42 @@
           .catch(function () {});  // a network blip: likewise
       }, 5000);
     }
+    // The Live page: each call's time in its state, counted every second; the table asked for again every 3 s.
+    var calls = document.querySelector("[data-live-calls][data-refresh]");
+    if (calls) {
+      var two = function (n) { return (n < 10 ? "0" : "") + n; };
+      var tick = function () {
+        document.querySelectorAll("[data-live-calls] [data-since]").forEach(function (cell) {
+          var s = Math.max(0, Math.floor((Date.now() - Date.parse(cell.getAttribute("data-since"))) / 1000));
+          var h = Math.floor(s / 3600);
+          cell.textContent = (h ? h + ":" + two(Math.floor(s / 60) % 60) : Math.floor(s / 60)) + ":" + two(s % 60);
+        });
+      };
+      tick();
+      setInterval(tick, 1000);
+      var rowsUrl = calls.getAttribute("data-refresh");
+      var again = setInterval(function () {
+        if (document.hidden) { return; }
+        fetch(rowsUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) {
+            if (html === null) { return; }
+            var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live-calls]");
+            var shown = document.querySelector("[data-live-calls]");
+            if (!fresh || !shown) { clearInterval(again); return; }  // signed out meanwhile
+            shown.replaceWith(document.importNode(fresh, true));
+            tick();
+          })
+          .catch(function () {});
+      }, 3000);
+    }
+    // A field the viewer fills in the same way every time (their phone): remembered in this browser.
+    document.querySelectorAll("input[data-remember]").forEach(function (input) {
+      var key = "ivr_" + input.getAttribute("data-remember");
+      try {
+        if (!input.value) { input.value = localStorage.getItem(key) || ""; }
+        input.form.addEventListener("submit", function () { localStorage.setItem(key, input.value); });
+      } catch (e) {}  // storage blocked: the field is typed each time
+    });
   });
 })();
