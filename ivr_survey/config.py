@@ -47,6 +47,7 @@ DEMO_DEFAULTS: dict[str, object] = {
     "spool_dir": Path("./spool-demo"),
     "recordings_dir": Path("./recordings-demo"),
     "shutdown_grace": 3.0,
+    "live_listen": True,  # the simulated PBX's parties are no people: nobody's consent is needed
 }
 
 

@@ -194,7 +194,10 @@ class SimulatedCallers:
             await asyncio.sleep(self._wait(self.talk_time))
             return None
         caller, agent = await self._ring(operator, queue, number, answer=True)
+        # the operator's phone is a channel of the simulated PBX too, so that a supervisor can listen in
+        self.fake.add_channel(name=agent["Channel"], linkedid=agent["Linkedid"], channel_id=agent["Uniqueid"])
         await self._talk(caller)
+        self.fake.end_channel(agent["Uniqueid"])
         self._hang_up(agent)
         return caller
 
