@@ -27,17 +27,18 @@ T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp()
 CALL, OPERATOR_CHANNEL = "L1", "L1.2"
 
 
-def _talking(linkedid: str) -> list[dict[str, str]]:
-    """A caller in queue sales talking to operator 7001 (no hangup yet), in the events of the traces."""
+def _talking(linkedid: str, t0: float = T0) -> list[dict[str, str]]:
+    """A caller in queue sales talking to operator 7001 since t0 + 2 (no hangup yet), in the events of the
+    traces."""
     caller = {"Channel": f"PJSIP/trunk-{linkedid}", "Uniqueid": f"{linkedid}.1", "Linkedid": linkedid}
     agent = {"Channel": f"PJSIP/7001-{linkedid}", "Uniqueid": f"{linkedid}.2", "Linkedid": linkedid}
     member = {"DestChannel": agent["Channel"], "DestUniqueid": agent["Uniqueid"], "Interface": "PJSIP/7001"}
     return [
-        ami_event("Newchannel", T0, **caller, Context="incoming", Exten="100", CallerIDNum="79161234567"),
-        ami_event("QueueCallerJoin", T0 + 0.1, **caller, Queue="sales"),
-        ami_event("Newchannel", T0 + 0.2, **agent, Context="operators", Exten="s"),
-        ami_event("AgentCalled", T0 + 0.2, **caller, **member, Queue="sales"),
-        ami_event("AgentConnect", T0 + 2, **caller, **member, Queue="sales", HoldTime="2"),
+        ami_event("Newchannel", t0, **caller, Context="incoming", Exten="100", CallerIDNum="79161234567"),
+        ami_event("QueueCallerJoin", t0 + 0.1, **caller, Queue="sales"),
+        ami_event("Newchannel", t0 + 0.2, **agent, Context="operators", Exten="s"),
+        ami_event("AgentCalled", t0 + 0.2, **caller, **member, Queue="sales"),
+        ami_event("AgentConnect", t0 + 2, **caller, **member, Queue="sales", HoldTime="2"),
     ]
 
 

@@ -52,6 +52,7 @@ class FakeAmi:
     junk: bytes = b""
     actions: list[dict[str, str]] = field(default_factory=list)
     connections: int = 0
+    listen_port: int = 0  # 0: any free one (`port` says which)
 
     def __post_init__(self) -> None:
         self.banner, self.login_answer, self.stream = split_trace(self.trace)
@@ -74,7 +75,7 @@ class FakeAmi:
         return cls(banner + login + stream, **kwargs)  # type: ignore[arg-type]
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.listen_port)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:

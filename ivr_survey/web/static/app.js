@@ -103,12 +103,13 @@
       }, 3000);
     }
     // A field the viewer fills in the same way every time (their phone): remembered in this browser.
-    document.querySelectorAll("input[data-remember]").forEach(function (input) {
+    document.querySelectorAll("[data-remember]").forEach(function (input) {
       var key = "ivr_" + input.getAttribute("data-remember");
       try {
-        if (!input.value) { input.value = localStorage.getItem(key) || ""; }
+        var kept = localStorage.getItem(key);
+        if (kept && (input.tagName === "SELECT" || !input.value)) { input.value = kept; }
         input.form.addEventListener("submit", function () { localStorage.setItem(key, input.value); });
-      } catch (e) {}  // storage blocked: the field is typed each time
+      } catch (e) {}  // storage blocked: the field is filled in each time
     });
   });
 })();
