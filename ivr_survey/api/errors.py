@@ -43,7 +43,7 @@ STATUSES = {
     "listening_off": 403,  # IVR_SURVEY_LIVE_LISTEN is off
     "no_operator_channel": 409,  # a live call with no operator on the line to listen to
     "endpoint_refused": 422,  # Asterisk would not call the supervisor's endpoint
-    "live_unavailable": 503,  # no AMI call history to tell the live calls
+    "live_unavailable": 409,  # no AMI call history here to tell the live calls (a setting, not an outage)
     "listen_unavailable": 503,  # no ARI, or this instance is the standby
     "payload_too_large": 413,
     "unsupported_media_type": 415,

@@ -210,7 +210,10 @@ ROUTES = (
         "The calls in progress now, from the AMI call history (callers' numbers masked for analysts)",
         query=None,
         refusals=(400, 401),
-        replies={200: Reply(model=live.LiveCalls), 503: Reply("no AMI call history here", ErrorBody)},
+        replies={
+            200: Reply(model=live.LiveCalls),
+            409: Reply("no AMI call history here (code live_unavailable)", ErrorBody),
+        },
     ),
     Route(
         "POST",
@@ -225,9 +228,11 @@ ROUTES = (
         replies={
             201: Reply("the listen, ringing your endpoint", live.Listen),
             403: Reply("listening is off here (code listening_off), or the role may not", ErrorBody),
-            409: Reply("no operator talks on the call now (code no_operator_channel)", ErrorBody),
+            409: Reply(
+                "no operator talks on the call now (code no_operator_channel), or no AMI call history here", ErrorBody
+            ),
             422: Reply("Asterisk refused the endpoint (code endpoint_refused)", ErrorBody),
-            503: Reply("no ARI or no AMI here, or this instance is the standby", ErrorBody),
+            503: Reply("Asterisk cannot be reached, no ARI here, or this instance is the standby", ErrorBody),
         },
     ),
     Route(
