@@ -246,6 +246,7 @@ async def demo(settings: Settings, *, calls: int | None, per_second: float, spee
 
 
 async def token_command(settings: Settings, args: argparse.Namespace) -> None:
+    from .db.operators import MAX_CODE, label_problem
     from .db.tokens import create_token, list_tokens, revoke_token
 
     async with database_session(settings) as session:
@@ -253,8 +254,12 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> None:
             # a revoked token's name may be given again; its row stays, for the audit
             if any(t.name == args.name and t.revoked_at is None for t in await list_tokens(session)):
                 raise Fatal(f"a live token named {args.name!r} exists; revoke it or choose another name")
+            if (args.role == "operator") != (args.operator is not None):
+                raise Fatal("--operator goes with --role operator, and an operator token needs it (e.g. 7001)")
+            if args.operator is not None and (problem := label_problem(args.operator, MAX_CODE)) is not None:
+                raise Fatal(f"--operator: {problem}")
             # Printed once, never stored or logged in clear.
-            print(await create_token(session, name=args.name, role=args.role))
+            print(await create_token(session, name=args.name, role=args.role, operator=args.operator))
         elif args.token_command == "revoke":
             if not await revoke_token(session, name=args.name):
                 raise Fatal(f"no live token named {args.name!r}")
@@ -262,7 +267,8 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> None:
         else:
             for token in await list_tokens(session):
                 state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "live"
-                print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d}\t{state}")
+                role = f"{token.role}:{token.operator}" if token.operator else token.role
+                print(f"{token.name}\t{role}\t{token.created_at:%Y-%m-%d}\t{state}")
 
 
 async def import_cdr(settings: Settings, path: str) -> None:
@@ -365,8 +371,9 @@ def _parser() -> argparse.ArgumentParser:
     p_token = sub.add_parser("token", help="API tokens: create (printed once), list, revoke")
     token_sub = p_token.add_subparsers(dest="token_command", required=True)
     p_create = token_sub.add_parser("create", help="create a token and print it once")
-    p_create.add_argument("--role", required=True, choices=["analyst", "supervisor", "admin"])
+    p_create.add_argument("--role", required=True, choices=["operator", "analyst", "supervisor", "admin"])
     p_create.add_argument("--name", required=True, help="who or what uses it, e.g. anna or grafana")
+    p_create.add_argument("--operator", help="with --role operator: the operator (e.g. 7001) whose results it reads")
     token_sub.add_parser("list", help="names, roles and state (never the tokens)")
     p_revoke = token_sub.add_parser("revoke", help="revoke the token with this name")
     p_revoke.add_argument("name")

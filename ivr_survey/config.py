@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     pbx_timezone: str = "UTC"
     # MixMonitor files are served from here (GET /calls/{id}/recording); nothing outside it.
     recordings_dir: Path | None = None
+    # An operator may dispute an evaluation of their call within this many days of it (or of its last revision).
+    dispute_days: Annotated[int, Field(ge=0, le=365)] = 7
     # Supervisors may listen to live calls (POST /calls/{id}/listen: listen, whisper, barge), over ARI, with
     # the AMI history naming the calls. Off by default: the law of some countries requires notice to the parties.
     live_listen: bool = False

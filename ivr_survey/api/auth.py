@@ -27,9 +27,15 @@ _CACHE_SECONDS = 10.0  # a revoked token stops working within this time
 class Principal:
     name: str
     role: str
+    operator: str | None = None  # an operator token's operator: the only one whose results it reads
 
     def may(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
+
+    @property
+    def own_only(self) -> bool:
+        """An operator's token: it reads its operator's results and nothing else."""
+        return self.role == "operator"
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -57,7 +63,7 @@ class Tokens:
             return hit[1]
         async with request.app[SESSIONS]() as session:
             row = await find_token(session, token_hash=key)
-        principal = Principal(row.name, row.role) if row is not None else None
+        principal = Principal(row.name, row.role, row.operator) if row is not None else None
         if len(self._cache) > 10_000:  # bound the memory a stream of bad tokens can take
             self._cache.clear()
         self._cache[key] = (time.monotonic() + _CACHE_SECONDS, principal)
@@ -121,14 +127,23 @@ def auth_middleware(
     return middleware
 
 
-def requires(role: str) -> Callable[[Handler], Handler]:
-    """Route decorator: 403 unless the caller's role is at least `role`."""
+def requires(role: str | None, *, operators: bool = False) -> Callable[[Handler], Handler]:
+    """Route decorator: 403 unless the caller's role is at least `role` (None: any); an operator's token only
+    where `operators` says the handler keeps to that operator's own results."""
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
             principal = request[PRINCIPAL]
-            if not principal.may(role):
+            if principal.own_only:
+                if not operators:
+                    raise ApiError(
+                        "forbidden",
+                        "an operator's token reads its own results only: ratings, summaries, evaluations, disputes, "
+                        "recordings of its calls, its operator page",
+                        {"required_role": role or "analyst"},
+                    )
+            elif role is not None and not principal.may(role):
                 raise ApiError(
                     "forbidden",
                     f"this needs the {role} role; the token's role is {principal.role}",
@@ -139,3 +154,20 @@ def requires(role: str) -> Callable[[Handler], Handler]:
         return wrapped
 
     return decorate
+
+
+def own_operator(request: web.Request) -> str | None:
+    """The operator whose results alone the request may read (an operator's token), else None: anyone's."""
+    principal = request[PRINCIPAL]
+    return principal.operator if principal.own_only else None
+
+
+def keep_to_own(request: web.Request, asked: str | None) -> str | None:
+    """The operator filter a handler applies: what was asked, or for an operator's token its own operator (403
+    when it asks for another's)."""
+    own = own_operator(request)
+    if own is None:
+        return asked
+    if asked is not None and asked != own:
+        raise ApiError("forbidden", f"an operator's token reads operator {own}'s results only", {"operator": asked})
+    return own

@@ -32,6 +32,7 @@ from ..db.models import DIRECTIONS, DISPOSITIONS, HANGUP_SIDES
 from ..db.ratings import RatingFilter, list_ratings
 from ..keys import SESSIONS, SETTINGS
 from . import params
+from .auth import keep_to_own, own_operator
 from .cqr import Evaluation
 from .csv_export import Format, stream_csv, wants_csv
 from .errors import ApiError, Invalid
@@ -297,8 +298,11 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     linkedid = _linkedid(request)
     async with request.app[SESSIONS]() as session:
         exists, recording = await recording_of(session, linkedid=linkedid)
+        call = await get_call(session, linkedid=linkedid) if own_operator(request) is not None else None
     if not exists:
         raise _no_call(linkedid)
+    if call is not None:
+        keep_to_own(request, call.operator or "")  # an operator hears their own calls only
     root = request.app[SETTINGS].recordings_dir
     if root is None:
         raise ApiError("not_found", "recordings are not served (IVR_SURVEY_RECORDINGS_DIR is not set)")

@@ -23,7 +23,7 @@ from ..db.summary import criterion_summary
 from ..db.timebuckets import utc_bounds
 from ..keys import SESSIONS
 from . import params
-from .auth import PRINCIPAL
+from .auth import PRINCIPAL, keep_to_own, own_operator
 from .errors import ApiError, Invalid, invalid_parameter
 from .params import ABSENT, Body, Boolean, Paged, Param, Period, Query, Text, one_of, text
 from .responses import Model, Time, enum, json_response
@@ -224,6 +224,8 @@ class Evaluation(Model):
     operator: str | None
     operator_name: str | None
     created_at: Time
+    version: int = Field(description="1, and one more for each revision after a dispute; the CQR is the newest's")
+    accepted_at: Time | None = Field(description="when the operator accepted the evaluation")
 
 
 class EvaluationsPage(Model):
@@ -341,8 +343,8 @@ async def get_evaluations(request: web.Request) -> web.Response:
         page = await repo.list_evaluations(
             session,
             call_id=q.call_id,
-            operator=q.operator,
-            team=q.team,
+            operator=keep_to_own(request, q.operator),
+            team=q.team if own_operator(request) is None else None,
             supervisor=q.supervisor,
             call_type=q.call_type,
             good=q.good,

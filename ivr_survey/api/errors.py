@@ -40,6 +40,8 @@ STATUSES = {
     "conflict": 409,
     "campaign_state": 409,  # details: the campaign's state and the one it was asked to take
     "no_contacts": 409,  # a campaign started with nobody to call
+    "dispute_closed": 409,  # past the days an evaluation may be disputed in
+    "own_evaluation": 403,  # the evaluator may not decide a dispute of their own evaluation
     "listening_off": 403,  # IVR_SURVEY_LIVE_LISTEN is off
     "no_operator_channel": 409,  # a live call with no operator on the line to listen to
     "endpoint_refused": 422,  # Asterisk would not call the supervisor's endpoint

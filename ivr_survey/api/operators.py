@@ -15,6 +15,7 @@ from ..db.summary import SummaryGroup, empty_group, ratings_summary
 from ..db.timebuckets import utc_bounds
 from ..keys import SESSIONS
 from . import params
+from .auth import keep_to_own
 from .errors import ApiError, Invalid, invalid_parameter
 from .params import Body, Param, Period, Text, Zoned
 from .responses import Model, Time, json_response
@@ -144,7 +145,8 @@ def _no_operator(code: str, team: str | None = None) -> ApiError:
 
 
 async def get_operator(request: web.Request) -> web.Response:
-    code = params.path_key(request.match_info, "operator", _no_operator)
+    code = keep_to_own(request, params.path_key(request.match_info, "operator", _no_operator))
+    assert code is not None
     query = params.parse_query(request.query, OperatorQuery)
     filters, tz = _period(query, TREND_DAYS), query.tz
     async with request.app[SESSIONS]() as session:

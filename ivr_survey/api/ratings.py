@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db.funnel import FUNNEL_GROUPINGS
 from ..db.funnel import Funnel as FunnelRow
 from ..db.models import NOT_OFFERED_REASONS, RESPONSE_STATUSES
-from ..db.ratings import CampaignScope, RatingFilter, iter_ratings, list_ratings
+from ..db.ratings import CampaignScope, RatingFilter, RatingRow, iter_ratings, list_ratings
 from ..db.summary import GROUPINGS, UnknownQuestion, ratings_summary, summary_scope, with_period
 from ..db.summary import SummaryGroup as GroupRow
-from ..keys import SESSIONS
+from ..keys import SESSIONS, SETTINGS
+from ..service.phones import mask_phone_for_people
 from ..survey.definition import QUESTION_KINDS
 from . import params
+from .auth import keep_to_own, own_operator
 from .csv_export import Format, stream_csv, wants_csv
 from .errors import invalid_parameter
 from .params import Number, Paged, Period, Text, Zoned, one_of, text
@@ -207,23 +209,39 @@ CSV_COLUMNS = (
 )
 
 
+def _filters(request: web.Request, query: RatingQuery) -> RatingFilter:
+    """The query's filters; an operator's token reads its own operator's only (and no team's)."""
+    filters = query.rating_filter()
+    if own_operator(request) is None:
+        return filters
+    return replace(filters, operator=keep_to_own(request, filters.operator), team=None)
+
+
+def _shown(request: web.Request, item: RatingRow) -> RatingRow:
+    """A rating as the token may see it: an operator's token sees callers' numbers masked."""
+    if own_operator(request) is None or not item.caller:
+        return item
+    return replace(item, caller=mask_phone_for_people(item.caller, request.app[SETTINGS].default_country))
+
+
 async def get_ratings(request: web.Request) -> web.StreamResponse:
     query = params.parse_query(request.query, RatingsQuery)
-    filters = query.rating_filter()
+    filters = _filters(request, query)
     after = params.cursor(query.cursor, params.TIME_AND_ID)
     if wants_csv(request, query):  # the export is the whole query: no pages
         return await _stream_csv(request, filters)
     async with request.app[SESSIONS]() as session:
         page = await list_ratings(session, filters=filters, limit=query.limit, after=after)
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after else None
-    return json_response(RatingsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
+    items = [_shown(request, item) for item in page.items]
+    return json_response(RatingsPage.model_validate({"items": items, "next_cursor": next_cursor}))
 
 
 async def _stream_csv(request: web.Request, filters: RatingFilter) -> web.StreamResponse:
     async def rows() -> AsyncIterator[list[object]]:
         async with request.app[SESSIONS]() as session:
             async for item in iter_ratings(session, filters=filters):
-                row = asdict(item)  # the answers too, as the JSON the cell holds
+                row = asdict(_shown(request, item))  # the answers too, as the JSON the cell holds
                 row["answers"] = json.dumps(row["answers"], ensure_ascii=False, separators=(",", ":"))
                 yield [row[c] for c in CSV_COLUMNS]
 
@@ -307,7 +325,7 @@ async def summary_json(
 
 async def get_summary(request: web.Request) -> web.Response:
     query = params.parse_query(request.query, SummaryQuery)
-    filters = with_period(query.rating_filter())
+    filters = with_period(_filters(request, query))
     async with request.app[SESSIONS]() as session:
         body = await summary_json(
             session,

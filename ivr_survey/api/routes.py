@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..cqr import CALL_TYPES
 from ..db.operators import MAX_CODE
 from ..metrics.http import get_metrics
-from . import calls, campaigns, cqr, live, operators, outbox, policies, ratings, review
+from . import calls, campaigns, cqr, disputes, live, operators, outbox, params, policies, ratings, review
 from .auth import METRICS_PATH
 from .errors import ErrorBody
 from .health import Health, healthz
@@ -19,6 +19,7 @@ OPERATOR_ID = {"type": "string", "minLength": 1, "maxLength": MAX_CODE, "descrip
 REFUSED = (400, 401, 404, 409)
 CAMPAIGN_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 LISTEN_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+EVALUATION_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 PHONE = {"type": "string", "minLength": 1, "description": "as stored, URL-encoded: %2B79161234567"}
 METRICS_EXAMPLE = (
     "# HELP ivr_survey_surveys_total Surveys ended, by final status\n# TYPE ivr_survey_surveys_total counter\n"
@@ -68,6 +69,7 @@ ROUTES = (
         "One item per surveyed call, newest first; CSV with format=csv or Accept: text/csv",
         query=ratings.RatingsQuery,
         replies={200: Reply("a page, or the whole query as CSV", ratings.RatingsPage, CSV)},
+        operators=True,
     ),
     Route(
         "GET",
@@ -76,6 +78,7 @@ ROUTES = (
         "Aggregates over a period (default the last 30 days), computed by the database",
         query=ratings.SummaryQuery,
         replies={200: Reply(model=ratings.Summary)},
+        operators=True,
     ),
     Route(
         "GET",
@@ -93,6 +96,7 @@ ROUTES = (
         query=operators.OperatorQuery,
         refusals=(400, 401, 404),
         replies={200: Reply(model=operators.OperatorDetail)},
+        operators=True,
     ),
     Route(
         "PUT",
@@ -137,6 +141,7 @@ ROUTES = (
         "The five call types with their current criteria and weights",
         query=None,
         replies={200: Reply(model=list[cqr.CallType])},
+        operators=True,
     ),
     Route(
         "GET",
@@ -147,6 +152,7 @@ ROUTES = (
         refusals=(400, 401, 404),
         path_schemas={"call_type": CALL_TYPE},
         replies={200: Reply(model=cqr.Scorecard)},
+        operators=True,
     ),
     Route(
         "PUT",
@@ -177,6 +183,77 @@ ROUTES = (
         "Evaluations, newest first (from/to: when they were made)",
         query=cqr.EvaluationsQuery,
         replies={200: Reply(model=cqr.EvaluationsPage)},
+        operators=True,
+    ),
+    Route(
+        "POST",
+        "/cqr/evaluations/{id}/disputes",
+        disputes.post_dispute,
+        "Operator: dispute an evaluation of your call (within IVR_SURVEY_DISPUTE_DAYS of it), with a comment",
+        body=disputes.DisputeRequest,
+        operators=True,
+        refusals=REFUSED,
+        path_schemas={"id": EVALUATION_ID},
+        replies={
+            201: Reply("opened", disputes.Dispute),
+            403: Reply("not an operator's token, or not your call", ErrorBody),
+            409: Reply("a dispute is open, the evaluation was accepted, or the days to dispute it are over", ErrorBody),
+        },
+    ),
+    Route(
+        "POST",
+        "/cqr/evaluations/{id}/accept",
+        disputes.post_accept,
+        "Operator: accept an evaluation of your call as it stands",
+        query=None,
+        operators=True,
+        refusals=REFUSED,
+        path_schemas={"id": EVALUATION_ID},
+        replies={200: Reply(model=disputes.Accepted)},
+    ),
+    Route(
+        "POST",
+        "/cqr/evaluations/{id}/disputes/{dispute_id}/resolve",
+        disputes.post_resolve,
+        "Supervisor (not the evaluator): uphold the evaluation, or revise its scores (a new version)",
+        body=disputes.ResolveRequest,
+        role="supervisor",
+        refusals=REFUSED,
+        path_schemas={"id": EVALUATION_ID, "dispute_id": EVALUATION_ID},
+        replies={
+            200: Reply(model=disputes.Dispute),
+            403: Reply("the evaluator's own evaluation (code own_evaluation), or the role may not", ErrorBody),
+            409: Reply("decided already", ErrorBody),
+        },
+    ),
+    Route(
+        "GET",
+        "/cqr/evaluations/{id}/versions",
+        disputes.get_versions,
+        "An evaluation's versions, first first: the current one is what the CQR figures count",
+        query=None,
+        operators=True,
+        refusals=(400, 401, 404),
+        path_schemas={"id": EVALUATION_ID},
+        replies={200: Reply(model=disputes.Versions)},
+    ),
+    Route(
+        "GET",
+        "/cqr/disputes",
+        disputes.get_disputes,
+        "Disputes, newest first (an operator's token: its own)",
+        query=disputes.DisputesQuery,
+        operators=True,
+        replies={200: Reply(model=disputes.DisputeList)},
+    ),
+    Route(
+        "GET",
+        "/cqr/disputes/report",
+        disputes.get_report,
+        "Supervisor: per evaluator, the disputes of their evaluations opened in the period, open, upheld, revised",
+        query=params.Period,
+        role="supervisor",
+        replies={200: Reply(model=disputes.DisputeReport)},
     ),
     Route(
         "GET",
@@ -298,6 +375,7 @@ ROUTES = (
             206: Reply("the requested range"),
             416: Reply("the range is outside the file"),
         },
+        operators=True,
     ),
     Route(
         "POST",

@@ -46,11 +46,13 @@ class Route:
     path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # else a plain string
     public: bool = False  # no token needed
     headers: Sequence[Mapping[str, Any]] = ()  # header parameters, e.g. Range
+    # An operator's token may call it (whatever `role` says): the handler keeps to that operator's own results.
+    operators: bool = False
 
 
 def add_routes(app: web.Application, routes: Sequence[Route]) -> None:
     for route in routes:
-        handler = requires(route.role)(route.handler) if route.role else route.handler
+        handler = route.handler if route.public else requires(route.role, operators=route.operators)(route.handler)
         app.router.add_route(route.method, route.path, handler)
 
 
@@ -118,7 +120,7 @@ def _operation(route: Route, components: _Components) -> dict[str, Any]:
             **({"headers": dict(reply.headers)} if reply.headers else {}),
         }
     # every operation reads the database, so any may meet an outage: a 503 unless it documents its own
-    for status in (*route.refusals, *((403,) if route.role else ()), 503):
+    for status in (*route.refusals, *((403,) if not route.public else ()), 503):  # 403: a role, or an operator token
         responses.setdefault(str(status), {"$ref": f"#/components/responses/{_REFUSALS[status][0]}"})
     operation: dict[str, Any] = {"summary": route.summary, "responses": responses}
     if parameters:

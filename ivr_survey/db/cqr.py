@@ -187,6 +187,8 @@ class EvaluationRow:
     operator: str | None
     operator_name: str | None
     created_at: datetime
+    version: int  # 1, and one more for each revision after a dispute
+    accepted_at: datetime | None  # when the operator accepted it
 
 
 def _item(row: Any) -> EvaluationRow:
@@ -204,6 +206,8 @@ def _item(row: Any) -> EvaluationRow:
         operator=row.operator,
         operator_name=row.operator_name,
         created_at=ev.created_at,
+        version=ev.version,
+        accepted_at=ev.accepted_at,
     )
 
 

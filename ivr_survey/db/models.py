@@ -64,8 +64,12 @@ LISTEN_STATES = ("ringing", "listening", "ended")
 # Why a listen ended: stopped (DELETE /listens/{id}), the call ended (the operator's channel went away), the
 # supervisor hung up or did not answer, Asterisk refused the endpoint, the service stopped, or a request failed.
 LISTEN_ENDS = ("stopped", "call_ended", "supervisor_hung_up", "not_answered", "refused", "shutdown", "failed")
-# API roles, weakest first: analysts read, supervisors also evaluate calls, admins also edit scorecards/surveys.
-ROLES = ("analyst", "supervisor", "admin")
+# API roles, weakest first: an operator reads only their own results (the token names them), analysts read
+# everything, supervisors also evaluate calls, admins also edit scorecards/surveys.
+ROLES = ("operator", "analyst", "supervisor", "admin")
+# An operator's dispute of an evaluation of their call: open until a supervisor (not its evaluator) upholds it
+# or revises the scores (a new version of the evaluation).
+DISPUTE_STATES = ("open", "upheld", "revised")
 
 
 def utcnow() -> datetime:
@@ -407,7 +411,7 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
     __table_args__ = (
-        CheckConstraint("role IN ('analyst', 'supervisor', 'admin')", name="role"),
+        CheckConstraint("role IN ({})".format(", ".join(f"'{r}'" for r in ROLES)), name="role"),
         # A name names one live token; once revoked it may be given again, and the revoked row stays (audit).
         Index(
             "uq_api_tokens_live_name",
@@ -423,6 +427,8 @@ class ApiToken(Base):
     role: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The operator (their code, e.g. 7001) an operator token reads the results of; None for the other roles.
+    operator: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None]
 
 
@@ -460,6 +466,44 @@ class CqrEvaluation(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime | None]
+    # Each revision after a dispute is a new version; the earlier ones are kept in cqr_evaluation_versions.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    accepted_at: Mapped[datetime | None]  # the operator accepted the evaluation (its version then)
+
+
+class CqrEvaluationVersion(Base):
+    """An evaluation as it was before a revision: readable as it stood, never counted in the CQR figures."""
+
+    __tablename__ = "cqr_evaluation_versions"
+    __table_args__ = (UniqueConstraint("evaluation_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("cqr_evaluations.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    scores: Mapped[dict[str, Any]]
+    cqr: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    supervisor: Mapped[str] = mapped_column(String(100))  # who wrote that version
+    created_at: Mapped[datetime]  # when that version was written
+
+
+class CqrDispute(Base):
+    """An operator's dispute of an evaluation of their call, and a supervisor's decision on it."""
+
+    __tablename__ = "cqr_disputes"
+    __table_args__ = (_one_of("state", DISPUTE_STATES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("cqr_evaluations.id", ondelete="CASCADE"), index=True)
+    operator: Mapped[str] = mapped_column(String(64))  # who disputed (their code)
+    version: Mapped[int]  # the evaluation's version disputed
+    comment: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)  # the supervisor's comment on the decision
+    revised_version: Mapped[int | None]  # the version a revision made
 
 
 # --- Outbound campaigns: the service calls a list of customers and asks them a survey. ---

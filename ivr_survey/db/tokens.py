@@ -18,10 +18,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(session: AsyncSession, *, name: str, role: str) -> str:
-    """Store a new token and return it; this is the only time it exists in clear."""
+async def create_token(session: AsyncSession, *, name: str, role: str, operator: str | None = None) -> str:
+    """Store a new token and return it; this is the only time it exists in clear. An operator token names the
+    operator (their code) whose results it reads; no other role names one."""
+    if (role == "operator") != (operator is not None):
+        raise ValueError("an operator token names its operator, and only an operator token does")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(name=name, role=role, token_hash=hash_token(token)))
+    session.add(ApiToken(name=name, role=role, token_hash=hash_token(token), operator=operator))
     await session.flush()
     return token
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from ivr_survey.db.check_constraints import replace_check
+
 revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
@@ -34,26 +36,13 @@ def _listed(values: Sequence[str]) -> str:
 
 def _status_check(old: Sequence[str], new: Sequence[str]) -> None:
     """survey_responses' status CHECK: from IN (old) to IN (new)."""
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.drop_constraint(op.f("ck_survey_responses_status"), "survey_responses", type_="check")
-        op.create_check_constraint(
-            op.f("ck_survey_responses_status"), "survey_responses", f"status IN ({_listed(new)})"
-        )
-        return
-    query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'survey_responses'"
-    (sql,) = bind.exec_driver_sql(query).one()
-    was, becomes = f"status IN ({_listed(old)})", f"status IN ({_listed(new)})"
-    if sql.count(was) != 1:
-        raise RuntimeError(f"survey_responses' status CHECK is not {was!r}; not changed")
-    (schema_version,) = bind.exec_driver_sql("PRAGMA schema_version").one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.exec_driver_sql(
-        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'survey_responses'",
-        (sql.replace(was, becomes),),
+    replace_check(
+        op.get_bind(),
+        table="survey_responses",
+        name="ck_survey_responses_status",
+        was=f"status IN ({_listed(old)})",
+        becomes=f"status IN ({_listed(new)})",
     )
-    bind.exec_driver_sql(f"PRAGMA schema_version = {schema_version + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
 
 
 def upgrade() -> None:
