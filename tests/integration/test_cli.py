@@ -383,6 +383,20 @@ def test_a_revoked_tokens_name_may_be_given_again(database_url: str, tmp_path: P
     assert _run(["token", "revoke", "anna"], env, tmp_path).stderr == "ivr-survey: no live token named 'anna'\n"
 
 
+def test_an_operator_token_names_its_operator(database_url: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, IVR_SURVEY_DATABASE_URL=database_url)
+    made = _run(["token", "create", "--role", "operator", "--operator", "7001", "--name", "olga"], env, tmp_path)
+    assert (made.returncode, made.stderr, made.stdout.startswith("ivs_")) == (0, "", True)
+    for args in (["--role", "operator"], ["--role", "analyst", "--operator", "7001"]):
+        refused = _run(["token", "create", *args, "--name", "x"], env, tmp_path)
+        assert (refused.returncode, refused.stderr) == (
+            2,
+            "ivr-survey: --operator goes with --role operator, and an operator token needs it (e.g. 7001)\n",
+        )
+    listed = [line.split("\t")[:2] for line in _run(["token", "list"], env, tmp_path).stdout.splitlines()]
+    assert listed == [["olga", "operator:7001"]]
+
+
 async def test_the_database_refuses_two_live_tokens_of_one_name(database_url: str) -> None:
     from sqlalchemy.exc import IntegrityError
 

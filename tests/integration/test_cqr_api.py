@@ -364,6 +364,8 @@ async def test_evaluate_then_conflict_then_replace(api: Api) -> None:
         "supervisor": "sue",
         "operator": "7001",
         "operator_name": None,
+        "version": 1,
+        "accepted_at": None,
     }
 
     conflict = await api.evaluate("sue", "L1", "qualification", QUALIFICATION_62_5, 409)

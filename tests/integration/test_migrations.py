@@ -413,3 +413,48 @@ async def test_0016_adds_the_transfer_chain_to_calls_and_takes_it_away(empty_dat
     await downgrade(url, "0015")
     assert "transferred_from" not in await _columns(url, "calls")
     assert await _select(url, "SELECT linkedid FROM calls") == [("L1",)]
+
+
+async def test_0018_takes_operator_tokens_and_takes_them_away(empty_database_url: str) -> None:
+    """0018 widens api_tokens' role CHECK in place (the live-name index stays) and adds the operator; the
+    downgrade deletes the operator tokens, which the old CHECK has no room for."""
+    url = empty_database_url
+    await upgrade(url, "0017")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO api_tokens (name, role, token_hash, created_at) "
+                "VALUES ('ann', 'analyst', 'h1', '2026-12-01')"
+            )
+    finally:
+        await engine.dispose()
+    await upgrade(url, "0018")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO api_tokens (name, role, token_hash, created_at, operator) "
+                "VALUES ('olga', 'operator', 'h2', '2026-12-01', '7001')"
+            )
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql(
+                    "INSERT INTO api_tokens (name, role, token_hash, created_at) "
+                    "VALUES ('x', 'boss', 'h3', '2026-12-01')"
+                )
+        with pytest.raises(IntegrityError):  # the live-name index is kept
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql(
+                    "INSERT INTO api_tokens (name, role, token_hash, created_at) "
+                    "VALUES ('ann', 'admin', 'h4', '2026-12-01')"
+                )
+    finally:
+        await engine.dispose()
+    assert await _select(url, "SELECT name, role, operator FROM api_tokens ORDER BY id") == [
+        ("ann", "analyst", None),
+        ("olga", "operator", "7001"),
+    ]
+    await downgrade(url, "0017")
+    assert await _select(url, "SELECT name, role FROM api_tokens") == [("ann", "analyst")]
+    assert "operator" not in await _columns(url, "api_tokens")
