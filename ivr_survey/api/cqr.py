@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import Field
 
 from ..cqr import CALL_TYPES, CRITERIA, CqrError
+from ..cqr.calibration import calibrate
 from ..db import cqr as repo
 from ..db.models import CqrScorecard
 from ..db.summary import criterion_summary
@@ -372,3 +373,41 @@ async def get_criteria(request: web.Request) -> web.Response:
         "criteria": criteria,
     }
     return json_response(CriteriaSummary.model_validate(body))
+
+
+class CalibrationQuery(Period):
+    operator: Text = Field(None, description="the calls of this operator only")
+
+
+class CriterionSpread(Model):
+    criterion: Annotated[str, enum(CRITERIA)]
+    calls: int = Field(description="calls two or more supervisors scored the criterion on")
+    mean_range: float = Field(description="the mean of (highest - lowest score) on those calls: 0 all agree, 1 apart")
+    differed: int = Field(description="those of the calls where the scores were not all the same")
+
+
+class SupervisorCalibration(Model):
+    supervisor: str
+    calls: int = Field(description="calls they scored that other supervisors scored too")
+    mean_deviation: float = Field(description="their CQR minus the others' mean CQR on the same call, averaged")
+    mean_absolute_deviation: float
+    criteria: int = Field(description="criteria they scored where the others have a majority score")
+    against_majority: int
+    against_majority_share: float | None = Field(description="against_majority / criteria")
+
+
+class Calibration(Model):
+    date_from: Time | None = Field(alias="from")
+    date_to: Time | None = Field(alias="to")
+    calls: int = Field(description="calls scored by two or more supervisors in the period")
+    criteria: list[CriterionSpread]
+    supervisors: list[SupervisorCalibration]
+
+
+async def get_calibration(request: web.Request) -> web.Response:
+    q = params.parse_query(request.query, CalibrationQuery)
+    async with request.app[SESSIONS]() as session:
+        scored = await repo.scored_calls(session, date_from=q.date_from, date_to=q.date_to, operator=q.operator)
+    result = calibrate(scored)
+    body = {"from": q.date_from, "to": q.date_to, **asdict(result)}
+    return json_response(Calibration.model_validate(body))

@@ -257,6 +257,16 @@ ROUTES = (
     ),
     Route(
         "GET",
+        "/cqr/calibration",
+        cqr.get_calibration,
+        "Supervisor: how supervisors who scored the same calls agree: per criterion the spread, per supervisor the"
+        " deviation from the others' CQR and the share of criteria scored against their majority",
+        query=cqr.CalibrationQuery,
+        role="supervisor",
+        replies={200: Reply(model=cqr.Calibration)},
+    ),
+    Route(
+        "GET",
         "/cqr/criteria",
         cqr.get_criteria,
         "Per criterion, where the evaluated calls of a period (default the last 30 days) lose their CQR points",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cqr import (
@@ -23,6 +23,7 @@ from ..cqr import (
     validate_scorecard,
     validate_scores,
 )
+from ..cqr.calibration import Scored
 from .models import Call, CqrEvaluation, CqrScorecard, Operator, utcnow
 from .statements import affected, upsert_insert
 
@@ -328,3 +329,32 @@ async def list_evaluations(
     rows = rows[:limit]
     last = rows[-1][0] if rows else None
     return EvaluationsPage([_item(r) for r in rows], (last.created_at, last.id) if more and last is not None else None)
+
+
+async def scored_calls(
+    session: AsyncSession, *, date_from: datetime | None, date_to: datetime | None, operator: str | None = None
+) -> list[Scored]:
+    """The evaluations (their current versions) made in the period of the calls two or more supervisors
+    evaluated, for calibration."""
+    shared = (
+        select(CqrEvaluation.call_id)
+        .group_by(CqrEvaluation.call_id)
+        .having(func.count(func.distinct(CqrEvaluation.supervisor)) >= 2)
+    )
+    stmt = (
+        select(Call.linkedid, CqrEvaluation.supervisor, CqrEvaluation.cqr, CqrEvaluation.scores)
+        .join(Call, Call.id == CqrEvaluation.call_id)
+        .where(CqrEvaluation.call_id.in_(shared))
+        .order_by(Call.linkedid, CqrEvaluation.supervisor)
+    )
+    if date_from is not None:
+        stmt = stmt.where(CqrEvaluation.created_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(CqrEvaluation.created_at < date_to)
+    if operator is not None:
+        stmt = stmt.join(Operator, Operator.id == Call.operator_id).where(Operator.code == operator)
+    rows = (await session.execute(stmt)).all()
+    return [
+        Scored(linkedid, supervisor, cqr, {k: float(v) for k, v in scores.items()})
+        for linkedid, supervisor, cqr, scores in rows
+    ]

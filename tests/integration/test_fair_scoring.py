@@ -200,3 +200,24 @@ async def test_uphold_accept_the_window_and_the_report(api: Api, sessions) -> No
     await api.call("GET", "/cqr/disputes/report", "op", 403)
     empty = await api.call("POST", f"/cqr/evaluations/{ids['A3']}/disputes", "op", 400, json={"comment": ""})
     assert empty["error"]["details"]["parameter"] == "comment"
+
+
+async def test_the_calibration_of_two_supervisors_on_a_shared_call(api: Api) -> None:
+    await _evaluations(api)  # sue on A1, A2, A3, B1
+    await api.evaluate("sam", "A1", "qualification", QUALIFICATION_70_83)
+    body = await api.call("GET", "/cqr/calibration", "sam")
+    assert body["calls"] == 1
+    assert [
+        (s["supervisor"], s["calls"], s["mean_deviation"], s["criteria"], s["against_majority"])
+        for s in body["supervisors"]
+    ] == [
+        ("sam", 1, 8.33, 7, 1),
+        ("sue", 1, -8.33, 7, 1),
+    ]
+    assert {c["criterion"]: (c["calls"], c["mean_range"], c["differed"]) for c in body["criteria"]}["closing"] == (
+        1,
+        0.5,
+        1,
+    )
+    assert (await api.call("GET", "/cqr/calibration?operator=7002", "sam"))["calls"] == 0
+    await api.call("GET", "/cqr/calibration", "op", 403)
