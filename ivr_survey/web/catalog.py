@@ -10,6 +10,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.calls": {"en": "Calls", "ru": "Звонки"},
     "nav.campaigns": {"en": "Campaigns", "ru": "Кампании"},
     "nav.live": {"en": "Live", "ru": "Сейчас"},
+    "role.operator": {"en": "operator", "ru": "оператор"},
     "role.analyst": {"en": "analyst", "ru": "аналитик"},
     "role.supervisor": {"en": "supervisor", "ru": "супервайзер"},
     "role.admin": {"en": "admin", "ru": "администратор"},
