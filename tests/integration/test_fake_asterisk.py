@@ -899,7 +899,7 @@ def test_validator_accepts_the_real_traces() -> None:
 def test_every_route_is_in_api_docs() -> None:
     documented = {
         (op["httpMethod"], api["path"])
-        for name in ("channels", "playbacks", "events", "applications")
+        for name in ("channels", "playbacks", "events", "applications", "bridges")
         for api in _api_docs(name)["apis"]
         for op in api["operations"]
     }
@@ -957,6 +957,18 @@ async def test_every_event_and_answer_matches_api_docs(http: aiohttp.ClientSessi
         await fake.caller_hangup(c2)
         c3 = await fake.place_call(args=[])
         await call("POST", f"/channels/{c3}/continue", None)
+        # a listen: a snoop on a channel in no app, bridged with one in the app; the bridge goes, then the spied
+        c4 = await fake.place_call(args=["listen=1"])
+        spied = fake.add_channel(name="PJSIP/7001-00000001", linkedid="L-spied")
+        snoop = await call(
+            "POST", f"/channels/{spied}/snoop", "Channel", params={"spy": "both", "app": APP, "appArgs": "snoop=1"}
+        )
+        await call("POST", "/bridges", "Bridge", params={"type": "mixing", "bridgeId": "b1"})
+        await call("POST", "/bridges/b1/addChannel", None, params={"channel": f"{c4},{snoop['id']}"})
+        await call("GET", "/bridges/b1", "Bridge")
+        await call("DELETE", "/bridges/b1", None)
+        fake.end_channel(spied)
+        await call("DELETE", f"/channels/{c4}", None)
         for endpoint in ("Local/answer@customers", "Local/busy@customers", "Local/congestion@customers"):
             body = {"endpoint": endpoint, "app": APP, "appArgs": "campaign=demo", "callerId": "Co <1>"}
             channel = await call("POST", "/channels", "Channel", json=body)
@@ -989,6 +1001,9 @@ async def test_every_event_and_answer_matches_api_docs(http: aiohttp.ClientSessi
         "ChannelDialplan",
         "ChannelStateChange",
         "Dial",
+        "ChannelEnteredBridge",
+        "ChannelLeftBridge",
+        "BridgeDestroyed",
     }
     errors = [err for n, e in enumerate(received) for err in _validate(e, e["type"], models, f"event {n}")]
     errors += [err for n, (model, body) in enumerate(answers) for err in _validate(body, model, models, f"answer {n}")]
