@@ -126,9 +126,3 @@ async def list_listens(
         stmt = stmt.where(Listen.supervisor == supervisor)
     stmt = stmt.order_by(Listen.started_at.desc(), Listen.id.desc()).limit(limit)
     return [_row(listen, linkedid, code) for listen, linkedid, code in (await session.execute(stmt)).all()]
-
-
-async def open_listens(session: AsyncSession) -> list[ListenRow]:
-    """Listens not ended (a service that stopped without ending them leaves some)."""
-    stmt = _query().where(Listen.state != "ended").order_by(Listen.id)
-    return [_row(listen, linkedid, code) for listen, linkedid, code in (await session.execute(stmt)).all()]
