@@ -73,6 +73,8 @@ def page(role: str | None = "analyst", *, max_body: int | None = None) -> Callab
             form: MultiMapping[Any] = MultiDict()
             if role is not None and principal is None:
                 raise web.HTTPSeeOther("/ui/sign-in?" + urlencode({"next": request.path_qs}))
+            if principal is not None and principal.own_only and role not in (None, "operator"):
+                raise web.HTTPSeeOther("/ui/me")  # an operator's token sees its own page, nothing else
             try:
                 if role is not None and principal is not None and not principal.may(role):
                     raise PageRefusal(403, "error.forbidden", role=translator(request).t(f"role.{role}"))
@@ -186,7 +188,7 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
 # --- overview ---
 
 
-def _form(request: web.Request, tr: Translator, default_preset: str = "7d") -> tuple[views.Scope, dict[str, Any]]:
+def scope_form(request: web.Request, tr: Translator, default_preset: str = "7d") -> tuple[views.Scope, dict[str, Any]]:
     q = request.query
     period = resolve_period(q.get("period") or None, q.get("from"), q.get("to"), tr.tz, datetime.now(UTC))
     if not q.get("period") and not q.get("from") and not q.get("to") and default_preset != period.preset:
@@ -205,7 +207,7 @@ def _form(request: web.Request, tr: Translator, default_preset: str = "7d") -> t
     return scope, form
 
 
-def _keep(form: dict[str, Any], tz: str, **more: str) -> str:
+def keep_query(form: dict[str, Any], tz: str, **more: str) -> str:
     values = {"period": form["period"], "queue": form["queue"], "team": form["team"], "tz": tz, **more}
     if form["period"] == "custom":
         values.update({"from": form["from_day"], "to": form["to_day"]})
@@ -215,7 +217,7 @@ def _keep(form: dict[str, Any], tz: str, **more: str) -> str:
 @page()
 async def overview(request: web.Request) -> web.Response:
     tr = translator(request)
-    scope, form = _form(request, tr)
+    scope, form = scope_form(request, tr)
     unit = request.query.get("unit") or scope.period.default_unit
     if unit not in ("day", "week"):
         raise PageRefusal(400, "error.bad_unit")
@@ -223,7 +225,7 @@ async def overview(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         view = await views.overview(session, scope, unit, tr)
         queues, teams = await views.filter_choices(session)
-    view.unit_links = {u: "/?" + _keep(form, tr.tz.key, unit=u) for u in ("day", "week")}
+    view.unit_links = {u: "/?" + keep_query(form, tr.tz.key, unit=u) for u in ("day", "week")}
     return render(
         request,
         "overview.html",
@@ -234,7 +236,7 @@ async def overview(request: web.Request) -> web.Response:
         presets=PRESETS,
         queues=queues,
         teams=teams,
-        query_keep=_keep(form, tr.tz.key),
+        query_keep=keep_query(form, tr.tz.key),
     )
 
 
@@ -249,7 +251,7 @@ async def redirect_home(request: web.Request) -> web.StreamResponse:
 async def operator_page(request: web.Request) -> web.Response:
     tr = translator(request)
     code = request.match_info["operator"]
-    scope, form = _form(request, tr, default_preset="30d")
+    scope, form = scope_form(request, tr, default_preset="30d")
     async with request.app[SESSIONS]() as session:
         view = await views.operator_view(session, code, scope, tr)
         queues, teams = await views.filter_choices(session)
@@ -263,7 +265,7 @@ async def operator_page(request: web.Request) -> web.Response:
         op=view,
         form=form,
         presets=PRESETS,
-        query_keep=_keep(form, tr.tz.key),
+        query_keep=keep_query(form, tr.tz.key),
         saved=request.query.get("saved") == "1",
         queues=queues,
         teams=teams,
@@ -360,7 +362,7 @@ async def review_evaluate(request: web.Request) -> web.StreamResponse:
 @page()
 async def calls_page(request: web.Request) -> web.Response:
     tr = translator(request)
-    scope, form = _form(request, tr)
+    scope, form = scope_form(request, tr)
     q = request.query
     api_query: dict[str, str] = {
         "from": scope.period.start.isoformat(),

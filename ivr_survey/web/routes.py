@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..api.auth import Tokens
 from ..keys import SETTINGS
-from . import campaign_pages, live_pages, pages
+from . import campaign_pages, fairness_pages, live_pages, pages
 from .render import TOKENS_KEY, WEB, WebSetup, serve_asset, web_session
 from .session import session_secret
 
@@ -51,6 +51,10 @@ def add_pages(app: web.Application, tokens: Tokens) -> None:
     app.router.add_get("/ui/campaigns/{id}/progress", campaign_pages.campaign_progress)
     app.router.add_post("/ui/campaigns/{id}/contacts", campaign_pages.campaign_contacts)
     app.router.add_post("/ui/campaigns/{id}/{command:start|pause|resume|cancel}", campaign_pages.campaign_command)
+    app.router.add_get("/ui/me", fairness_pages.me_page)
+    app.router.add_post("/ui/me/evaluations/{id}/{action:accept|dispute}", fairness_pages.me_answer)
+    app.router.add_get("/ui/disputes", fairness_pages.disputes_page)
+    app.router.add_post("/ui/disputes/{id}/{dispute_id}/resolve", fairness_pages.dispute_resolve)
     app.router.add_get("/ui/live", live_pages.live_page)
     app.router.add_get("/ui/live/rows", live_pages.live_rows)
     app.router.add_post("/ui/live/listen", live_pages.live_listen)

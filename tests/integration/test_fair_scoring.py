@@ -17,6 +17,7 @@ from ivr_survey.app import create_app
 from ivr_survey.config import Settings
 from ivr_survey.db.models import CqrEvaluation
 from ivr_survey.db.tokens import create_token
+from tests.integration.test_campaign_pages import plain, text
 from tests.integration.test_cqr_api import Api
 from tests.support.scorecards import OBJECTION_82_5, QUALIFICATION_62_5
 from tests.support.seed import Rated, seed
@@ -221,3 +222,57 @@ async def test_the_calibration_of_two_supervisors_on_a_shared_call(api: Api) -> 
     )
     assert (await api.call("GET", "/cqr/calibration?operator=7002", "sam"))["calls"] == 0
     await api.call("GET", "/cqr/calibration", "op", 403)
+
+
+async def _signed_in(api: Api, who: str) -> str:
+    """The client signed in with that token; the CSRF value of its forms."""
+    client = api.client
+    client.session.cookie_jar.clear()
+    resp = await client.post("/ui/sign-in", data={"token": api.tokens[who], "next": "/"}, allow_redirects=False)
+    assert resp.status == 303
+    page = await (await client.get("/ui/me" if who == "op" else "/ui/disputes")).text()
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_the_operator_answers_on_their_page_and_a_supervisor_decides_on_the_disputes_page(api: Api) -> None:
+    ids = await _evaluations(api)
+    csrf = await _signed_in(api, "op")
+    client = api.client
+    home = await client.get("/", allow_redirects=False)  # every other page leads an operator to their own
+    assert (home.status, home.headers["Location"]) == (303, "/ui/me")
+    page = await text(client, "/ui/me")
+    assert [int(i) for i in re.findall(r'data-evaluation="(\d+)"', page)] == sorted(
+        [ids["A1"], ids["A2"], ids["A3"]], reverse=True
+    )
+    assert "B1" not in page and 'href="/ui/calls"' not in page
+    accepted = await client.post(f"/ui/me/evaluations/{ids['A3']}/accept", data={"csrf": csrf}, allow_redirects=False)
+    assert (accepted.status, accepted.headers["Location"]) == (303, "/ui/me?done=accepted")
+    disputed = await client.post(
+        f"/ui/me/evaluations/{ids['A1']}/dispute", data={"csrf": csrf, "comment": "I did close"}, allow_redirects=False
+    )
+    assert disputed.status == 303
+    shown = await text(client, "/ui/me?done=disputed")
+    assert "Your dispute is sent" in shown
+    state = shown.split(f'data-testid="state-{ids["A3"]}"')[1].split("</p>")[0]
+    assert plain(state[1:]).startswith("You accepted it on")
+    refused = await client.post(f"/ui/me/evaluations/{ids['B1']}/accept", data={"csrf": csrf})
+    assert refused.status == 409 and "is not of a call of operator 7001" in plain(await refused.text())
+
+    csrf = await _signed_in(api, "sue")  # the evaluator may not decide
+    page = await text(client, "/ui/disputes")
+    assert "Your own evaluation" in page and "I did close" in page
+    csrf = await _signed_in(api, "sam")
+    [dispute] = (await api.call("GET", "/cqr/disputes?state=open", "sam"))["items"]
+    form = {f"score.{k}": str(v) for k, v in QUALIFICATION_70_83.items()}
+    revised = await client.post(
+        f"/ui/disputes/{ids['A1']}/{dispute['id']}/resolve",
+        data={"csrf": csrf, "decision": "revise", "comment": "closing was done", **form},
+        allow_redirects=False,
+    )
+    assert (revised.status, revised.headers["Location"]) == (303, "/ui/disputes?done=revised")
+    [now] = (await api.call("GET", "/cqr/evaluations?call_id=A1", "sam"))["items"]
+    assert (now["cqr"], now["version"]) == (70.83, 2)
+    decided = await text(client, "/ui/disputes?done=revised")
+    assert 'data-testid="no-disputes"' in decided and "revised (v2)" in plain(decided)
