@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import Field
 
 from ..cqr import CALL_TYPES, CRITERIA, CqrError
+from ..cqr.bands import stored_bands
 from ..cqr.calibration import calibrate
 from ..db import cqr as repo
 from ..db.models import CqrScorecard
@@ -105,6 +106,12 @@ SCORE = {"type": "number", "enum": [0, 0.5, 1]}
 CRITERION = {"enum": list(CRITERIA)}
 
 
+class BandIn(Model):
+    start: float = Field(alias="from", ge=0, le=100, description="the CQR the band starts at (inclusive)")
+    label: str = Field(min_length=1, max_length=40)
+    colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb, as the pages show the band")
+
+
 class ScorecardUpdate(Body):
     """the whole next version: a criterion of the current version that is neither weighted nor removed is a 400
     naming it in details.missing"""
@@ -123,6 +130,11 @@ class ScorecardUpdate(Body):
     ] = Field(description="every criterion of the current version (but those removed) and any new one")
     remove: Annotated[list[str], Param(_criteria, {"type": "array", "items": {"type": "string", **CRITERION}})] = Field(
         default_factory=list, description="criteria of the current version to drop from the next one"
+    )
+    bands: list[BandIn] | None = Field(
+        None,
+        description="what the CQRs mean: bands from a CQR up, one from 0, highest first (default 80: good, 0: to "
+        "work on); left out, the current version's are kept",
     )
 
 
@@ -208,6 +220,7 @@ class Scorecard(Model):
     call_type: str
     version: int
     weights: dict[str, float]
+    bands: list[BandIn] = Field(description="highest first; the CQR of an evaluation falls in the first it reaches")
     created_at: Time
     created_by: str | None
 
@@ -227,6 +240,8 @@ class Evaluation(Model):
     created_at: Time
     version: int = Field(description="1, and one more for each revision after a dispute; the CQR is the newest's")
     accepted_at: Time | None = Field(description="when the operator accepted the evaluation")
+    band: str = Field(description="the label of its scorecard's band the CQR falls in, e.g. good")
+    band_colour: str = Field(description="that band's colour, #rrggbb")
 
 
 class EvaluationsPage(Model):
@@ -250,6 +265,7 @@ def _scorecard(card: CqrScorecard) -> Scorecard:
         call_type=card.call_type,
         version=card.version,
         weights={c: float(w) for c, w in card.weights.items()},
+        bands=[BandIn.model_validate(b.to_dict()) for b in stored_bands(card.bands)],
         created_at=card.created_at,
         created_by=card.created_by,
     )
@@ -302,6 +318,7 @@ async def put_scorecard(request: web.Request) -> web.Response:
                 weights=body.weights,
                 remove=body.remove,
                 created_by=request[PRINCIPAL].name,
+                bands=[b.model_dump(by_alias=True) for b in body.bands] if body.bands is not None else None,
             )
             result = _scorecard(card)
     except repo.MissingCriteria as exc:

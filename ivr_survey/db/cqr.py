@@ -23,6 +23,7 @@ from ..cqr import (
     validate_scorecard,
     validate_scores,
 )
+from ..cqr.bands import band_of, stored_bands, validate_bands
 from ..cqr.calibration import Scored
 from .models import Call, CqrEvaluation, CqrScorecard, Operator, utcnow
 from .statements import affected, upsert_insert
@@ -122,25 +123,41 @@ def _check_coverage(current: CqrScorecard | None, weights: dict[str, float], rem
 
 
 async def add_scorecard_version(
-    session: AsyncSession, *, call_type: str, weights: Any, created_by: str | None, remove: Collection[str] = ()
+    session: AsyncSession,
+    *,
+    call_type: str,
+    weights: Any,
+    created_by: str | None,
+    remove: Collection[str] = (),
+    bands: Any = None,
 ) -> CqrScorecard:
     """Store `weights` as the call type's next scorecard version and return it. The weights replace the whole
     scorecard: they must name every criterion of the current version, but those listed in `remove`
     (MissingCriteria otherwise), and may add new ones. Weights equal to the current version's add nothing:
-    that version is returned. UnknownCallType / CqrError (field "weights..." or "remove") on bad input. Two
+    that version is returned. `bands` (cqr/bands.py) replace the current version's; None keeps them.
+    UnknownCallType / CqrError (field "weights...", "remove" or "bands...") on bad input. Two
     editors at once cannot both take the same version number: the loser takes the next one, checked against
     the winner's."""
     _known_type(call_type)
     weights = validate_scorecard(weights)
+    asked = [b.to_dict() for b in validate_bands(bands)] if bands is not None else None
     table = CqrScorecard.__table__
     for _ in range(_VERSION_ATTEMPTS):
         current = await current_scorecard(session, call_type=call_type)
         _check_coverage(current, weights, remove)
-        if current is not None and {k: float(v) for k, v in current.weights.items()} == weights:
+        kept = current.bands if current is not None else None
+        new_bands = asked if asked is not None else kept
+        same_weights = current is not None and {k: float(v) for k, v in current.weights.items()} == weights
+        if current is not None and same_weights and stored_bands(new_bands) == stored_bands(kept):
             return current
         version = current.version + 1 if current is not None else 1
         stmt = upsert_insert(session, table).values(
-            call_type=call_type, version=version, weights=weights, created_at=utcnow(), created_by=created_by
+            call_type=call_type,
+            version=version,
+            weights=weights,
+            bands=new_bands,
+            created_at=utcnow(),
+            created_by=created_by,
         )
         result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["call_type", "version"]))
         if affected(result):
@@ -159,6 +176,7 @@ _ITEM_COLUMNS = (
     Operator.code.label("operator"),
     Operator.name.label("operator_name"),
     CqrScorecard.version,
+    CqrScorecard.bands,
 )
 
 
@@ -190,10 +208,13 @@ class EvaluationRow:
     created_at: datetime
     version: int  # 1, and one more for each revision after a dispute
     accepted_at: datetime | None  # when the operator accepted it
+    band: str  # the band of its scorecard version the CQR falls in
+    band_colour: str
 
 
 def _item(row: Any) -> EvaluationRow:
     ev: CqrEvaluation = row[0]
+    band = band_of(ev.cqr, stored_bands(row.bands))
     return EvaluationRow(
         id=ev.id,
         call_id=row.linkedid,
@@ -209,6 +230,8 @@ def _item(row: Any) -> EvaluationRow:
         created_at=ev.created_at,
         version=ev.version,
         accepted_at=ev.accepted_at,
+        band=band.label,
+        band_colour=band.colour,
     )
 
 

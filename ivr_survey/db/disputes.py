@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..cqr.bands import Band, band_of, stored_bands
 from .models import Call, CqrDispute, CqrEvaluation, CqrEvaluationVersion, CqrScorecard, Operator
 
 
@@ -56,11 +57,12 @@ class Evaluated:
     created_at: datetime
     updated_at: datetime | None
     accepted_at: datetime | None
+    band: Band  # of its scorecard's bands, the one its CQR falls in
 
 
 async def evaluated(session: AsyncSession, *, evaluation_id: int) -> Evaluated | None:
     stmt = (
-        select(CqrEvaluation, Call.linkedid, Operator.code, CqrScorecard.weights)
+        select(CqrEvaluation, Call.linkedid, Operator.code, CqrScorecard.weights, CqrScorecard.bands)
         .join(Call, Call.id == CqrEvaluation.call_id)
         .outerjoin(Operator, Operator.id == Call.operator_id)
         .join(CqrScorecard, CqrScorecard.id == CqrEvaluation.scorecard_id)
@@ -69,7 +71,7 @@ async def evaluated(session: AsyncSession, *, evaluation_id: int) -> Evaluated |
     found = (await session.execute(stmt)).one_or_none()
     if found is None:
         return None
-    ev, linkedid, code, weights = found
+    ev, linkedid, code, weights, bands = found
     return Evaluated(
         ev.id,
         linkedid,
@@ -83,6 +85,7 @@ async def evaluated(session: AsyncSession, *, evaluation_id: int) -> Evaluated |
         ev.created_at,
         ev.updated_at,
         ev.accepted_at,
+        band_of(ev.cqr, stored_bands(bands)),
     )
 
 

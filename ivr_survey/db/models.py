@@ -447,6 +447,8 @@ class CqrScorecard(Base):
     weights: Mapped[dict[str, Any]]  # criterion id -> weight
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))  # token name; None for the seeded defaults
+    # What its CQRs mean: [{"from", "label", "colour"}], highest first (cqr/bands.py); None: the default bands.
+    bands: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class CqrEvaluation(Base):

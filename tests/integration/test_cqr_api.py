@@ -159,6 +159,10 @@ async def test_get_scorecard(api: Api) -> None:
             "tone": 2.0,
             "difficult_client": 2.0,
         },
+        "bands": [
+            {"from": 80.0, "label": "good", "colour": "#2e7d32"},
+            {"from": 0.0, "label": "to work on", "colour": "#c62828"},
+        ],
     }
     assert await api.call("GET", "/cqr/scorecards/sales", "ann", 404) == error(
         "not_found",
@@ -188,6 +192,10 @@ async def test_put_scorecard_adds_versions(api: Api) -> None:
         "version": 2,
         "weights": {"greeting": 1.0, "tone": 3.0},
         "created_by": "bootstrap",
+        "bands": [
+            {"from": 80.0, "label": "good", "colour": "#2e7d32"},
+            {"from": 0.0, "label": "to work on", "colour": "#c62828"},
+        ],
     }
     # The same weights again: no new version.
     again = await api.call("PUT", "/cqr/scorecards/spam", json={"weights": {"greeting": 1.0, "tone": 3}})
@@ -228,7 +236,7 @@ async def test_put_scorecard_adds_versions(api: Api) -> None:
         ),
         (
             {"weights": {"tone": 1}, "version": 7},
-            bad("version", "unknown field 'version'; the fields are: weights, remove"),
+            bad("version", "unknown field 'version'; the fields are: weights, remove, bands"),
         ),
         ({"weights": SPAM_ALL, "remove": "tone"}, bad("remove", "remove must be a list of criteria")),
         ({"weights": SPAM_ALL, "remove": ["tone", 1]}, bad("remove", "remove must be a list of criteria")),
@@ -366,6 +374,8 @@ async def test_evaluate_then_conflict_then_replace(api: Api) -> None:
         "operator_name": None,
         "version": 1,
         "accepted_at": None,
+        "band": "to work on",
+        "band_colour": "#c62828",
     }
 
     conflict = await api.evaluate("sue", "L1", "qualification", QUALIFICATION_62_5, 409)
@@ -382,6 +392,8 @@ async def test_evaluate_then_conflict_then_replace(api: Api) -> None:
         "call_type": "objection",
         "cqr": 82.5,
         "good": True,
+        "band": "good",
+        "band_colour": "#2e7d32",
         "comment": None,
         "scores": {k: float(v) for k, v in OBJECTION_82_5.items()},
     }
@@ -726,3 +738,39 @@ async def test_no_bad_input_gives_a_500(api: Api) -> None:
         query = "&".join(f"{rng.choice(names)}={rng.choice(values)}" for _ in range(rng.randint(1, 4)))
         resp = await api.client.get(f"/cqr/evaluations?{query}", headers={"Authorization": "Bearer " + ADMIN})
         assert resp.status in (200, 400), (query, await resp.text())
+
+
+async def test_a_scorecard_s_bands_say_what_its_cqrs_mean(api: Api) -> None:
+    bands = [
+        {"from": 0, "label": "to work on", "colour": "#C62828"},
+        {"from": 90, "label": "excellent", "colour": "#1b5e20"},
+        {"from": 75, "label": "fine", "colour": "#f9a825"},
+    ]
+    card = await api.call(
+        "PUT", "/cqr/scorecards/objection", json={"weights": DEFAULT_SCORECARDS["objection"], "bands": bands}
+    )
+    assert (card["version"], card["bands"]) == (
+        2,
+        [
+            {"from": 90.0, "label": "excellent", "colour": "#1b5e20"},
+            {"from": 75.0, "label": "fine", "colour": "#f9a825"},
+            {"from": 0.0, "label": "to work on", "colour": "#c62828"},
+        ],
+    )
+    # weights alone keep the bands; the same weights and bands add no version
+    again = await api.call("PUT", "/cqr/scorecards/objection", json={"weights": DEFAULT_SCORECARDS["objection"]})
+    assert (again["version"], [b["label"] for b in again["bands"]]) == (2, ["excellent", "fine", "to work on"])
+    objection = await api.evaluate("sue", "L1", "objection", OBJECTION_82_5)
+    assert (objection["cqr"], objection["band"], objection["band_colour"]) == (82.5, "fine", "#f9a825")
+    spam = await api.evaluate("sue", "L2", "spam", SPAM_ALL)  # the default bands
+    assert (spam["band"], spam["band_colour"]) == ("good", "#2e7d32")
+    for wrong, parameter in (
+        ([{"from": 50, "label": "x", "colour": "#000000"}], "bands"),  # none from 0
+        ([{"from": 0, "label": "a", "colour": "red"}], "bands.0.colour"),
+        ([{"from": 0, "label": "a", "colour": "#000000"}, {"from": 0, "label": "b", "colour": "#000000"}], "bands"),
+        ([{"from": 120, "label": "a", "colour": "#000000"}], "bands.0.from"),
+    ):
+        refused = await api.call(
+            "PUT", "/cqr/scorecards/spam", status=400, json={"weights": DEFAULT_SCORECARDS["spam"], "bands": wrong}
+        )
+        assert refused["error"]["details"]["parameter"] == parameter, refused
