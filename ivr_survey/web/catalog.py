@@ -12,6 +12,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.live": {"en": "Live", "ru": "Сейчас"},
     "nav.me": {"en": "My results", "ru": "Мои результаты"},
     "nav.disputes": {"en": "Disputes", "ru": "Споры"},
+    "nav.calibration": {"en": "Calibration", "ru": "Калибровка"},
     "role.operator": {"en": "operator", "ru": "оператор"},
     "role.analyst": {"en": "analyst", "ru": "аналитик"},
     "role.supervisor": {"en": "supervisor", "ru": "супервайзер"},
@@ -530,4 +531,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Оценка пересмотрена: новая версия; прежняя сохранена.",
     },
     "error.no_evaluation": {"en": "No evaluation {id}.", "ru": "Оценки {id} нет."},
+    "calibration.title": {"en": "Calibration of supervisors", "ru": "Калибровка супервайзеров"},
+    "calibration.hint": {
+        "en": "Calls two or more supervisors scored: how far each one's CQR is from the others' on the same calls, and"
+        " how often they score a criterion against the others' majority.",
+        "ru": "Звонки, оценённые двумя и более супервайзерами: насколько CQR каждого отличается от оценок коллег на тех"
+        " же звонках и как часто он оценивает критерий не так, как большинство.",
+    },
+    "calibration.calls": {"en": "Calls scored by two or more: {n}", "ru": "Звонков с двумя и более оценками: {n}"},
+    "calibration.none": {
+        "en": "No call in this period was scored by two or more supervisors.",
+        "ru": "В этот период ни один звонок не оценили двое и более супервайзеров.",
+    },
+    "col.supervisor": {"en": "Supervisor", "ru": "Супервайзер"},
+    "col.shared_calls": {"en": "Shared calls", "ru": "Общие звонки"},
+    "col.deviation": {"en": "CQR vs others", "ru": "CQR против коллег"},
+    "col.abs_deviation": {"en": "Mean gap", "ru": "Средний разрыв"},
+    "col.against_majority": {"en": "Against the majority", "ru": "Против большинства"},
+    "col.mean_range": {"en": "Mean spread (0-1)", "ru": "Средний разброс (0–1)"},
+    "col.differed": {"en": "Calls they differed on", "ru": "Звонки с расхождением"},
 }

@@ -13,8 +13,9 @@ from ..api.auth import PRINCIPAL, Principal
 from ..api.disputes import MAX_COMMENT
 from ..api.params import MAX_ID
 from ..cqr import SCORE_VALUES
+from ..cqr.calibration import calibrate
 from ..db import disputes as repo
-from ..db.cqr import list_evaluations
+from ..db.cqr import list_evaluations, scored_calls
 from ..keys import SESSIONS, SETTINGS
 from ..service import disputes as service
 from ..service.refusals import Refused
@@ -182,3 +183,25 @@ async def dispute_resolve(request: web.Request) -> web.StreamResponse:
         status = {"not_found": 404, "own_evaluation": 403, "invalid_parameter": 400}.get(exc.code, 409)
         return await _disputes(request, status=status, problem=tr.t("error.refused", detail=exc.message))
     raise web.HTTPSeeOther(f"/ui/disputes?done={row.state}")
+
+
+# --- calibration ---
+
+
+@page(role="supervisor")
+async def calibration_page(request: web.Request) -> web.Response:
+    """How supervisors who scored the same calls agree, over a period (default the last 30 days)."""
+    tr = translator(request)
+    scope, form = scope_form(request, tr, default_preset="30d")
+    async with request.app[SESSIONS]() as session:
+        scored = await scored_calls(session, date_from=scope.period.start, date_to=scope.period.end)
+    return render(
+        request,
+        "calibration.html",
+        tr=tr,
+        section="calibration",
+        result=calibrate(scored),
+        period=scope.period,
+        form=form,
+        presets=PRESETS,
+    )

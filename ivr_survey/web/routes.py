@@ -54,6 +54,7 @@ def add_pages(app: web.Application, tokens: Tokens) -> None:
     app.router.add_get("/ui/me", fairness_pages.me_page)
     app.router.add_post("/ui/me/evaluations/{id}/{action:accept|dispute}", fairness_pages.me_answer)
     app.router.add_get("/ui/disputes", fairness_pages.disputes_page)
+    app.router.add_get("/ui/calibration", fairness_pages.calibration_page)
     app.router.add_post("/ui/disputes/{id}/{dispute_id}/resolve", fairness_pages.dispute_resolve)
     app.router.add_get("/ui/live", live_pages.live_page)
     app.router.add_get("/ui/live/rows", live_pages.live_rows)

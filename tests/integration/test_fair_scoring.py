@@ -276,3 +276,17 @@ async def test_the_operator_answers_on_their_page_and_a_supervisor_decides_on_th
     assert (now["cqr"], now["version"]) == (70.83, 2)
     decided = await text(client, "/ui/disputes?done=revised")
     assert 'data-testid="no-disputes"' in decided and "revised (v2)" in plain(decided)
+
+
+async def test_the_calibration_page_shows_the_two_supervisors(api: Api) -> None:
+    await _evaluations(api)
+    await api.evaluate("sam", "A1", "qualification", QUALIFICATION_70_83)
+    await _signed_in(api, "sam")
+    page = await text(api.client, "/ui/calibration")
+    rows = {who: plain(page.split(f'data-supervisor="{who}">')[1].split("</tr>")[0]) for who in ("sam", "sue")}
+    assert rows == {"sam": "sam 1 +8.33 8.33 14.3% 1/7", "sue": "sue 1 -8.33 8.33 14.3% 1/7"}
+    closing = plain(page.split('data-criterion="closing">')[1].split("</tr>")[0])
+    assert closing == "Closing 1 0.50 1"
+    await _signed_in(api, "op")
+    away = await api.client.get("/ui/calibration", allow_redirects=False)
+    assert (away.status, away.headers["Location"]) == (303, "/ui/me")

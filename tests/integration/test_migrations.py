@@ -458,3 +458,12 @@ async def test_0018_takes_operator_tokens_and_takes_them_away(empty_database_url
     await downgrade(url, "0017")
     assert await _select(url, "SELECT name, role FROM api_tokens") == [("ann", "analyst")]
     assert "operator" not in await _columns(url, "api_tokens")
+
+
+async def test_0019_adds_bands_to_scorecards_and_takes_them_away(empty_database_url: str) -> None:
+    url = empty_database_url
+    await upgrade(url, "0019")
+    assert await _select(url, "SELECT count(*) FROM cqr_scorecards WHERE bands IS NULL") == [(5,)]  # the defaults
+    await downgrade(url, "0018")
+    assert "bands" not in await _columns(url, "cqr_scorecards")
+    assert await _select(url, "SELECT count(*) FROM cqr_scorecards") == [(5,)]
