@@ -54,10 +54,12 @@ async def client(database_url: str, tmp_path: Path) -> AsyncIterator[TestClient]
 
 async def _ari(path: str) -> Any:
     auth = aiohttp.encode_basic_auth(ARI_USER, ARI_PASSWORD)
-    async with aiohttp.ClientSession(headers={"Authorization": auth}) as http:
-        async with http.get(f"{ARI_URL}/ari{path}") as resp:
-            assert resp.status == 200, await resp.text()
-            return await resp.json()
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": auth}) as http,
+        http.get(f"{ARI_URL}/ari{path}") as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
 
 
 async def test_a_live_call_is_listed_and_listened_to_on_a_real_asterisk(client: TestClient) -> None:
