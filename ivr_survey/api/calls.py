@@ -33,7 +33,7 @@ from ..db.ratings import RatingFilter, list_ratings
 from ..keys import SESSIONS, SETTINGS
 from . import params
 from .auth import keep_to_own, own_operator
-from .cqr import Evaluation
+from .cqr import Evaluation, blind_for
 from .csv_export import Format, stream_csv, wants_csv
 from .errors import ApiError, Invalid
 from .live import Listen
@@ -270,7 +270,8 @@ async def get_one_call(request: web.Request) -> web.Response:
         if item is None:
             raise _no_call(linkedid)
         ratings = await list_ratings(session, filters=RatingFilter(call_id=linkedid), limit=1)
-        evaluations = await list_evaluations(session, call_id=linkedid, limit=1000)
+        blind, viewer = await blind_for(request)
+        evaluations = await list_evaluations(session, call_id=linkedid, limit=1000, blind=blind, viewer=viewer)
         heard = await list_listens(session, linkedid=linkedid)
     survey = ratings.items[0] if ratings.items else None
     body = {**asdict(item), "survey": survey, "cqr_evaluations": evaluations.items, "listens": heard[::-1]}

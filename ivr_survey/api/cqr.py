@@ -20,6 +20,7 @@ from ..cqr import CALL_TYPES, CRITERIA, CqrError
 from ..cqr.bands import stored_bands
 from ..cqr.calibration import calibrate
 from ..db import cqr as repo
+from ..db.calibration_sessions import hidden_calls
 from ..db.models import CqrScorecard
 from ..db.summary import criterion_summary
 from ..db.timebuckets import utc_bounds
@@ -354,9 +355,20 @@ async def post_evaluation(request: web.Request) -> web.Response:
     return json_response(Evaluation.model_validate(saved.item), status=201 if saved.created else 200)
 
 
+async def blind_for(request: web.Request) -> tuple[set[str], str | None]:
+    """The calls whose evaluations the caller may not see yet (a blind session's, not revealed), and whose own
+    evaluation of them they still see: a listed supervisor sees their own; an operator, nothing of them yet."""
+    async with request.app[SESSIONS]() as session:
+        if own_operator(request) is not None:
+            return await hidden_calls(session), None
+        name = request[PRINCIPAL].name
+        return await hidden_calls(session, viewer=name), name
+
+
 async def get_evaluations(request: web.Request) -> web.Response:
     q = params.parse_query(request.query, EvaluationsQuery)
     cursor = params.cursor(q.cursor, params.TIME_AND_ID)
+    blind, viewer = await blind_for(request)
     async with request.app[SESSIONS]() as session:
         page = await repo.list_evaluations(
             session,
@@ -370,6 +382,8 @@ async def get_evaluations(request: web.Request) -> web.Response:
             date_to=q.date_to,
             limit=q.limit,
             cursor=cursor,
+            blind=blind,
+            viewer=viewer,
         )
     next_cursor = params.encode_cursor(*page.next_after) if page.next_after is not None else None
     return json_response(EvaluationsPage.model_validate({"items": page.items, "next_cursor": next_cursor}))
@@ -424,7 +438,10 @@ class Calibration(Model):
 async def get_calibration(request: web.Request) -> web.Response:
     q = params.parse_query(request.query, CalibrationQuery)
     async with request.app[SESSIONS]() as session:
-        scored = await repo.scored_calls(session, date_from=q.date_from, date_to=q.date_to, operator=q.operator)
+        unrevealed = await hidden_calls(session)  # a blind session's calls count once it is revealed
+        scored = await repo.scored_calls(
+            session, date_from=q.date_from, date_to=q.date_to, operator=q.operator, leave_out=unrevealed
+        )
     result = calibrate(scored)
     body = {"from": q.date_from, "to": q.date_to, **asdict(result)}
     return json_response(Calibration.model_validate(body))

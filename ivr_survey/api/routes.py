@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..cqr import CALL_TYPES
 from ..db.operators import MAX_CODE
 from ..metrics.http import get_metrics
-from . import calls, campaigns, cqr, disputes, live, operators, outbox, params, policies, ratings, review
+from . import calibration, calls, campaigns, cqr, disputes, live, operators, outbox, params, policies, ratings, review
 from .auth import METRICS_PATH
 from .errors import ErrorBody
 from .health import Health, healthz
@@ -264,6 +264,48 @@ ROUTES = (
         query=cqr.CalibrationQuery,
         role="supervisor",
         replies={200: Reply(model=cqr.Calibration)},
+    ),
+    Route(
+        "POST",
+        "/cqr/calibration/sessions",
+        calibration.post_session,
+        "Admin: a blind calibration: these supervisors score these calls, none seeing another's scores of a call"
+        " before all have scored it",
+        body=calibration.SessionRequest,
+        role="admin",
+        replies={201: Reply("created", calibration.Session)},
+    ),
+    Route(
+        "GET",
+        "/cqr/calibration/sessions",
+        calibration.get_sessions,
+        "Supervisor: the calibration sessions, newest first, with who scored which call",
+        query=None,
+        role="supervisor",
+        replies={200: Reply(model=calibration.SessionList)},
+    ),
+    Route(
+        "GET",
+        "/cqr/calibration/sessions/{id}",
+        calibration.get_session,
+        "Supervisor: a calibration session; its calibration once every listed supervisor scored every call (or it"
+        " was closed)",
+        query=None,
+        role="supervisor",
+        refusals=(400, 401, 404),
+        path_schemas={"id": EVALUATION_ID},
+        replies={200: Reply(model=calibration.Session)},
+    ),
+    Route(
+        "POST",
+        "/cqr/calibration/sessions/{id}/close",
+        calibration.post_close,
+        "Admin: close a calibration session: its scores are revealed as they are",
+        query=None,
+        role="admin",
+        refusals=(400, 401, 404),
+        path_schemas={"id": EVALUATION_ID},
+        replies={200: Reply(model=calibration.Session)},
     ),
     Route(
         "GET",

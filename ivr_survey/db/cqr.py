@@ -316,11 +316,15 @@ async def list_evaluations(
     date_to: datetime | None = None,
     limit: int = 100,
     cursor: tuple[datetime, int] | None = None,
+    blind: Collection[str] = (),
+    viewer: str | None = None,
 ) -> EvaluationsPage:
     """One page of evaluations, newest first (created_at desc, id desc). `call_id` is the call's linkedid,
     `operator` its operator code, `team` that operator's team; `date_from` (inclusive) and `date_to` (exclusive)
     bound the evaluation's created_at; `cursor` is the previous page's next_after."""
     conditions = []
+    if blind:  # calls of a blind calibration not revealed yet: the viewer's own evaluation only
+        conditions.append(or_(Call.linkedid.not_in(list(blind)), CqrEvaluation.supervisor == (viewer or "")))
     if call_id is not None:
         conditions.append(Call.linkedid == call_id)
     if operator is not None:
@@ -355,7 +359,12 @@ async def list_evaluations(
 
 
 async def scored_calls(
-    session: AsyncSession, *, date_from: datetime | None, date_to: datetime | None, operator: str | None = None
+    session: AsyncSession,
+    *,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    operator: str | None = None,
+    leave_out: Collection[str] = (),
 ) -> list[Scored]:
     """The evaluations (their current versions) made in the period of the calls two or more supervisors
     evaluated, for calibration."""
@@ -376,6 +385,8 @@ async def scored_calls(
         stmt = stmt.where(CqrEvaluation.created_at < date_to)
     if operator is not None:
         stmt = stmt.join(Operator, Operator.id == Call.operator_id).where(Operator.code == operator)
+    if leave_out:  # a blind calibration's calls, until revealed
+        stmt = stmt.where(Call.linkedid.not_in(list(leave_out)))
     rows = (await session.execute(stmt)).all()
     return [
         Scored(linkedid, supervisor, cqr, {k: float(v) for k, v in scores.items()})

@@ -246,6 +246,21 @@ class Listen(Base):
     detail: Mapped[str | None] = mapped_column(String(200))  # Asterisk's word on a refused endpoint
 
 
+class CalibrationSession(Base):
+    """A blind calibration: an admin asks these supervisors to score these calls; while it is open, none of them
+    sees another's evaluation of a call before all of them have scored it."""
+
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    calls: Mapped[list[str]] = mapped_column(JSON)  # linkedids
+    supervisors: Mapped[list[str]] = mapped_column(JSON)  # token names
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
 # The summaries' covering indexes, by what they lead with. Each holds every column a summary reads or
 # filters on (an operator filter always reads the operator index, so the queue and survey indexes need no
 # operator_id; the time indexes hold it, as a short period of any grouping reads them).

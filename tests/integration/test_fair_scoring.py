@@ -290,3 +290,55 @@ async def test_the_calibration_page_shows_the_two_supervisors(api: Api) -> None:
     await _signed_in(api, "op")
     away = await api.client.get("/ui/calibration", allow_redirects=False)
     assert (away.status, away.headers["Location"]) == (303, "/ui/me")
+
+
+async def test_a_blind_calibration_session_hides_the_others_scores_until_all_have_scored(api: Api, sessions) -> None:
+    async with sessions() as s, s.begin():
+        api.tokens["max"] = await create_token(s, name="max", role="supervisor")
+    session = await api.call(
+        "POST",
+        "/cqr/calibration/sessions",
+        "admin",
+        201,
+        json={"name": "December", "calls": ["A1", "A2"], "supervisors": ["sue", "sam"]},
+    )
+    assert (session["complete"], session["revealed"], session["calibration"]) == (False, False, None)
+    await api.evaluate("sue", "A1", "qualification", QUALIFICATION_62_5)
+    # sam has not scored A1: he does not see sue's evaluation, on the list or on the call; max (not asked) does
+    assert (await api.call("GET", "/cqr/evaluations?call_id=A1", "sam"))["items"] == []
+    assert (await api.call("GET", "/calls/A1", "sam"))["cqr_evaluations"] == []
+    assert [e["supervisor"] for e in (await api.call("GET", "/cqr/evaluations?call_id=A1", "max"))["items"]] == ["sue"]
+    assert [e["supervisor"] for e in (await api.call("GET", "/cqr/evaluations?call_id=A1", "sue"))["items"]] == ["sue"]
+    assert (await api.call("GET", "/cqr/evaluations?call_id=A1", "op"))["items"] == []  # not revealed yet
+    await api.evaluate("sam", "A1", "qualification", QUALIFICATION_70_83)
+    # A1 is scored by both: revealed to them; the session goes on with A2
+    assert sorted(e["supervisor"] for e in (await api.call("GET", "/cqr/evaluations?call_id=A1", "sam"))["items"]) == [
+        "sam",
+        "sue",
+    ]
+    progress = await api.call("GET", f"/cqr/calibration/sessions/{session['id']}", "sam")
+    assert [(c["call_id"], c["scored_by"]) for c in progress["calls"]] == [("A1", ["sue", "sam"]), ("A2", [])]
+    assert (progress["complete"], progress["calibration"]) == (False, None)
+    await api.evaluate("sam", "A2", "objection", OBJECTION_82_5)
+    assert (await api.call("GET", "/cqr/evaluations?call_id=A2", "sue"))["items"] == []
+    assert (await api.call("GET", "/cqr/calibration", "sam"))["calls"] == 1  # A1 only: A2 is not revealed
+    closed = await api.call("POST", f"/cqr/calibration/sessions/{session['id']}/close", "admin")
+    assert (closed["revealed"], closed["complete"]) == (True, False)
+    assert [(s["supervisor"], s["mean_deviation"]) for s in closed["calibration"]["supervisors"]] == [
+        ("sam", 8.33),
+        ("sue", -8.33),
+    ]
+    assert [e["supervisor"] for e in (await api.call("GET", "/cqr/evaluations?call_id=A2", "sue"))["items"]] == ["sam"]
+    listed = await api.call("GET", "/cqr/calibration/sessions", "sue")
+    assert [(s["name"], s["revealed"]) for s in listed["items"]] == [("December", True)]
+    bad = await api.call(
+        "POST",
+        "/cqr/calibration/sessions",
+        "admin",
+        400,
+        json={"name": "x", "calls": ["nope"], "supervisors": ["a", "b"]},
+    )
+    assert bad["error"]["details"]["parameter"] == "calls"
+    await api.call(
+        "POST", "/cqr/calibration/sessions", "sam", 403, json={"name": "x", "calls": ["A1"], "supervisors": ["a", "b"]}
+    )

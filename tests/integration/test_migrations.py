@@ -467,3 +467,11 @@ async def test_0019_adds_bands_to_scorecards_and_takes_them_away(empty_database_
     await downgrade(url, "0018")
     assert "bands" not in await _columns(url, "cqr_scorecards")
     assert await _select(url, "SELECT count(*) FROM cqr_scorecards") == [(5,)]
+
+
+async def test_0020_adds_calibration_sessions_and_takes_them_away(empty_database_url: str) -> None:
+    url = empty_database_url
+    await upgrade(url, "0020")
+    assert "calibration_sessions" in await _tables(url)
+    await downgrade(url, "0019")
+    assert "calibration_sessions" not in await _tables(url)
