@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from ..api.auth import ANONYMOUS, PRINCIPAL, Principal, Tokens
+from ..cqr.bands import band_of
 from ..keys import SETTINGS
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
 from .session import COOKIE, SessionCodec, WebSession
@@ -65,6 +66,8 @@ class WebSetup:
         assets = load_assets()
         env.globals["asset"] = lambda name: assets[name].url
         env.globals["languages"] = LANGUAGES
+        # an average CQR mixes scorecards: it is shown in the default bands' colours
+        env.globals["default_band"] = band_of
         return cls(env, assets, SessionCodec(secret))
 
 

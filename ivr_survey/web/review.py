@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api.auth import Principal
 from ..cqr import CALL_TYPES, SCORE_VALUES, CqrError, compute_cqr
+from ..db.calibration_sessions import hidden_calls
 from ..db.calls import CallRow, get_call
 from ..db.cqr import EvaluationRow, current_scorecards, get_evaluation, list_evaluations
 from ..db.ratings import RatingFilter, RatingRow, list_ratings
@@ -129,7 +130,11 @@ async def review(
         if rating is not None:
             texts = await question_texts(session, name=rating.survey, version=rating.survey_version)
             questions = {key: text.get(tr.lang) or text.get("en") or key for key, text in texts.items()}
-        evaluations = (await list_evaluations(session, call_id=call_id, limit=50)).items
+        # a blind calibration's call: the others' evaluations are not shown before all have scored it
+        blind = await hidden_calls(session, viewer=principal.name)
+        evaluations = (
+            await list_evaluations(session, call_id=call_id, limit=50, blind=blind, viewer=principal.name)
+        ).items
         mine = next((e for e in evaluations if e.supervisor == principal.name), None)
     call_type = query.get("call_type") or (mine.call_type if mine else DEFAULT_CALL_TYPE)
     if call_type not in CALL_TYPES:

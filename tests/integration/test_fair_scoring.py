@@ -307,6 +307,12 @@ async def test_a_blind_calibration_session_hides_the_others_scores_until_all_hav
     # sam has not scored A1: he does not see sue's evaluation, on the list or on the call; max (not asked) does
     assert (await api.call("GET", "/cqr/evaluations?call_id=A1", "sam"))["items"] == []
     assert (await api.call("GET", "/calls/A1", "sam"))["cqr_evaluations"] == []
+    as_sam = {"Authorization": f"Bearer {api.tokens['sam']}"}
+    assert "sue:" not in plain(await text(api.client, "/ui/review?call=A1", headers=as_sam))  # nor on the review page
+    as_max = {"Authorization": f"Bearer {api.tokens['max']}"}
+    assert "sue: Qualification · CQR 62.50 to work on" in plain(
+        await text(api.client, "/ui/review?call=A1", headers=as_max)
+    )
     assert [e["supervisor"] for e in (await api.call("GET", "/cqr/evaluations?call_id=A1", "max"))["items"]] == ["sue"]
     assert [e["supervisor"] for e in (await api.call("GET", "/cqr/evaluations?call_id=A1", "sue"))["items"]] == ["sue"]
     assert (await api.call("GET", "/cqr/evaluations?call_id=A1", "op"))["items"] == []  # not revealed yet
