@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ..db import policies as repo
 from ..keys import POLICIES, SESSIONS
@@ -41,6 +41,9 @@ class PolicyFields(Model):
 
 class PolicyUpdate(PolicyFields, Body):
     """the whole policy; a field left out takes its default"""
+
+    # a request body: its fields with defaults are not required (PolicyFields is a response's too)
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
 
 
 class Policy(PolicyFields):
