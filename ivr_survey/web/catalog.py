@@ -550,4 +550,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col.against_majority": {"en": "Against the majority", "ru": "Против большинства"},
     "col.mean_range": {"en": "Mean spread (0-1)", "ru": "Средний разброс (0–1)"},
     "col.differed": {"en": "Calls they differed on", "ru": "Звонки с расхождением"},
+    "disputes.report": {"en": "Disputes by evaluator", "ru": "Споры по оценившим"},
+    "disputes.opened": {"en": "Opened", "ru": "Открыто"},
+    "disputes.still_open": {"en": "Open now", "ru": "Открыты сейчас"},
+    "calibration.sessions": {"en": "Blind sessions", "ru": "Слепые сессии"},
+    "calibration.scored": {"en": "Scored", "ru": "Оценено"},
+    "calibration.revealed": {"en": "revealed", "ru": "открыта"},
+    "calibration.blind": {"en": "blind: scores hidden", "ru": "слепая: оценки скрыты"},
 }

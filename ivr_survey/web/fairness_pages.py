@@ -15,6 +15,7 @@ from ..api.params import MAX_ID
 from ..cqr import SCORE_VALUES
 from ..cqr.calibration import calibrate
 from ..db import disputes as repo
+from ..db.calibration_sessions import hidden_calls, list_sessions
 from ..db.cqr import list_evaluations, scored_calls
 from ..keys import SESSIONS, SETTINGS
 from ..service import disputes as service
@@ -130,6 +131,7 @@ async def _disputes(request: web.Request, *, status: int = 200, problem: str | N
         rows = await repo.list_disputes(session, limit=SHOWN)
         open_ones = [d for d in rows if d.state == "open"]
         evaluated = {d.evaluation_id: await repo.evaluated(session, evaluation_id=d.evaluation_id) for d in open_ones}
+        counts = await repo.dispute_counts(session, date_from=None, date_to=None)
     done = request.query.get("done")
     return render(
         request,
@@ -139,6 +141,7 @@ async def _disputes(request: web.Request, *, status: int = 200, problem: str | N
         open_ones=open_ones,
         decided=[d for d in rows if d.state != "open"],
         evaluated=evaluated,
+        report=sorted(counts.items()),
         score_values=SCORE_VALUES,
         me=request[PRINCIPAL].name,
         done=done if done in ("upheld", "revised") else None,
@@ -194,13 +197,18 @@ async def calibration_page(request: web.Request) -> web.Response:
     tr = translator(request)
     scope, form = scope_form(request, tr, default_preset="30d")
     async with request.app[SESSIONS]() as session:
-        scored = await scored_calls(session, date_from=scope.period.start, date_to=scope.period.end)
+        unrevealed = await hidden_calls(session)  # as the API's report: a blind session's calls once revealed
+        scored = await scored_calls(
+            session, date_from=scope.period.start, date_to=scope.period.end, leave_out=unrevealed
+        )
+        sessions = await list_sessions(session)
     return render(
         request,
         "calibration.html",
         tr=tr,
         section="calibration",
         result=calibrate(scored),
+        sessions=sessions,
         period=scope.period,
         form=form,
         presets=PRESETS,

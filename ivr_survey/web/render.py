@@ -67,7 +67,7 @@ class WebSetup:
         env.globals["asset"] = lambda name: assets[name].url
         env.globals["languages"] = LANGUAGES
         # an average CQR mixes scorecards: it is shown in the default bands' colours
-        env.globals["default_band"] = band_of
+        env.globals["band_of"] = band_of
         return cls(env, assets, SessionCodec(secret))
 
 

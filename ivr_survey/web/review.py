@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api.auth import Principal
 from ..cqr import CALL_TYPES, SCORE_VALUES, CqrError, compute_cqr
+from ..cqr.bands import DEFAULT_BANDS, Band, stored_bands
 from ..db.calibration_sessions import hidden_calls
 from ..db.calls import CallRow, get_call
 from ..db.cqr import EvaluationRow, current_scorecards, get_evaluation, list_evaluations
@@ -93,6 +94,7 @@ class ReviewView:
     can_score: bool
     can_listen: bool
     live_cqr: float | None
+    bands: tuple[Band, ...]  # the call type's current scorecard's: the live CQR is shown in its band
     saved: EvaluationRow | None
     comment: str | None
     call_types: tuple[str, ...] = tuple(CALL_TYPES)
@@ -141,6 +143,7 @@ async def review(
         call_type = DEFAULT_CALL_TYPE
     cards = await current_scorecards(session)
     weights: dict[str, float] = dict(cards[call_type].weights) if call_type in cards else {}
+    bands = stored_bands(cards[call_type].bands) if call_type in cards else DEFAULT_BANDS
     chosen: dict[str, Any] = {}
     if draft is not None:
         chosen = draft.scores
@@ -174,6 +177,7 @@ async def review(
         can_score=principal.may("supervisor"),
         can_listen=principal.may("supervisor") and recordings and bool(call and call.recording),
         live_cqr=live,
+        bands=bands,
         saved=saved,
         comment=draft.comment if draft is not None else (mine.comment if mine else None),
         back=back,

@@ -276,6 +276,7 @@ async def test_the_operator_answers_on_their_page_and_a_supervisor_decides_on_th
     assert (now["cqr"], now["version"]) == (70.83, 2)
     decided = await text(client, "/ui/disputes?done=revised")
     assert 'data-testid="no-disputes"' in decided and "revised (v2)" in plain(decided)
+    assert plain(decided.split('data-evaluator="sue">')[1].split("</tr>")[0]) == "sue 1 0 0 1"
 
 
 async def test_the_calibration_page_shows_the_two_supervisors(api: Api) -> None:
@@ -309,6 +310,11 @@ async def test_a_blind_calibration_session_hides_the_others_scores_until_all_hav
     assert (await api.call("GET", "/calls/A1", "sam"))["cqr_evaluations"] == []
     as_sam = {"Authorization": f"Bearer {api.tokens['sam']}"}
     assert "sue:" not in plain(await text(api.client, "/ui/review?call=A1", headers=as_sam))  # nor on the review page
+    as_sue = {"Authorization": f"Bearer {api.tokens['sue']}"}
+    review = await text(api.client, "/ui/review?call=A1", headers=as_sue)  # her own scores, live, in their band
+    assert plain(review.split('data-testid="live-band">')[1].split("</span></span>")[0]).endswith("to work on")
+    calibration = await text(api.client, "/ui/calibration", headers=as_sue)
+    assert plain(calibration.split('data-session="')[1].split("</tr>")[0]).endswith("1/4 blind: scores hidden")
     as_max = {"Authorization": f"Bearer {api.tokens['max']}"}
     assert "sue: Qualification · CQR 62.50 to work on" in plain(
         await text(api.client, "/ui/review?call=A1", headers=as_max)

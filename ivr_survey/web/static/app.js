@@ -43,9 +43,20 @@
           weights += w;
           if (chosen) { total += parseFloat(chosen.value) * w; } else { complete = false; }
         });
-        out.textContent = complete && weights > 0
-          ? (Math.floor(10000 * total / weights + 0.5) / 100).toLocaleString(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+        var cqr = complete && weights > 0 ? Math.floor(10000 * total / weights + 0.5) / 100 : null;
+        out.textContent = cqr !== null
+          ? cqr.toLocaleString(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 })
           : out.getAttribute("data-empty");
+        // the scorecard's band the CQR falls in (highest first), by its colour and label
+        var band = form.querySelector("[data-cqr-band]");
+        if (band) {
+          var found = null;
+          band.querySelectorAll("[data-from]").forEach(function (b) {
+            if (found === null && cqr !== null && cqr >= parseFloat(b.getAttribute("data-from"))) { found = b; }
+          });
+          band.querySelector("rect").setAttribute("fill", found ? found.getAttribute("data-colour") : "none");
+          band.querySelector("[data-band-label]").textContent = found ? found.textContent : "";
+        }
       };
       form.addEventListener("change", update);
       update();
