@@ -131,7 +131,7 @@ def test_a_supervisor_hears_the_call_and_scores_it(
     form.locator("textarea[name=comment]").fill("No closing: no next step agreed.")
     shot(page, "scored")
     form.get_by_test_id("submit").click()
-    expect(page.get_by_test_id("saved")).to_have_text("Evaluation saved: CQR 70.83.")
+    expect(page.get_by_test_id("saved")).to_have_text("Evaluation saved: CQR 70.83. to work on")  # and its band
     stored = api(page, live, f"/cqr/evaluations?call_id={call}")["items"]
     assert [(e["supervisor"], e["call_type"], e["cqr"], e["comment"]) for e in stored] == [
         ("sam-supervisor", "qualification", 70.83, "No closing: no next step agreed.")
