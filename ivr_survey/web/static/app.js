@@ -61,32 +61,36 @@
       form.addEventListener("change", update);
       update();
     });
-    // A running campaign's progress, asked for again every few seconds and swapped in: no reload, so a file
-    // being chosen or a ticked box stays. Once the campaign runs no more, its page is drawn again (new buttons).
-    var live = document.querySelector("[data-campaign-progress][data-refresh]");
-    if (live) {
-      var url = live.getAttribute("data-refresh");
+    // A section of the page asked for again every few seconds (at its data-refresh URL) and swapped in, with no
+    // reload: what is being typed or chosen elsewhere on the page stays. `swapped(fresh, stop, url)` follows each.
+    var refresh = function (section, seconds, swapped) {
+      var first = document.querySelector(section + "[data-refresh]");
+      if (!first) { return; }
+      var url = first.getAttribute("data-refresh");
       var timer = setInterval(function () {
         if (document.hidden) { return; }
         fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
           .then(function (r) { return r.ok ? r.text() : null; })
           .then(function (html) {
             if (html === null) { return; }  // the database away for a moment: the next tick asks again
-            var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-campaign-progress]");
-            var shown = document.querySelector("[data-campaign-progress]");
+            var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(section);
+            var shown = document.querySelector(section);
             if (!fresh || !shown) { clearInterval(timer); return; }  // signed out meanwhile: the sign-in came back
             shown.replaceWith(document.importNode(fresh, true));
-            if (!fresh.hasAttribute("data-refresh")) {
-              clearInterval(timer);
-              location.assign(url.replace(/\/progress$/, ""));
-            }
+            swapped(fresh, function () { clearInterval(timer); }, url);
           })
           .catch(function () {});  // a network blip: likewise
-      }, 5000);
-    }
+      }, seconds * 1000);
+    };
+    // A running campaign's progress; once the campaign runs no more, its page is drawn again (new buttons).
+    refresh("[data-campaign-progress]", 5, function (fresh, stop, url) {
+      if (!fresh.hasAttribute("data-refresh")) {
+        stop();
+        location.assign(url.replace(/\/progress$/, ""));
+      }
+    });
     // The Live page: each call's time in its state, counted every second; the table asked for again every 3 s.
-    var calls = document.querySelector("[data-live-calls][data-refresh]");
-    if (calls) {
+    if (document.querySelector("[data-live-calls][data-refresh]")) {
       var two = function (n) { return (n < 10 ? "0" : "") + n; };
       var tick = function () {
         document.querySelectorAll("[data-live-calls] [data-since]").forEach(function (cell) {
@@ -97,21 +101,7 @@
       };
       tick();
       setInterval(tick, 1000);
-      var rowsUrl = calls.getAttribute("data-refresh");
-      var again = setInterval(function () {
-        if (document.hidden) { return; }
-        fetch(rowsUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
-          .then(function (r) { return r.ok ? r.text() : null; })
-          .then(function (html) {
-            if (html === null) { return; }
-            var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live-calls]");
-            var shown = document.querySelector("[data-live-calls]");
-            if (!fresh || !shown) { clearInterval(again); return; }  // signed out meanwhile
-            shown.replaceWith(document.importNode(fresh, true));
-            tick();
-          })
-          .catch(function () {});
-      }, 3000);
+      refresh("[data-live-calls]", 3, tick);
     }
     // A field the viewer fills in the same way every time (their phone): remembered in this browser.
     document.querySelectorAll("[data-remember]").forEach(function (input) {
