@@ -13,10 +13,8 @@ from pydantic import Field
 from ..db import listens as repo
 from ..db.listens import ListenRow
 from ..db.models import LISTEN_ENDS, LISTEN_MODES, LISTEN_STATES
-from ..db.operators import operator_names
 from ..keys import LISTENING, LIVE, SESSIONS, SETTINGS
 from ..service import live
-from ..service.phones import mask_phone_for_people
 from . import params
 from .auth import PRINCIPAL
 from .errors import ApiError
@@ -94,21 +92,13 @@ def _live_source(request: web.Request) -> live.LiveSource:
 
 async def get_live_calls(request: web.Request) -> web.Response:
     params.parse_query(request.query, params.NoQuery)
-    calls = _live_source(request)()
-    full = request[PRINCIPAL].may("supervisor")
-    country = request.app[SETTINGS].default_country
-    async with request.app[SESSIONS]() as session:
-        names = await operator_names(session, codes=[c.operator for c in calls if c.operator])
-    items = [
-        {
-            **asdict(c),
-            "caller": c.caller_number
-            if full or not c.caller_number
-            else mask_phone_for_people(c.caller_number, country),
-            "operator_name": names.get(c.operator) if c.operator else None,
-        }
-        for c in calls
-    ]
+    shown = await live.shown_calls(
+        request.app[SESSIONS],
+        _live_source(request)(),
+        full_numbers=request[PRINCIPAL].may("supervisor"),
+        country=request.app[SETTINGS].default_country,
+    )
+    items = [{**asdict(c.call), "caller": c.caller, "operator_name": c.operator_name} for c in shown]
     return json_response(LiveCalls.model_validate({"items": items, "listening": _listening_on(request)}))
 
 

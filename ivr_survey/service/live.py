@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import listens
 from ..db.listens import ListenRow
+from ..db.operators import operator_names
+from .phones import mask_phone_for_people
 from .refusals import Refused
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,37 @@ class LiveCall:
     started_at: datetime
     operator_channel: str | None  # the ARI id (uniqueid) of the operator's channel, while they talk
 
+    @property
+    def listenable(self) -> bool:
+        """An operator talks to the caller on a channel a supervisor can listen to."""
+        return self.state == "talking" and self.operator_channel is not None
+
 
 LiveSource = Callable[[], list[LiveCall]]
+
+
+@dataclass(frozen=True, slots=True)
+class ShownCall:
+    """A live call as a viewer sees it."""
+
+    call: LiveCall
+    caller: str | None  # in full, or masked for a viewer who may not see callers' numbers
+    operator_name: str | None
+
+
+async def shown_calls(
+    sessions: async_sessionmaker[AsyncSession], calls: list[LiveCall], *, full_numbers: bool, country: str | None
+) -> list[ShownCall]:
+    async with sessions() as session:
+        names = await operator_names(session, codes=[c.operator for c in calls if c.operator])
+    return [
+        ShownCall(
+            c,
+            c.caller_number if full_numbers or not c.caller_number else mask_phone_for_people(c.caller_number, country),
+            names.get(c.operator) if c.operator else None,
+        )
+        for c in calls
+    ]
 
 
 def with_surveys(calls: list[LiveCall], surveying: set[str]) -> list[LiveCall]:
@@ -87,8 +118,9 @@ async def begin_listen(
     call = next((c for c in live() if c.call_id == call_id), None)
     if call is None:
         raise Refused("not_found", f"call {call_id} is not in progress", {"call_id": call_id})
-    if call.operator_channel is None or call.state != "talking":
+    if not call.listenable:
         raise Refused("no_operator_channel", f"call {call_id} has no operator talking on it now", {"call_id": call_id})
+    assert call.operator_channel is not None  # listenable
     async with sessions() as session, session.begin():
         listen = await listens.open_listen(
             session,

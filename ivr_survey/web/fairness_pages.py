@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ..api.auth import PRINCIPAL, Principal
 from ..api.disputes import MAX_COMMENT
-from ..api.params import MAX_ID
+from ..api.params import path_id
 from ..cqr import SCORE_VALUES
 from ..cqr.calibration import calibrate
 from ..db import disputes as repo
@@ -33,10 +33,7 @@ def _now() -> datetime:
 
 
 def _id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-        raise PageRefusal(404, "error.no_evaluation", id=raw)
-    return int(raw)
+    return path_id(request.match_info, name, lambda raw: PageRefusal(404, "error.no_evaluation", id=raw))
 
 
 def _comment(form: Any, *, required: bool) -> str | None:

@@ -12,13 +12,11 @@ from aiohttp import web
 
 from ..api.auth import PRINCIPAL, Principal
 from ..api.live import ENDPOINT
-from ..api.params import MAX_ID
+from ..api.params import path_id
 from ..db.listens import list_listens
 from ..db.models import LISTEN_MODES
-from ..db.operators import operator_names
 from ..keys import LISTENING, LIVE, SESSIONS, SETTINGS
 from ..service import live
-from ..service.phones import mask_phone_for_people
 from ..service.refusals import Refused
 from .pages import PageRefusal, page
 from .render import render, translator
@@ -36,27 +34,17 @@ def _may_listen(request: web.Request) -> bool:
     return bool(principal and principal.may("supervisor") and settings.live_listen and LISTENING in request.app)
 
 
-async def _rows(request: web.Request) -> list[dict[str, Any]] | None:
+async def _rows(request: web.Request) -> list[live.ShownCall] | None:
     """The live calls as the page shows them; None when there is no AMI history to tell them."""
     if LIVE not in request.app:
         return None
-    calls = request.app[LIVE]()
     principal: Principal | None = request.get(PRINCIPAL)
-    full = principal is not None and principal.may("supervisor")
-    country = request.app[SETTINGS].default_country
-    async with request.app[SESSIONS]() as session:
-        names = await operator_names(session, codes=[c.operator for c in calls if c.operator])
-    return [
-        {
-            "call": c,
-            "caller": c.caller_number
-            if full or not c.caller_number
-            else mask_phone_for_people(c.caller_number, country),
-            "operator_name": names.get(c.operator) if c.operator else None,
-            "listenable": c.state == "talking" and c.operator_channel is not None,
-        }
-        for c in calls
-    ]
+    return await live.shown_calls(
+        request.app[SESSIONS],
+        request.app[LIVE](),
+        full_numbers=principal is not None and principal.may("supervisor"),
+        country=request.app[SETTINGS].default_country,
+    )
 
 
 async def _page(request: web.Request, *, status: int = 200, **shown: Any) -> web.Response:
@@ -128,10 +116,8 @@ async def live_listen(request: web.Request) -> web.StreamResponse:
 
 @page(role="supervisor")
 async def listen_stop(request: web.Request) -> web.StreamResponse:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-        raise PageRefusal(404, "error.no_listen", id=raw)
-    row = await live.stop_listen(request.app[SESSIONS], request.app.get(LISTENING), listen_id=int(raw), now=_now())
+    listen_id = path_id(request.match_info, "id", lambda raw: PageRefusal(404, "error.no_listen", id=raw))
+    row = await live.stop_listen(request.app[SESSIONS], request.app.get(LISTENING), listen_id=listen_id, now=_now())
     if row is None:
-        raise PageRefusal(404, "error.no_listen", id=raw)
+        raise PageRefusal(404, "error.no_listen", id=listen_id)
     raise web.HTTPSeeOther(f"/ui/live?stopped={row.id}")
