@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cqr.calibration import Scored
+from .cqr import scored_evaluations
 from .models import CalibrationSession, Call, CqrEvaluation
 
 
@@ -101,12 +102,6 @@ async def hidden_calls(session: AsyncSession, *, viewer: str | None = None) -> s
 
 async def session_scores(session: AsyncSession, row: SessionRow) -> list[Scored]:
     """The listed supervisors' evaluations of the session's calls, for its calibration."""
-    stmt = (
-        select(Call.linkedid, CqrEvaluation.supervisor, CqrEvaluation.cqr, CqrEvaluation.scores)
-        .join(Call, Call.id == CqrEvaluation.call_id)
-        .where(Call.linkedid.in_(row.calls), CqrEvaluation.supervisor.in_(row.supervisors))
+    return await scored_evaluations(
+        session, Call.linkedid.in_(row.calls), CqrEvaluation.supervisor.in_(row.supervisors)
     )
-    return [
-        Scored(linkedid, supervisor, cqr, {k: float(v) for k, v in scores.items()})
-        for linkedid, supervisor, cqr, scores in (await session.execute(stmt)).all()
-    ]

@@ -358,6 +358,20 @@ async def list_evaluations(
     return EvaluationsPage([_item(r) for r in rows], (last.created_at, last.id) if more and last is not None else None)
 
 
+async def scored_evaluations(session: AsyncSession, *conditions: Any) -> list[Scored]:
+    """The evaluations (their current versions) that meet the conditions, as calibration reads them."""
+    stmt = (
+        select(Call.linkedid, CqrEvaluation.supervisor, CqrEvaluation.cqr, CqrEvaluation.scores)
+        .join(Call, Call.id == CqrEvaluation.call_id)
+        .where(*conditions)
+        .order_by(Call.linkedid, CqrEvaluation.supervisor)
+    )
+    return [
+        Scored(linkedid, supervisor, cqr, {k: float(v) for k, v in scores.items()})
+        for linkedid, supervisor, cqr, scores in (await session.execute(stmt)).all()
+    ]
+
+
 async def scored_calls(
     session: AsyncSession,
     *,
@@ -366,29 +380,19 @@ async def scored_calls(
     operator: str | None = None,
     leave_out: Collection[str] = (),
 ) -> list[Scored]:
-    """The evaluations (their current versions) made in the period of the calls two or more supervisors
-    evaluated, for calibration."""
+    """The evaluations made in the period of the calls two or more supervisors evaluated, for calibration."""
     shared = (
         select(CqrEvaluation.call_id)
         .group_by(CqrEvaluation.call_id)
         .having(func.count(func.distinct(CqrEvaluation.supervisor)) >= 2)
     )
-    stmt = (
-        select(Call.linkedid, CqrEvaluation.supervisor, CqrEvaluation.cqr, CqrEvaluation.scores)
-        .join(Call, Call.id == CqrEvaluation.call_id)
-        .where(CqrEvaluation.call_id.in_(shared))
-        .order_by(Call.linkedid, CqrEvaluation.supervisor)
-    )
+    conditions: list[Any] = [CqrEvaluation.call_id.in_(shared)]
     if date_from is not None:
-        stmt = stmt.where(CqrEvaluation.created_at >= date_from)
+        conditions.append(CqrEvaluation.created_at >= date_from)
     if date_to is not None:
-        stmt = stmt.where(CqrEvaluation.created_at < date_to)
+        conditions.append(CqrEvaluation.created_at < date_to)
     if operator is not None:
-        stmt = stmt.join(Operator, Operator.id == Call.operator_id).where(Operator.code == operator)
+        conditions.append(Call.operator_id == select(Operator.id).where(Operator.code == operator).scalar_subquery())
     if leave_out:  # a blind calibration's calls, until revealed
-        stmt = stmt.where(Call.linkedid.not_in(list(leave_out)))
-    rows = (await session.execute(stmt)).all()
-    return [
-        Scored(linkedid, supervisor, cqr, {k: float(v) for k, v in scores.items()})
-        for linkedid, supervisor, cqr, scores in rows
-    ]
+        conditions.append(Call.linkedid.not_in(list(leave_out)))
+    return await scored_evaluations(session, *conditions)
