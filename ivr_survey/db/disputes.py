@@ -230,16 +230,18 @@ async def versions(session: AsyncSession, *, evaluation_id: int) -> list[Version
         VersionRow(v.version, dict(v.scores), v.cqr, v.comment, v.supervisor, v.created_at, False)
         for v in (await session.execute(stmt)).scalars()
     ]
-    # the current version's author: who revised it last (the dispute that made it), else the evaluator
-    author = (
-        await session.execute(
-            select(CqrDispute.resolved_by).where(
-                CqrDispute.evaluation_id == evaluation_id, CqrDispute.revised_version == ev.version
-            )
-        )
-    ).scalar_one_or_none() or ev.supervisor
+    author = await current_author(session, ev)
     current = VersionRow(ev.version, ev.scores, ev.cqr, ev.comment, author, ev.updated_at or ev.created_at, True)
     return [*older, current]
+
+
+async def current_author(session: AsyncSession, ev: Evaluated) -> str:
+    """Who wrote the evaluation's current version: who revised it last (the dispute that made it), else its
+    evaluator."""
+    stmt = select(CqrDispute.resolved_by).where(
+        CqrDispute.evaluation_id == ev.id, CqrDispute.revised_version == ev.version
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() or ev.supervisor
 
 
 async def dispute_counts(

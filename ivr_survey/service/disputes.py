@@ -109,9 +109,7 @@ async def resolve(
             new_scores = validate_scores(scores, weights)
         except CqrError as exc:
             raise invalid(exc.field, exc.message) from None
-        author = next(
-            (v.supervisor for v in await repo.versions(session, evaluation_id=ev.id) if v.current), ev.supervisor
-        )
+        author = await repo.current_author(session, ev)
         version = await repo.revise(
             session,
             ev,
