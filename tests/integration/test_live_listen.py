@@ -20,6 +20,7 @@ from ivr_survey.simulator.ari import FakeAsterisk
 from tests.integration.test_campaign_pages import plain, sign_in, text
 from tests.integration.test_stasis import SPEED, settings_for
 from tests.support.fake_ami import FakeAmi, ami_event
+from tests.support.transfers import queue_call
 from tests.support.waiting import wait_until
 
 ADMIN = {"Authorization": "Bearer admin-token"}
@@ -28,18 +29,8 @@ CALL, OPERATOR_CHANNEL = "L1", "L1.2"
 
 
 def _talking(linkedid: str, t0: float = T0) -> list[dict[str, str]]:
-    """A caller in queue sales talking to operator 7001 since t0 + 2 (no hangup yet), in the events of the
-    traces."""
-    caller = {"Channel": f"PJSIP/trunk-{linkedid}", "Uniqueid": f"{linkedid}.1", "Linkedid": linkedid}
-    agent = {"Channel": f"PJSIP/7001-{linkedid}", "Uniqueid": f"{linkedid}.2", "Linkedid": linkedid}
-    member = {"DestChannel": agent["Channel"], "DestUniqueid": agent["Uniqueid"], "Interface": "PJSIP/7001"}
-    return [
-        ami_event("Newchannel", t0, **caller, Context="incoming", Exten="100", CallerIDNum="79161234567"),
-        ami_event("QueueCallerJoin", t0 + 0.1, **caller, Queue="sales"),
-        ami_event("Newchannel", t0 + 0.2, **agent, Context="operators", Exten="s"),
-        ami_event("AgentCalled", t0 + 0.2, **caller, **member, Queue="sales"),
-        ami_event("AgentConnect", t0 + 2, **caller, **member, Queue="sales", HoldTime="2"),
-    ]
+    """A caller in queue sales talking to operator 7001 since t0 + 2 (no hangup yet)."""
+    return queue_call(linkedid, t0, caller_number="79161234567")[2]
 
 
 class Rig:

@@ -20,6 +20,7 @@ from ivr_survey.simulator.ari import FakeAsterisk
 from tests.integration.test_metrics import parse
 from tests.integration.test_stasis import SPEED, prompt, settings_for
 from tests.support.fake_ami import FakeAmi, ami_event
+from tests.support.transfers import queue_call
 from tests.support.waiting import wait_until
 
 AUTH = {"Authorization": "Bearer admin-token"}
@@ -238,23 +239,10 @@ async def test_a_policy_that_does_not_fit_is_a_clear_400(rig: Rig, path: str, bo
 
 
 def _answered_call(linkedid: str, t0: float, *, caller_first: bool) -> list[dict[str, str]]:
-    """An inbound call to operator 7001 in queue sales, in the events Asterisk 22 sends for it (as the traces
-    show them), ended by the caller or by the operator."""
-    caller = {"Channel": f"PJSIP/trunk-{linkedid}", "Uniqueid": f"{linkedid}1", "Linkedid": linkedid}
-    agent = {"Channel": f"PJSIP/7001-{linkedid}", "Uniqueid": f"{linkedid}2", "Linkedid": linkedid}
-    dial = {"DestChannel": agent["Channel"], "DestUniqueid": agent["Uniqueid"], "Interface": "PJSIP/7001"}
-    ends = [
-        ami_event("Hangup", t0 + 30, **caller, Context="incoming", Cause="16"),
-        ami_event("Hangup", t0 + 30.1, **agent, Context="operators", Cause="16"),
-    ]
-    return [
-        ami_event("Newchannel", t0, **caller, Context="incoming", Exten="100", CallerIDNum="79990001122"),
-        ami_event("QueueCallerJoin", t0 + 0.1, **caller, Queue="sales", Context="incoming"),
-        ami_event("Newchannel", t0 + 0.2, **agent, Context="operators", Exten="s", CallerIDNum="7001"),
-        ami_event("AgentCalled", t0 + 0.2, **caller, **dial, Queue="sales"),
-        ami_event("AgentConnect", t0 + 3, **caller, **dial, Queue="sales", HoldTime="3"),
-        *(ends if caller_first else ends[::-1]),
-    ]
+    """An inbound call to operator 7001 in queue sales, ended by the caller or by the operator 30 s after t0."""
+    caller, agent, start = queue_call(linkedid, t0)
+    ends = [ami_event("Hangup", t0 + 30, **caller, Cause="16"), ami_event("Hangup", t0 + 30.1, **agent, Cause="16")]
+    return [*start, *(ends if caller_first else ends[::-1])]
 
 
 async def test_a_caller_who_hangs_up_on_the_operator_is_counted_from_the_call_history(

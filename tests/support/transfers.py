@@ -11,16 +11,20 @@ from tests.support.fake_ami import ami_event as _ev
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp()
 
 
-def queue_call(linkedid: str) -> tuple[dict[str, str], dict[str, str], list[dict[str, str]]]:
+def queue_call(
+    linkedid: str, t0: float = T0, *, caller_number: str = "79990001122"
+) -> tuple[dict[str, str], dict[str, str], list[dict[str, str]]]:
+    """A caller in queue sales whom operator 7001 answers 2 s after t0, talking still: (caller channel, operator
+    channel, events), as the traces' queue events run."""
     caller = {"Channel": f"PJSIP/trunk-{linkedid}", "Uniqueid": f"{linkedid}.1", "Linkedid": linkedid}
     agent = {"Channel": f"PJSIP/7001-{linkedid}", "Uniqueid": f"{linkedid}.2", "Linkedid": linkedid}
     member = {"DestChannel": agent["Channel"], "DestUniqueid": agent["Uniqueid"], "Interface": "PJSIP/7001"}
     start = [
-        _ev("Newchannel", T0, **caller, Context="incoming", Exten="100", CallerIDNum="79990001122"),
-        _ev("QueueCallerJoin", T0 + 0.1, **caller, Queue="sales"),
-        _ev("Newchannel", T0 + 0.2, **agent, Context="operators", Exten="s"),
-        _ev("AgentCalled", T0 + 0.2, **caller, **member, Queue="sales"),
-        _ev("AgentConnect", T0 + 2, **caller, **member, Queue="sales", HoldTime="2"),
+        _ev("Newchannel", t0, **caller, Context="incoming", Exten="100", CallerIDNum=caller_number),
+        _ev("QueueCallerJoin", t0 + 0.1, **caller, Queue="sales"),
+        _ev("Newchannel", t0 + 0.2, **agent, Context="operators", Exten="s"),
+        _ev("AgentCalled", t0 + 0.2, **caller, **member, Queue="sales"),
+        _ev("AgentConnect", t0 + 2, **caller, **member, Queue="sales", HoldTime="2"),
     ]
     return caller, agent, start
 
